@@ -1,0 +1,3 @@
+from wagate.cli import main
+
+main()

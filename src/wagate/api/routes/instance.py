@@ -1,0 +1,222 @@
+"""The instance router (Evolution's /instance/*)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+
+from wagate.api.deps import ApiKeyHeader, GatewayDep, GlobalKey, InstanceDep, is_global_key
+from wagate.api.json import JSONResponse
+from wagate.api.schemas.instance import INTEGRATIONS, CreateInstance, SetPresence
+from wagate.domain.errors import BadRequest, NotFound, Unauthorized
+from wagate.events.catalogue import SUBSCRIBABLE, unknown_events
+from wagate.gateway import Gateway, Registered
+from wagate.store.models import Instance, Setting
+from wagate.store.repos import hash_token, setting_view
+
+router = APIRouter(prefix="/instance", tags=["instance"])
+NAME_RULE = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,100}$")
+
+
+def _state_body(reg: Registered) -> dict[str, Any]:
+    return {"instance": {"instanceName": reg.name, "state": reg.supervisor.external_state}}
+
+
+def _code_body(reg: Registered) -> dict[str, Any]:
+    code = reg.supervisor.code
+    return {"pairingCode": code.pairing_code, "code": code.code, "base64": code.base64,
+            "count": code.count}  # fmt: skip
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="milliseconds") + "Z" if value is not None else None
+
+
+@router.post("/create", status_code=201, dependencies=[GlobalKey])
+async def create(gw: GatewayDep, body: Annotated[CreateInstance | None, Body()] = None) -> JSONResponse:
+    body = body or CreateInstance()
+    name = body.instanceName
+    if name is None:
+        raise BadRequest('The "instanceName" is required')
+    if name == "" or not name.strip():
+        raise BadRequest(["The \"instanceName\" cannot be empty"])
+    if not NAME_RULE.match(name):
+        raise BadRequest('The "instanceName" may not contain "/", "\\" or control characters '
+                         "and is at most 100 characters")  # fmt: skip
+    if body.integration not in INTEGRATIONS:
+        raise BadRequest("Invalid integration")
+    if body.integration == "WHATSAPP-BUSINESS" and not body.token:
+        raise BadRequest("token is required")
+    if body.integration != "WHATSAPP-BAILEYS":
+        raise BadRequest(f"integration {body.integration} is not available in this wagate build; "
+                         "use WHATSAPP-BAILEYS")  # fmt: skip
+    webhook_row = None
+    webhook_echo: dict[str, Any] = {}
+    if body.webhook is not None:
+        wh = body.webhook
+        events = wh.events or []
+        unknown = unknown_events(events)
+        if unknown:
+            raise BadRequest(f"Unknown webhook events: {', '.join(unknown)}",
+                             f"Allowed: {', '.join(SUBSCRIBABLE)}")  # fmt: skip
+        enabled = True if wh.enabled is None else wh.enabled
+        webhook_row = {"url": wh.url, "enabled": enabled,
+                       "events": (list(events) or list(SUBSCRIBABLE)) if enabled else [],
+                       "headers": wh.headers or {}, "by_events": bool(wh.byEvents),
+                       "base64": bool(wh.base64)}  # fmt: skip
+        webhook_echo["webhookUrl"] = wh.url
+        if wh.headers is not None:
+            webhook_echo["webhookHeaders"] = wh.headers
+        if wh.byEvents is not None:
+            webhook_echo["webhookByEvents"] = wh.byEvents
+        if wh.base64 is not None:
+            webhook_echo["webhookBase64"] = wh.base64
+    settings = {k: getattr(body, k) for k in ("rejectCall", "msgCall", "groupsIgnore",
+                "alwaysOnline", "readMessages", "readStatus", "syncFullHistory", "wavoipToken")}  # fmt: skip
+    reg, token = await gw.create(name=name, integration=body.integration, token=body.token,
+                                 number=body.number, business_id=body.businessId,
+                                 settings=settings, webhook=webhook_row)  # fmt: skip
+    stored = setting_view(await gw.store.get_settings(reg.id))
+    result: dict[str, Any] = {
+        "instance": {"instanceName": name, "instanceId": reg.id, "integration": body.integration,
+                     "webhookWaBusiness": None, "accessTokenWaBusiness": "",
+                     "status": reg.supervisor.external_state},
+        "hash": token,
+        "webhook": webhook_echo,
+        "websocket": {"enabled": True} if body.websocket else {},
+        "rabbitmq": {"enabled": True} if body.rabbitmq else {},
+        "nats": {"enabled": True} if body.nats else {},
+        "sqs": {"enabled": True} if body.sqs else {},
+        "settings": stored,
+    }  # fmt: skip
+    if body.qrcode:
+        await gw.connect(name, body.number)
+        result["qrcode"] = _code_body(reg)
+        result["instance"]["status"] = reg.supervisor.external_state
+    return JSONResponse(result, status_code=201)
+
+
+@router.get("/connect/{instanceName}")
+async def connect(
+    gw: GatewayDep, reg: InstanceDep, number: Annotated[str | None, Query(pattern=r"^\+?\d{6,20}$")] = None
+) -> dict[str, Any]:
+    await gw.connect(reg.name, number)
+    if reg.supervisor.external_state == "open":
+        return _state_body(reg)
+    body = _code_body(reg)
+    if reg.supervisor.external_state == "close":  # the attempt ended at once: say why
+        body["lifecycle"] = reg.supervisor.lifecycle_view(history=False)
+    return body
+
+
+@router.get("/connectionState/{instanceName}")
+async def connection_state(reg: InstanceDep) -> dict[str, Any]:
+    body = _state_body(reg)
+    body["lifecycle"] = reg.supervisor.lifecycle_view()
+    return body
+
+
+@router.post("/restart/{instanceName}")
+async def restart(gw: GatewayDep, reg: InstanceDep) -> dict[str, Any]:
+    await gw.restart(reg.name)
+    return _state_body(reg)
+
+
+@router.post("/setPresence/{instanceName}", status_code=201)
+async def set_presence(gw: GatewayDep, reg: InstanceDep, body: SetPresence) -> dict[str, Any]:
+    await gw.set_presence(reg.name, body.presence)
+    return {"presence": body.presence}
+
+
+@router.delete("/logout/{instanceName}")
+async def logout(gw: GatewayDep, reg: InstanceDep) -> dict[str, Any]:
+    outcome = await gw.logout(reg.name)
+    message = "Instance logged out" if outcome == "logged_out" else "Instance was already disconnected"
+    return {"status": "SUCCESS", "error": False, "response": {"message": message}}
+
+
+@router.delete("/delete/{instanceName}")
+async def delete(gw: GatewayDep, reg: InstanceDep) -> dict[str, Any]:
+    await gw.delete(reg.name)
+    return {"status": "SUCCESS", "error": False, "response": {"message": "Instance deleted"}}
+
+
+@router.get("/fetchInstances")
+async def fetch_instances(
+    gw: GatewayDep,
+    apikey: ApiKeyHeader = None,
+    instance_name: Annotated[str | None, Query(alias="instanceName")] = None,
+    instance_id: Annotated[str | None, Query(alias="instanceId")] = None,
+    number: str | None = None,
+) -> JSONResponse:
+    if apikey is None:
+        raise Unauthorized()
+    regs: list[Registered]
+    if is_global_key(gw, apikey):
+        regs = list(gw.instances.values())
+    else:
+        digest = hash_token(apikey)
+        regs = [r for r in gw.instances.values() if r.token_hash == digest]
+        if not regs:
+            raise Unauthorized()
+    if instance_name:
+        picked = [r for r in regs if r.name == instance_name]
+        if not picked:
+            if instance_name in gw.instances:
+                raise Unauthorized()
+            raise NotFound(f'Instance "{instance_name}" not found')
+        regs = picked
+    if instance_id:
+        picked = [r for r in regs if r.id == instance_id]
+        if not picked:
+            if instance_id in gw.by_id:
+                raise Unauthorized()
+            raise NotFound(f'Instance "{instance_id}" not found')
+        regs = picked
+    if number:
+        regs = [r for r in regs if r.number == number]
+    if not regs:
+        return JSONResponse([])
+    wanted = None if len(regs) == len(gw.instances) else [r.id for r in regs]
+    rows = await gw.store.fetch_instances(gw.settings.client_name, wanted)
+    return JSONResponse([_instance_row(gw, inst, setting) for inst, setting in rows])
+
+
+def _instance_row(gw: Gateway, inst: Instance, setting: Setting | None) -> dict[str, Any]:
+    reg = gw.by_id.get(inst.id)
+    row: dict[str, Any] = {
+        "id": inst.id,
+        "name": inst.name,
+        "connectionStatus": inst.connection_status,
+        "ownerJid": inst.owner_jid,
+        "profileName": inst.profile_name,
+        "profilePicUrl": inst.profile_pic_url,
+        "integration": inst.integration,
+        "number": inst.number,
+        "businessId": inst.business_id,
+        "token": None,  # tokens are stored hashed: shown once, by create, as `hash`
+        "clientName": inst.client_name,
+        "disconnectionReasonCode": inst.disconnection_reason_code,
+        "disconnectionObject": inst.disconnection_object,
+        "disconnectionAt": _iso(inst.disconnection_at),
+        "createdAt": _iso(inst.created_at),
+        "updatedAt": _iso(inst.updated_at),
+        "Chatwoot": None,
+        "Proxy": None,
+        "Rabbitmq": None,
+        "Nats": None,
+        "Sqs": None,
+        "Websocket": None,
+        "Setting": None,
+        "_count": {"Message": 0, "Contact": 0, "Chat": 0},
+    }
+    if setting is not None:
+        row["Setting"] = {"id": setting.id, **setting_view(setting),
+                          "createdAt": _iso(setting.created_at),
+                          "updatedAt": _iso(setting.updated_at), "instanceId": inst.id}  # fmt: skip
+    if reg is not None:
+        row["lifecycle"] = reg.supervisor.lifecycle_view(history=False)
+    return row

@@ -1,0 +1,48 @@
+"""GET / and GET /health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import text
+
+from wagate import __version__
+from wagate.api.deps import GatewayDep
+from wagate.api.json import JSONResponse
+
+router = APIRouter()
+EVOLUTION_VERSION = "2.3.7"
+
+
+@router.get("/", summary="Welcome (no outbound call)")
+async def welcome(gw: GatewayDep) -> dict[str, Any]:
+    return {
+        "status": 200,
+        "message": "Welcome to the Evolution API, it is working!",
+        "version": EVOLUTION_VERSION,
+        "clientName": gw.settings.client_name,
+        "manager": f"{gw.settings.public_url}/manager",
+        "documentation": f"{gw.settings.public_url}/docs",
+        "whatsappWebVersion": None,
+        "wagate": {"version": __version__, "engine": gw.engine.name},
+    }
+
+
+@router.get("/health", summary="Liveness and readiness (database reachable)")
+async def health(gw: GatewayDep) -> JSONResponse:
+    ready, error = True, None
+    try:
+        async with gw.store._sessions() as s:
+            await s.execute(text("SELECT 1"))
+    except Exception as exc:
+        ready, error = False, repr(exc)
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "live": True,
+        "ready": ready,
+        "database": {"provider": gw.settings.database_provider, "ok": ready, "error": error},
+        "engine": gw.engine.name,
+        "instances": len(gw.instances),
+    }
+    return JSONResponse(body, status_code=200 if ready else 503)

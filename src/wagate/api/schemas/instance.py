@@ -1,0 +1,68 @@
+"""Request bodies of the instance and settings routers, mirroring Evolution's JSON."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+Presence = Literal["unavailable", "available", "composing", "recording", "paused"]
+NUMBER_PATTERN = r"^\d+[\.@\w-]+"
+INTEGRATIONS = ("WHATSAPP-BAILEYS", "WHATSAPP-BUSINESS", "EVOLUTION")
+
+
+class Body(BaseModel):
+    """Extra properties are allowed (as Evolution), but declared ones are type-checked strictly."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class WebhookConfig(Body):
+    url: StrictStr
+    enabled: StrictBool | None = None
+    byEvents: StrictBool | None = None  # noqa: N815
+    base64: StrictBool | None = None
+    headers: dict[str, Any] | None = None
+    events: list[StrictStr] | None = None
+
+
+class TransportConfig(Body):
+    enabled: StrictBool | None = None
+    events: list[StrictStr] | None = None
+
+
+class CreateInstance(Body):
+    instanceName: StrictStr | None = None  # noqa: N815
+    integration: StrictStr | None = None
+    token: StrictStr | None = None
+    number: Annotated[str, Field(pattern=NUMBER_PATTERN)] | None = None
+    businessId: StrictStr | None = None  # noqa: N815
+    qrcode: StrictBool | None = None
+    rejectCall: StrictBool | None = None  # noqa: N815
+    msgCall: StrictStr | None = None  # noqa: N815
+    groupsIgnore: StrictBool | None = None  # noqa: N815
+    alwaysOnline: StrictBool | None = None  # noqa: N815
+    readMessages: StrictBool | None = None  # noqa: N815
+    readStatus: StrictBool | None = None  # noqa: N815
+    syncFullHistory: StrictBool | None = None  # noqa: N815
+    wavoipToken: StrictStr | None = None  # noqa: N815
+    webhook: WebhookConfig | None = None
+    websocket: TransportConfig | None = None
+    rabbitmq: TransportConfig | None = None
+    nats: TransportConfig | None = None
+    sqs: TransportConfig | None = None
+
+
+class SetPresence(Body):
+    presence: Presence
+
+
+class SettingsBody(Body):
+    rejectCall: StrictBool  # noqa: N815
+    groupsIgnore: StrictBool  # noqa: N815
+    alwaysOnline: StrictBool  # noqa: N815
+    readMessages: StrictBool  # noqa: N815
+    readStatus: StrictBool  # noqa: N815
+    syncFullHistory: StrictBool  # noqa: N815
+    msgCall: StrictStr | None = None  # noqa: N815
+    wavoipToken: StrictStr | None = None  # noqa: N815

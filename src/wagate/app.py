@@ -1,0 +1,85 @@
+"""build_app(settings) -> the ASGI app; its lifespan opens the store, restores the instances
+and shuts everything down in order."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+from fastapi import FastAPI
+
+from wagate import __version__
+from wagate.api import errors
+from wagate.api.json import JSONResponse
+from wagate.api.routes import instance, root, settings as settings_routes
+from wagate.config import Settings, resolve_api_key
+from wagate.core.clock import Clock, RealClock
+from wagate.engines.base import Engine
+from wagate.engines.sim import SimEngine, SimNetwork
+from wagate.events.bus import EventBus
+from wagate.gateway import Gateway
+from wagate.store import migrate
+from wagate.store.db import database_url, make_engine, make_sessionmaker
+from wagate.store.repos import Credentials, Store
+
+_log = structlog.get_logger("wagate.app")
+
+
+@dataclass(slots=True)
+class Overrides:
+    """Test seams: a clock, an rng, an engine or sim network of the caller's."""
+
+    clock: Clock | None = None
+    rng: random.Random | None = None
+    sim: SimNetwork | None = None
+    engine: Engine | None = None
+
+
+def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI:
+    ov = overrides or Overrides()
+    api_key, generated = resolve_api_key(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = database_url(settings.database_provider, settings.database_uri, settings.data_dir)
+        db = make_engine(url)
+        await migrate.upgrade(db)
+        sessions = make_sessionmaker(db)
+        clock = ov.clock or RealClock()
+        sim = ov.sim
+        engine = ov.engine
+        if engine is None:
+            sim = sim or SimNetwork(clock, qr_interval=settings.sim_qr_interval)
+            engine = SimEngine(sim)
+        gw = Gateway(settings, store=Store(sessions), credentials=Credentials(sessions),
+                     bus=EventBus(settings.public_url), engine=engine, clock=clock,
+                     api_key=api_key, sim=sim, rng=ov.rng)  # fmt: skip
+        app.state.gateway = gw
+        app.state.db = db
+        if generated:
+            _log.warning("no AUTHENTICATION_API_KEY set: generated one and saved it",
+                         path=str(settings.data_dir / "api-key"), apikey=api_key)  # fmt: skip
+        await gw.boot()
+        _log.info("wagate ready", version=__version__, database=settings.database_provider,
+                  engine=engine.name, url=settings.public_url)  # fmt: skip
+        try:
+            yield
+        finally:
+            await gw.shutdown()
+            await db.dispose()
+
+    app = FastAPI(title="wagate", version=__version__, lifespan=lifespan,
+                  default_response_class=JSONResponse,
+                  description="WhatsApp API gateway with Evolution API v2's HTTP contract.")  # fmt: skip
+    errors.install(app)
+    app.include_router(root.router)
+    app.include_router(instance.router)
+    app.include_router(settings_routes.router)
+    if settings.engine == "sim" and (ov.engine is None or ov.sim is not None):
+        from wagate.api.routes import sim as sim_routes
+
+        app.include_router(sim_routes.router)
+    return app

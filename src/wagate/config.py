@@ -1,0 +1,155 @@
+"""Settings from the environment (and `.env`), with Evolution API's variable names."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WEAK_KEYS = {"BQYHJGJHJ", "change-me", "changeme", "apikey", "api-key", "secret", "password"}
+MIN_KEY_LENGTH = 16
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+EVOLUTION_LEVELS = {
+    "VERBOSE": "DEBUG", "DEBUG": "DEBUG", "LOG": "INFO", "INFO": "INFO", "WARN": "WARNING",
+    "WARNING": "WARNING", "ERROR": "ERROR", "DARK": "DEBUG", "WEBHOOKS": "INFO",
+    "WEBSOCKET": "INFO",
+}  # fmt: skip
+
+
+class SettingsError(Exception):
+    """A setting is invalid; the message names the variable."""
+
+
+def _env(default: Any, *names: str) -> Any:
+    return Field(default, validation_alias=AliasChoices(*names))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    server_url: str | None = _env(None, "SERVER_URL")
+    server_host: str = _env("127.0.0.1", "SERVER_HOST", "WAGATE_HOST")
+    server_port: int = Field(8080, ge=1, le=65535, validation_alias="SERVER_PORT")
+    server_name: str = _env("wagate", "SERVER_NAME")
+
+    api_key: str | None = Field(None, validation_alias="AUTHENTICATION_API_KEY", repr=False)
+    expose_in_fetch: bool = _env(False, "AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES")
+
+    database_provider: Literal["sqlite", "postgresql", "mysql"] = _env("sqlite", "DATABASE_PROVIDER")
+    database_uri: str | None = _env(None, "DATABASE_CONNECTION_URI")
+    client_name: str = _env("wagate", "DATABASE_CONNECTION_CLIENT_NAME")
+    data_dir: Path = _env(Path("./data"), "WAGATE_DATA_DIR")
+
+    cache_redis_enabled: bool = _env(False, "CACHE_REDIS_ENABLED")
+    cache_redis_uri: str | None = _env(None, "CACHE_REDIS_URI")
+
+    qrcode_limit: int = Field(30, ge=1, le=1000, validation_alias="QRCODE_LIMIT")
+    qrcode_color: str = Field("#198754", pattern=r"^#[0-9a-fA-F]{6}$", validation_alias="QRCODE_COLOR")
+    del_instance: int | None = _env(None, "DEL_INSTANCE")
+    log_level: str = _env("INFO", "LOG_LEVEL")
+    log_format: Literal["console", "json"] = _env("console", "LOG_FORMAT", "WAGATE_LOG_FORMAT")
+
+    engine: Literal["sim"] = _env("sim", "WAGATE_ENGINE")
+    sim_qr_interval: float = Field(20.0, gt=0, validation_alias="WAGATE_SIM_QR_INTERVAL_SECONDS")
+    connect_wait: float = Field(2.0, ge=0, le=30, validation_alias="WAGATE_CONNECT_WAIT_SECONDS")
+    reconnect_initial: float = Field(1.0, gt=0, validation_alias="WAGATE_RECONNECT_INITIAL_SECONDS")
+    reconnect_max: float = Field(60.0, gt=0, validation_alias="WAGATE_RECONNECT_MAX_SECONDS")
+    reconnect_jitter: float = Field(0.2, ge=0, lt=1, validation_alias="WAGATE_RECONNECT_JITTER")
+    reconnect_max_failures: int = Field(10, ge=1, validation_alias="WAGATE_RECONNECT_MAX_FAILURES")
+    stable_after: float = Field(60.0, gt=0, validation_alias="WAGATE_STABLE_AFTER_SECONDS")
+    engine_timeout: float = Field(10.0, gt=0, validation_alias="WAGATE_ENGINE_TIMEOUT_SECONDS")
+    boot_stagger: float = Field(0.2, ge=0, validation_alias="WAGATE_BOOT_STAGGER_SECONDS")
+
+    @field_validator("del_instance", mode="before")
+    @classmethod
+    def _del_instance(cls, value: Any) -> Any:
+        """DEL_INSTANCE is minutes; 'false' (or any non-number, as Evolution) disables it."""
+        if value is None or isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        if text in ("", "false", "0", "no", "off"):
+            return None
+        if text.isdigit():
+            return int(text)
+        raise ValueError("must be a number of minutes or false")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: Any) -> str:
+        """A level name, or Evolution's list (ERROR,WARN,DEBUG,…): the most verbose wins."""
+        names = [part.strip().upper() for part in str(value).split(",") if part.strip()]
+        levels = []
+        for name in names:
+            if name not in EVOLUTION_LEVELS:
+                raise ValueError(f"unknown level {name!r}; use one of {', '.join(LOG_LEVELS)}")
+            levels.append(EVOLUTION_LEVELS[name])
+        if not levels:
+            return "INFO"
+        return min(levels, key=LOG_LEVELS.index)
+
+    @field_validator("api_key")
+    @classmethod
+    def _api_key(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if value in WEAK_KEYS or len(value) < MIN_KEY_LENGTH:
+            raise ValueError(
+                f"is guessable; use at least {MIN_KEY_LENGTH} random characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        return value
+
+    @property
+    def public_url(self) -> str:
+        return self.server_url or f"http://{self.server_host}:{self.server_port}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning validation errors into one message naming each variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        info = Settings.model_fields.get(field)
+        alias = info.validation_alias if info else None
+        if isinstance(alias, AliasChoices):
+            env = str(alias.choices[0])
+        elif isinstance(alias, str):
+            env = alias
+        else:
+            env = field.upper()
+        value = err.get("input")
+        lines.append(f"Invalid setting {env}={value!r}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def resolve_api_key(settings: Settings) -> tuple[str, bool]:
+    """The global key: AUTHENTICATION_API_KEY, else one generated once and kept in the data dir.
+
+    Returns (key, generated_now)."""
+    if settings.api_key:
+        return settings.api_key, False
+    path = settings.data_dir / "api-key"
+    if path.exists():
+        key = path.read_text().strip()
+        if len(key) >= MIN_KEY_LENGTH:
+            return key, False
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key, True

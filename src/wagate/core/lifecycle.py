@@ -1,0 +1,372 @@
+"""The connection lifecycle as a pure reducer: decide(instance, input) -> Decision.
+
+No I/O, no awaits, no clock. The supervisor (core/supervisor.py) feeds it API intents, engine
+events and timer firings, and carries out the effects it returns, in order.
+
+Rules (shared/DESIGN.md "The connection lifecycle"):
+- Every session gets a new epoch; stopping a session retires its epoch, so anything it still
+  reports is stale and dropped here.
+- Close codes are classified by code *and* state: 408 before pairing is an expired QR (terminal),
+  408 after pairing is a lost connection (transient).
+- Logout and delete set the intent down first: timers are cancelled before any teardown, the
+  remote unlink is attempted only on a live paired session, and credentials are purged whatever
+  the engine said.
+- A state change is persisted before it is announced; CONNECTION_UPDATE is announced once per
+  change of the external state (open / connecting / close).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from wagate.engines.base import Closed, CredsUpdate, LoggedOut, Opened, PairCode, Qr
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    """No session and nothing scheduled: never connected, QR expired, or closed on purpose."""
+    CONNECTING = "connecting"
+    """A session is starting."""
+    AWAITING_PAIRING = "awaiting_pairing"
+    """A QR or pairing code is live; waiting for the phone."""
+    AWAITING_IDENTITY = "awaiting_identity"
+    """The engine said open but not which account; waiting for it before announcing open."""
+    OPEN = "open"
+    """Connected as `jid`."""
+    RECONNECTING = "reconnecting"
+    """A transient loss; a backoff timer will start the next session."""
+    LOGGED_OUT = "logged_out"
+    """Credentials are gone; connecting again shows a new QR."""
+    FAILED = "failed"
+    """Stopped for a permanent cause or after too many failures, until the next connect."""
+    DELETED = "deleted"
+    """Absorbing: the instance is gone."""
+
+
+LIVE = frozenset({State.CONNECTING, State.AWAITING_PAIRING, State.AWAITING_IDENTITY, State.OPEN})
+EXTERNAL: dict[State, str] = {
+    State.IDLE: "close",
+    State.CONNECTING: "connecting",
+    State.AWAITING_PAIRING: "connecting",
+    State.AWAITING_IDENTITY: "connecting",
+    State.OPEN: "open",
+    State.RECONNECTING: "connecting",
+    State.LOGGED_OUT: "close",
+    State.FAILED: "close",
+    State.DELETED: "close",
+}
+LOGGED_OUT_CODES = frozenset({401})
+PERMANENT_CODES = frozenset({402, 403, 406, 440})
+QR_EXPIRED = 408
+RESTART_REQUIRED = 515
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Logout:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Boot:
+    """Restore from the store: `persisted` is the stored connectionStatus."""
+
+    persisted: str
+    has_credentials: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectDue:
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class StableDue:
+    epoch: int
+
+
+Intent = Connect | Restart | Logout | Delete | Boot
+EngineInput = Qr | PairCode | Opened | Closed | LoggedOut | CredsUpdate
+Input = Intent | EngineInput | ReconnectDue | StableDue
+INPUT_TYPES: tuple[type, ...] = (
+    Connect, Restart, Logout, Delete, Boot,
+    Qr, PairCode, Opened, Closed, LoggedOut, CredsUpdate, ReconnectDue, StableDue,
+)  # fmt: skip
+
+
+# --- effects (carried out in order by the supervisor) ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StartSession:
+    epoch: int
+    number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StopSession:
+    """Stop the session of `epoch`; a failure is ignored."""
+
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteLogout:
+    """Unlink the device remotely, bounded in time; a failure is logged, not raised."""
+
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeCredentials:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SaveCredentials:
+    creds: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class ShowCode:
+    """A QR or pairing code to serve on /instance/connect and announce as qrcode.updated."""
+
+    qr: str | None = None
+    pairing: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """Emit connection.update with `state` ('open' | 'connecting' | 'close' | 'refused')."""
+
+    state: str
+    reason: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleReconnect:
+    epoch: int
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleStable:
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimers:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """Remove the instance's rows, credentials, timers and tasks."""
+
+
+Effect = (
+    StartSession | StopSession | RemoteLogout | PurgeCredentials | SaveCredentials | ShowCode
+    | Persist | Announce | ScheduleReconnect | ScheduleStable | CancelTimers | Forget
+)  # fmt: skip
+
+
+# --- the instance as the reducer sees it ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    qr_limit: int = 30
+    max_failures: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    state: State = State.IDLE
+    epoch: int = 0
+    reason: int = 200
+    detail: str = ""
+    jid: str | None = None
+    has_credentials: bool = False
+    qr_count: int = 0
+    failures: int = 0
+    number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    instance: Instance
+    effects: tuple[Effect, ...] = ()
+    reply: str = "ok"
+    dropped: bool = False
+    """True when the input was stale or meaningless in this state and changed nothing."""
+
+
+def decide(inst: Instance, event: Input, policy: Policy = Policy()) -> Decision:
+    """The next instance and the effects that get there. Total: every (state, input) pair."""
+    if inst.state is State.DELETED:
+        return Decision(inst, reply="deleted", dropped=True)
+    match event:
+        case Connect(number):
+            if inst.state in LIVE:
+                return Decision(inst, reply="already")
+            return _finish(inst, _start(inst, number, fresh=True), reply="started")
+        case Restart():
+            if inst.state in LIVE or inst.state is State.RECONNECTING:
+                new, fx = _teardown(inst)
+                started, fx2 = _start(new, inst.number, fresh=True)
+                return _finish(inst, (started, fx + fx2), reply="restarted")
+            if inst.has_credentials:
+                return _finish(inst, _start(inst, inst.number, fresh=True), reply="restarted")
+            return Decision(inst, reply="not_connected")
+        case Logout():
+            if inst.state not in LIVE and inst.state is not State.RECONNECTING:
+                if inst.has_credentials:
+                    gone = replace(inst, state=State.LOGGED_OUT, reason=401,
+                                   has_credentials=False, jid=None)  # fmt: skip
+                    return _finish(inst, (gone, (PurgeCredentials(),)), reply="already_closed")
+                return Decision(inst, reply="already_closed")
+            new, fx = _teardown(inst, remote=True)
+            new = replace(new, state=State.LOGGED_OUT, reason=401, detail="logged out",
+                          has_credentials=False, jid=None)  # fmt: skip
+            return _finish(inst, (new, (*fx, PurgeCredentials())), reply="logged_out")
+        case Delete():
+            new, fx = _teardown(inst, remote=True)
+            if inst.state in LIVE or inst.state is State.RECONNECTING:
+                closed = replace(new, state=State.LOGGED_OUT, reason=401, detail="deleted")
+                done = _finish(inst, (closed, fx))
+                new, fx = closed, done.effects
+            dead = replace(new, state=State.DELETED, has_credentials=False, jid=None)
+            return Decision(dead, (*fx, PurgeCredentials(), Forget()), reply="deleted")
+        case Boot(persisted, has_creds):
+            inst = replace(inst, has_credentials=has_creds)
+            if has_creds and persisted in ("open", "connecting"):
+                booted, fx = _start(inst, None, fresh=True)
+                return Decision(booted, (Persist(), *fx), reply="restoring")
+            if persisted != "close":
+                return Decision(inst, (Persist(),), reply="reconciled")
+            return Decision(inst, reply="idle")
+        case ReconnectDue(epoch):
+            if inst.state is not State.RECONNECTING or epoch != inst.epoch:
+                return Decision(inst, dropped=True)
+            return _finish(inst, _start(inst, inst.number, fresh=False))
+        case StableDue(epoch):
+            if inst.state is not State.OPEN or epoch != inst.epoch:
+                return Decision(inst, dropped=True)
+            return Decision(replace(inst, failures=0))
+        case Qr() | PairCode() | Opened() | Closed() | LoggedOut() | CredsUpdate():
+            if event.epoch != inst.epoch or inst.state not in LIVE:
+                return Decision(inst, dropped=True)
+            return _on_engine(inst, event, policy)
+    raise TypeError(f"not a lifecycle input: {event!r}")  # pragma: no cover
+
+
+def _on_engine(inst: Instance, event: EngineInput, policy: Policy) -> Decision:
+    match event:
+        case Qr(_, code):
+            if inst.state not in (State.CONNECTING, State.AWAITING_PAIRING):
+                return Decision(inst, dropped=True)
+            if inst.qr_count >= policy.qr_limit:
+                new, fx = _teardown(inst)
+                new = replace(new, state=State.IDLE, reason=428, detail="QR code limit reached")
+                refused = (Announce("refused", 428),)
+                return _finish(inst, (new, (*fx, *refused)))
+            new = replace(inst, state=State.AWAITING_PAIRING, qr_count=inst.qr_count + 1)
+            return _finish(inst, (new, (ShowCode(qr=code),)))
+        case PairCode(_, code):
+            new = replace(inst, state=State.AWAITING_PAIRING)
+            return _finish(inst, (new, (ShowCode(pairing=code),)))
+        case CredsUpdate(_, creds):
+            return Decision(replace(inst, has_credentials=True), (SaveCredentials(dict(creds)),))
+        case Opened(epoch, jid):
+            if jid is None:
+                return _finish(inst, (replace(inst, state=State.AWAITING_IDENTITY), ()))
+            new = replace(inst, state=State.OPEN, jid=jid, has_credentials=True, qr_count=0,
+                          reason=200, detail="")  # fmt: skip
+            return _finish(inst, (new, (ScheduleStable(epoch),)))
+        case LoggedOut(epoch, detail):
+            return _on_engine(inst, Closed(epoch, 401, detail or "logged out remotely"), policy)
+        case Closed(_, code, detail):
+            return _on_close(inst, code, detail, policy)
+    raise TypeError(f"not an engine event: {event!r}")  # pragma: no cover
+
+
+def _on_close(inst: Instance, code: int, detail: str, policy: Policy) -> Decision:
+    new, fx = _teardown(inst)
+    new = replace(new, reason=code, detail=detail)
+    if code in LOGGED_OUT_CODES:
+        new = replace(new, state=State.LOGGED_OUT, has_credentials=False, jid=None)
+        return _finish(inst, (new, (*fx, PurgeCredentials())))
+    if code in PERMANENT_CODES:
+        return _finish(inst, (replace(new, state=State.FAILED), fx))
+    if code == QR_EXPIRED and not inst.has_credentials:
+        return _finish(inst, (replace(new, state=State.IDLE, detail=detail or "QR expired"), fx))
+    if code == RESTART_REQUIRED:
+        started, fx2 = _start(new, inst.number, fresh=False)
+        return _finish(inst, (started, fx + fx2))
+    failures = inst.failures + 1
+    if failures >= policy.max_failures:
+        failed = replace(new, state=State.FAILED, failures=failures,
+                         detail=f"gave up after {failures} consecutive failures: {detail}")  # fmt: skip
+        return _finish(inst, (failed, fx))
+    waiting = replace(new, state=State.RECONNECTING, failures=failures)
+    return _finish(inst, (waiting, (*fx, ScheduleReconnect(waiting.epoch, failures))))
+
+
+def _start(inst: Instance, number: str | None, *, fresh: bool) -> tuple[Instance, tuple[Effect, ...]]:
+    """A new session with a new epoch. `fresh` (an explicit intent) resets the counters."""
+    epoch = inst.epoch + 1
+    new = replace(inst, state=State.CONNECTING, epoch=epoch, number=number, reason=200,
+                  detail="", qr_count=0 if fresh else inst.qr_count,
+                  failures=0 if fresh else inst.failures)  # fmt: skip
+    return new, (CancelTimers(), StartSession(epoch, number))
+
+
+def _teardown(inst: Instance, *, remote: bool = False) -> tuple[Instance, tuple[Effect, ...]]:
+    """Intent down first (timers), then the remote unlink if paired and live, then stop."""
+    fx: list[Effect] = [CancelTimers()]
+    if inst.state in LIVE:
+        if remote and inst.has_credentials and inst.state in (State.OPEN, State.AWAITING_IDENTITY):
+            fx.append(RemoteLogout(inst.epoch))
+        fx.append(StopSession(inst.epoch))
+    # Retiring the epoch makes every later event of the stopped session stale.
+    return replace(inst, epoch=inst.epoch + 1), tuple(fx)
+
+
+def _finish(
+    old: Instance, change: tuple[Instance, tuple[Effect, ...]], reply: str = "ok"
+) -> Decision:
+    """Persist before announcing; announce once per change of the external state."""
+    new, fx = change
+    out = list(fx)
+    if _persisted(old) != _persisted(new):
+        out.append(Persist())
+    if EXTERNAL[old.state] != EXTERNAL[new.state]:
+        out.append(Announce(EXTERNAL[new.state], new.reason))
+    return Decision(new, tuple(out), reply=reply)
+
+
+def _persisted(inst: Instance) -> tuple[object, ...]:
+    return (inst.state, inst.reason, inst.jid)

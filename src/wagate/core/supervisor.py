@@ -1,0 +1,452 @@
+"""One supervisor per instance: serializes intents and engine events, carries out effects.
+
+core/lifecycle.py decides; this module does. Inputs (API intents, engine events, timer firings)
+go through one queue and one worker task, so nothing about an instance ever runs concurrently.
+The supervisor owns every timer and task of its instance and cancels them all on delete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import segno
+import structlog
+
+from wagate.core import lifecycle as lc
+from wagate.core.clock import Clock
+from wagate.core.ports import Announcer, StatusSnapshot, StatusStore
+from wagate.core.reconnect import Backoff
+from wagate.core.tasks import spawn
+from wagate.domain.errors import EngineError, StoreUnavailable
+from wagate.domain.ids import bare_jid
+from wagate.engines.base import CredentialStore, Engine, EngineEvent, EngineSession, SessionSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Deadlines and delays of the supervisor, all configurable."""
+
+    engine_call: float = 10.0
+    remote_logout: float = 5.0
+    stop: float = 5.0
+    stable_after: float = 60.0
+    persist_retries: int = 5
+    persist_retry_delay: float = 0.05
+    qr_color: str = "#198754"
+
+
+@dataclass(slots=True)
+class CodeView:
+    """What /instance/connect serves while pairing."""
+
+    code: str | None = None
+    base64: str | None = None
+    pairing_code: str | None = None
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    at: float
+    src: str
+    dst: str
+    reason: int
+    detail: str
+
+
+@dataclass(slots=True)
+class _Item:
+    input: lc.Input
+    reply: asyncio.Future[lc.Decision] | None = None
+
+
+@dataclass(slots=True)
+class Stats:
+    starts: int = 0
+    dropped_events: int = 0
+    transitions: deque[Transition] = field(default_factory=lambda: deque(maxlen=20))
+
+
+class Supervisor:
+    """Drives one instance's lifecycle. Create with `start()`, end with a `Delete` intent."""
+
+    def __init__(
+        self,
+        *,
+        instance_id: str,
+        name: str,
+        engine: Engine,
+        creds: CredentialStore,
+        store: StatusStore,
+        announcer: Announcer,
+        clock: Clock,
+        policy: lc.Policy,
+        backoff: Backoff,
+        timing: Timing,
+        rng: random.Random | None = None,
+        initial: lc.Instance | None = None,
+        profile_name: str | None = None,
+    ) -> None:
+        self.instance_id = instance_id
+        self.name = name
+        self.inst = initial or lc.Instance()
+        self.profile_name = profile_name
+        self.code = CodeView()
+        self.stats = Stats()
+        self._engine = engine
+        self._creds = creds
+        self._store = store
+        self._announcer = announcer
+        self._clock = clock
+        self._policy = policy
+        self._backoff = backoff
+        self._timing = timing
+        self._rng = rng or random.Random()
+        self._session: EngineSession | None = None
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._timers: set[asyncio.Task[Any]] = set()
+        self._worker: asyncio.Task[Any] | None = None
+        self._changed = asyncio.Event()
+        self._busy = False
+        self._log = structlog.get_logger("wagate.supervisor").bind(instance=name)
+
+    # --- public surface -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._worker = spawn(self._run(), name=f"supervisor:{self.name}")
+
+    @property
+    def external_state(self) -> str:
+        return lc.EXTERNAL[self.inst.state]
+
+    @property
+    def deleted(self) -> bool:
+        return self.inst.state is lc.State.DELETED
+
+    @property
+    def quiescent(self) -> bool:
+        return self._queue.empty() and not self._busy
+
+    @property
+    def session_live(self) -> bool:
+        return self._session is not None
+
+    def timer_count(self) -> int:
+        return sum(1 for t in self._timers if not t.done())
+
+    async def submit(self, intent: lc.Intent) -> lc.Decision:
+        """Queue an API intent and wait until it and everything it caused has been done."""
+        if self.deleted:
+            return lc.Decision(self.inst, reply="deleted", dropped=True)
+        fut: asyncio.Future[lc.Decision] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Item(intent, fut))
+        return await fut
+
+    def on_engine_event(self, event: EngineEvent) -> None:
+        """The engine's sink: only enqueues, never blocks (engines may call it from callbacks)."""
+        if not self.deleted:
+            self._queue.put_nowait(_Item(event))
+
+    async def wait_changed(self, timeout: float) -> None:
+        """Wait until the state or the code changes, at most `timeout` seconds."""
+        self._changed.clear()
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    async def wait_quiescent(self, timeout: float = 5.0) -> None:
+        async def idle() -> None:
+            while not self.quiescent:
+                await asyncio.sleep(0)
+
+        await asyncio.wait_for(idle(), timeout)
+
+    def snapshot(self) -> StatusSnapshot:
+        inst = self.inst
+        closed_with_reason = lc.EXTERNAL[inst.state] == "close" and inst.reason != 200
+        return StatusSnapshot(
+            connection_status=lc.EXTERNAL[inst.state],
+            lifecycle_state=inst.state.value,
+            reason=inst.reason,
+            detail=inst.detail,
+            owner_jid=inst.jid,
+            profile_name=self.profile_name,
+            disconnected_at=self._clock.wall() if closed_with_reason else None,
+        )
+
+    # --- the worker -----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            item = await self._queue.get()
+            self._busy = True
+            try:
+                decision = await self._process(item.input)
+            except BaseException as exc:
+                if item.reply is not None and not item.reply.done():
+                    item.reply.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                self._log.error("input failed", input=repr(item.input), error=repr(exc))
+            else:
+                if item.reply is not None and not item.reply.done():
+                    item.reply.set_result(decision)
+            finally:
+                self._busy = False
+            if self.deleted:
+                self._drain()
+                return
+
+    def _drain(self) -> None:
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item.reply is not None and not item.reply.done():
+                item.reply.set_result(lc.Decision(self.inst, reply="deleted", dropped=True))
+
+    async def _process(self, first: lc.Input) -> lc.Decision:
+        pending: deque[lc.Input] = deque([first])
+        result: lc.Decision | None = None
+        while pending:
+            event = pending.popleft()
+            decision = lc.decide(self.inst, event, self._policy)
+            result = result or decision
+            if decision.dropped:
+                self.stats.dropped_events += 1
+                self._log.debug("input dropped", input=type(event).__name__,
+                                state=self.inst.state.value)  # fmt: skip
+                continue
+            old, self.inst = self.inst, decision.instance
+            if isinstance(event, lc.Opened) and event.push_name:
+                self.profile_name = event.push_name
+            if isinstance(event, lc.Opened) and event.jid is None:
+                self._log.warning("engine reported open without the account; waiting for it")
+            if old.state is not decision.instance.state or old.reason != self.inst.reason:
+                self._record(old, self.inst)
+            for effect in decision.effects:
+                follow = await self._do(effect)
+                if follow is not None:
+                    pending.append(follow)
+            self._changed.set()
+        assert result is not None
+        return result
+
+    def _record(self, old: lc.Instance, new: lc.Instance) -> None:
+        t = Transition(self._clock.wall(), old.state.value, new.state.value, new.reason, new.detail)
+        self.stats.transitions.append(t)
+        self._log.info("state changed", src=t.src, dst=t.dst, reason=t.reason, detail=t.detail)
+
+    # --- effects --------------------------------------------------------------------------
+
+    async def _do(self, effect: lc.Effect) -> lc.Input | None:  # noqa: PLR0911
+        match effect:
+            case lc.StartSession(epoch, number):
+                return await self._start_session(epoch, number)
+            case lc.StopSession(epoch):
+                await self._stop_session(epoch)
+            case lc.RemoteLogout(epoch):
+                await self._remote_logout(epoch)
+            case lc.PurgeCredentials():
+                await self._persisting("purge credentials", self._purge)
+            case lc.SaveCredentials(creds):
+                await self._persisting("save credentials",
+                                       lambda: self._creds.save(self.instance_id, dict(creds)))  # fmt: skip
+            case lc.ShowCode(qr, pairing):
+                await self._show_code(qr, pairing)
+            case lc.Persist():
+                snap = self.snapshot()
+                await self._persisting("persist state",
+                                       lambda: self._store.save_status(self.instance_id, snap))  # fmt: skip
+            case lc.Announce(state, reason):
+                await self._announce(state, reason)
+            case lc.ScheduleReconnect(epoch, attempt):
+                delay = self._backoff.delay(attempt, self._rng)
+                self._log.info("reconnect scheduled", attempt=attempt, delay=round(delay, 3))
+                self._timer(delay, lc.ReconnectDue(epoch), "reconnect")
+            case lc.ScheduleStable(epoch):
+                self._timer(self._timing.stable_after, lc.StableDue(epoch), "stable")
+            case lc.CancelTimers():
+                self._cancel_timers()
+            case lc.Forget():
+                self._cancel_timers()
+                self.code = CodeView()
+                await self._persisting("forget", lambda: self._store.forget(self.instance_id))
+        return None
+
+    async def _start_session(self, epoch: int, number: str | None) -> lc.Input | None:
+        if self._session is not None:  # never two live sessions: stop a leftover first
+            await self._stop_session(self._session.epoch)
+        self.code = CodeView()
+        self.stats.starts += 1
+        try:
+            creds = await self._creds.load(self.instance_id)
+            spec = SessionSpec(self.instance_id, self.name, epoch, creds, number)
+            self._session = await asyncio.wait_for(
+                self._engine.start(spec, self.on_engine_event), self._timing.engine_call
+            )
+        except EngineError as exc:
+            self._log.info("connect failed", error=str(exc), code=exc.code)
+            return lc.Closed(epoch, exc.code, str(exc) or type(exc).__name__)
+        except TimeoutError:
+            return lc.Closed(epoch, 408, "connect timed out")
+        except Exception as exc:  # an engine bug must not kill the instance's worker
+            self._log.error("engine start raised", error=repr(exc))
+            return lc.Closed(epoch, 500, repr(exc))
+        return None
+
+    async def _stop_session(self, epoch: int) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            await asyncio.wait_for(session.stop(), self._timing.stop)
+        except Exception as exc:  # the socket may already be gone: that is fine
+            self._log.info("stop failed (ignored)", error=repr(exc), epoch=epoch)
+
+    async def _remote_logout(self, epoch: int) -> None:
+        session = self._session
+        if session is None:
+            return
+        try:
+            await asyncio.wait_for(session.logout_remote(), self._timing.remote_logout)
+        except Exception as exc:
+            self._log.warning("remote logout failed; purging locally", error=repr(exc))
+
+    async def _purge(self) -> None:
+        await self._creds.delete(self.instance_id)
+        try:
+            await self._engine.purge(self.instance_id, self.name)
+        except Exception as exc:
+            self._log.warning("engine purge failed", error=repr(exc))
+
+    async def _persisting(self, what: str, op: Callable[[], Awaitable[None]]) -> None:
+        """Run a store write, retrying with backoff. Never swallowed: the last error is raised."""
+        delay = self._timing.persist_retry_delay
+        for attempt in range(1, self._timing.persist_retries + 1):
+            try:
+                await op()
+                return
+            except Exception as exc:
+                self._log.warning(f"{what} failed", attempt=attempt, error=repr(exc))
+                if attempt == self._timing.persist_retries:
+                    raise StoreUnavailable(f"{what} failed: {exc}") from exc
+                await asyncio.sleep(delay)
+                delay *= 2
+
+    async def _show_code(self, qr: str | None, pairing: str | None) -> None:
+        if qr is not None:
+            png = segno.make(qr, error="l").png_data_uri(scale=6, border=2, dark=self._timing.qr_color)
+            self.code = CodeView(qr, png, self.code.pairing_code, self.inst.qr_count)
+        if pairing is not None:
+            self.code.pairing_code = pairing
+        data = {
+            "qrcode": {
+                "instance": self.name,
+                "pairingCode": self.code.pairing_code,
+                "code": self.code.code,
+                "base64": self.code.base64,
+            }
+        }
+        await self._announcer.emit(self.name, self.instance_id, "qrcode.updated", data, self._sender)
+
+    async def _announce(self, state: str, reason: int) -> None:
+        if state == "refused":
+            limit = {"message": "QR code limit reached, please login again", "statusCode": 500}
+            await self._announcer.emit(self.name, self.instance_id, "qrcode.updated", limit,
+                                       self._sender)  # fmt: skip
+        data: dict[str, Any] = {"instance": self.name, "state": state, "statusReason": reason}
+        if state in ("open", "refused"):
+            data.update(wuid=self._sender, profileName=self.profile_name, profilePictureUrl=None)
+        data["lifecycle"] = self.lifecycle_view(history=False)
+        await self._announcer.emit(self.name, self.instance_id, "connection.update", data,
+                                   self._sender)  # fmt: skip
+
+    @property
+    def _sender(self) -> str | None:
+        return bare_jid(self.inst.jid) if self.inst.jid else None
+
+    # --- timers ---------------------------------------------------------------------------
+
+    def _timer(self, delay: float, fire: lc.Input, kind: str) -> None:
+        async def wait_then_fire() -> None:
+            await self._clock.sleep(delay)
+            self._queue.put_nowait(_Item(fire))
+
+        task = spawn(wait_then_fire(), name=f"timer:{kind}:{self.name}")
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    def _cancel_timers(self) -> None:
+        for task in list(self._timers):
+            task.cancel()
+        self._timers.clear()
+
+    async def shutdown(self) -> None:
+        """Process exit: stop timers, the session and the worker, keeping persisted state."""
+        self._cancel_timers()
+        if self._session is not None:
+            await self._stop_session(self._session.epoch)
+        if self._worker is not None:
+            self._worker.cancel()
+            try:
+                await self._worker
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    # --- rich status ----------------------------------------------------------------------
+
+    def lifecycle_view(self, *, history: bool = True) -> dict[str, Any]:
+        """The additive status block: internal state, reason, message and what to do."""
+        message, action = explain(self.inst)
+        view: dict[str, Any] = {
+            "state": self.inst.state.value,
+            "reason": self.inst.reason,
+            "message": message,
+            "action": action,
+            "detail": self.inst.detail or None,
+            "failures": self.inst.failures,
+        }
+        if history:
+            view["transitions"] = [
+                {"at": t.at, "from": t.src, "to": t.dst, "reason": t.reason, "detail": t.detail}
+                for t in self.stats.transitions
+            ]
+        return view
+
+
+def explain(inst: lc.Instance) -> tuple[str, str]:
+    """A human message and the action a user should take, for the instance's state."""
+    s = lc.State
+    match inst.state:
+        case s.IDLE if inst.reason == 428:
+            return "The QR code limit was reached before a phone scanned it.", "connect"
+        case s.IDLE if inst.reason == 408:
+            return "The QR code expired before a phone scanned it.", "connect"
+        case s.IDLE:
+            return "Not connected.", "connect" if not inst.has_credentials else "connect"
+        case s.CONNECTING:
+            return "Connecting to WhatsApp.", "wait"
+        case s.AWAITING_PAIRING:
+            return "Waiting for a phone to scan the QR code or enter the pairing code.", "scan"
+        case s.AWAITING_IDENTITY:
+            return "Connected; waiting for WhatsApp to confirm the account.", "wait"
+        case s.OPEN:
+            return "Connected.", "none"
+        case s.RECONNECTING:
+            return (f"Connection lost ({inst.reason}); reconnecting with backoff "
+                    f"(attempt {inst.failures}).", "wait")  # fmt: skip
+        case s.LOGGED_OUT:
+            return "Logged out; the device was unlinked.", "scan"
+        case s.FAILED if inst.reason in lc.PERMANENT_CODES:
+            what = {440: "another client replaced this session", 403: "the account is forbidden"}
+            return f"Stopped: {what.get(inst.reason, f'close code {inst.reason}')}.", "check_phone"
+        case s.FAILED:
+            return f"Stopped after {inst.failures} failed attempts ({inst.reason}).", "connect"
+        case s.DELETED:
+            return "Deleted.", "none"
+    return "", "none"  # pragma: no cover

@@ -1,0 +1,34 @@
+"""All background work starts here: named tasks, a strong reference, failures logged."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+import structlog
+
+_log = structlog.get_logger("wagate.tasks")
+_running: set[asyncio.Task[Any]] = set()
+
+
+def spawn(coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+    """Start `coro` as a task that cannot be garbage-collected and whose failure is logged."""
+    task = asyncio.get_running_loop().create_task(coro, name=name)
+    _running.add(task)
+    task.add_done_callback(_done)
+    return task
+
+
+def _done(task: asyncio.Task[Any]) -> None:
+    _running.discard(task)
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        _log.error("background task failed", task=task.get_name(), error=repr(exc), exc_info=exc)
+
+
+def running(prefix: str = "") -> list[asyncio.Task[Any]]:
+    """Tasks started by spawn() that are still running, optionally by name prefix."""
+    return [t for t in _running if not t.done() and t.get_name().startswith(prefix)]

@@ -1,0 +1,158 @@
+"""The sim engine: sessions on the simulated network, behind the engine Protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+from wagate.core.tasks import spawn
+from wagate.domain.errors import EngineUnavailable
+from wagate.engines.base import (
+    Closed,
+    CredsUpdate,
+    EngineEvent,
+    EventSink,
+    Opened,
+    PairCode,
+    Qr,
+    SessionSpec,
+)
+from wagate.engines.sim.network import Account, SimNetwork
+
+
+class SimSession:
+    """One connection of one instance to the simulated network."""
+
+    def __init__(self, net: SimNetwork, spec: SessionSpec, sink: EventSink) -> None:
+        self.epoch = spec.epoch
+        self.name = spec.instance_name
+        self.pairing_number = spec.pairing_number
+        self._net = net
+        self._spec = spec
+        self._sink = sink
+        self._creds = spec.creds
+        self._alive = True
+        self._socket_dead = False
+        self._qr_task: asyncio.Task[Any] | None = None
+        self.awaiting_pairing = False
+
+    def _emit(self, event: EngineEvent) -> None:
+        if self._alive:
+            self._sink(event)
+
+    def begin(self) -> None:
+        """Called once the connection is up: either log in with creds or start pairing."""
+        if not self._alive:
+            return
+        if self._creds and self._creds.get("jid"):
+            account = self._net.account_for(str(self._creds["number"]))
+            self._open(account)
+            return
+        self.awaiting_pairing = True
+        if self.pairing_number:
+            code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTVWXYZ0123456789") for _ in range(8))
+            self._emit(PairCode(self.epoch, f"{code[:4]}-{code[4:]}"))
+        self._qr_task = spawn(self._rotate_qr(), name=f"sim-qr:{self.name}")
+
+    async def _rotate_qr(self) -> None:
+        while self._alive and self.awaiting_pairing:
+            ref = secrets.token_urlsafe(24)
+            self._emit(Qr(self.epoch, f"2@{ref},{secrets.token_urlsafe(32)},{self.name}"))
+            await self._net.clock.sleep(self._net.qr_interval)
+
+    def paired(self, account: Account) -> None:
+        """The phone scanned: credentials are issued and the session opens as the account."""
+        self.awaiting_pairing = False
+        self._cancel_qr()
+        device = secrets.token_hex(4)
+        account.linked.add(device)
+        self._creds = {"jid": account.jid, "number": account.number, "device": device}
+        self._emit(CredsUpdate(self.epoch, dict(self._creds)))
+        self._open(account)
+
+    def _open(self, account: Account) -> None:
+        if self._net.faults_of(self.name).openWithoutIdentity:
+            self._emit(Opened(self.epoch, None, None))
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self._emit, Opened(self.epoch, account.jid, account.push_name))
+            return
+        self._emit(Opened(self.epoch, account.jid, account.push_name))
+
+    def drop(self, code: int, detail: str) -> None:
+        """The server side closes the connection."""
+        if not self._alive:
+            return
+        self._emit(Closed(self.epoch, code, detail))
+        if code == 401 and self._creds:  # the server unlinked the device
+            account = self._net.accounts.get(str(self._creds.get("number")))
+            if account is not None:
+                account.linked.discard(str(self._creds.get("device")))
+        self._release()
+
+    def _release(self) -> None:
+        if self._alive:
+            self._alive = False
+            self._cancel_qr()
+            self._net.stats_of(self.name).live_sessions -= 1
+            if self._net.sessions.get(self.name) is self:
+                del self._net.sessions[self.name]
+
+    def _cancel_qr(self) -> None:
+        if self._qr_task is not None:
+            self._qr_task.cancel()
+            self._qr_task = None
+
+    async def logout_remote(self) -> None:
+        faults = self._net.faults_of(self.name)
+        if faults.socketAlreadyClosed or not self._alive:
+            self._socket_dead = True
+            raise EngineUnavailable("Connection Closed")
+        if faults.logoutFails:
+            raise EngineUnavailable("remote logout request failed")
+        if self._creds:
+            account = self._net.accounts.get(str(self._creds.get("number")))
+            if account is not None:
+                account.linked.discard(str(self._creds.get("device")))
+
+    async def stop(self) -> None:
+        dead = self._socket_dead or self._net.faults_of(self.name).socketAlreadyClosed
+        self._release()
+        if dead:
+            raise EngineUnavailable("Connection Closed: the socket is already gone")
+
+    async def set_presence(self, presence: str) -> None:
+        if not self._alive or self._net.faults_of(self.name).socketAlreadyClosed:
+            raise EngineUnavailable("Connection Closed")
+
+
+class SimEngine:
+    """Engine Protocol over a `SimNetwork`."""
+
+    name = "sim"
+
+    def __init__(self, net: SimNetwork) -> None:
+        self.net = net
+
+    async def start(self, spec: SessionSpec, sink: EventSink) -> SimSession:
+        stats = self.net.stats_of(spec.instance_name)
+        stats.connect_attempts += 1
+        if self.net.connect_delay:
+            await self.net.clock.sleep(self.net.connect_delay)
+        if not self.net.up:
+            raise EngineUnavailable("network unreachable (sim network is down)")
+        old = self.net.sessions.get(spec.instance_name)
+        if old is not None:  # the server replaces a second connection of the same device
+            old.drop(440, "replaced by a new connection")
+        session = SimSession(self.net, spec, sink)
+        self.net.sessions[spec.instance_name] = session
+        stats.live_sessions += 1
+        asyncio.get_running_loop().call_soon(session.begin)
+        return session
+
+    async def purge(self, instance_id: str, instance_name: str) -> None:
+        """The sim keeps no credentials of its own: they live in the store's sessions table."""
+
+    async def close(self) -> None:
+        for session in list(self.net.sessions.values()):
+            session._release()

@@ -1,0 +1,115 @@
+"""The simulated WhatsApp network: phones, accounts, connections and injected faults.
+
+One `SimNetwork` per process. It knows which instances have a live connection, lets a
+simulated phone scan a QR code (or confirm a pairing code), drops connections with chosen
+close codes, and can be taken down as a whole.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from wagate.core.clock import Clock
+
+if TYPE_CHECKING:
+    from wagate.engines.sim.engine import SimSession
+
+
+@dataclass(slots=True)
+class Faults:
+    """Faults of the founding bug report, injected per instance."""
+
+    logoutFails: bool = False  # noqa: N815 - the /sim API's names
+    """The remote logout request fails."""
+    socketAlreadyClosed: bool = False  # noqa: N815
+    """The socket died silently: remote logout and stop raise 'connection closed'."""
+    openWithoutIdentity: bool = False  # noqa: N815
+    """Open arrives before the account is known (the identity follows shortly)."""
+    persistFailsOnce: bool = False  # noqa: N815
+    """The next state write to the database fails once."""
+
+
+@dataclass(slots=True)
+class SimStats:
+    connect_attempts: int = 0
+    live_sessions: int = 0
+
+
+@dataclass(slots=True)
+class Account:
+    number: str
+    jid: str
+    push_name: str
+    linked: set[str] = field(default_factory=set)
+    """Device ids of the instances linked to this account."""
+
+
+class SimNetwork:
+    """The whole simulated network. All methods run on the event loop; nothing blocks."""
+
+    def __init__(self, clock: Clock, *, qr_interval: float = 20.0, connect_delay: float = 0.0):
+        self.clock = clock
+        self.qr_interval = qr_interval
+        self.connect_delay = connect_delay
+        self.up = True
+        self.accounts: dict[str, Account] = {}
+        self.sessions: dict[str, SimSession] = {}
+        self.stats: dict[str, SimStats] = {}
+        self.faults: dict[str, Faults] = {}
+
+    # --- bookkeeping (keyed by instance name, as the /sim routes are) ---------------------
+
+    def reset_instance(self, name: str) -> None:
+        """A new instance with this name starts with clean stats and no faults."""
+        self.stats[name] = SimStats()
+        self.faults[name] = Faults()
+
+    def stats_of(self, name: str) -> SimStats:
+        return self.stats.setdefault(name, SimStats())
+
+    def faults_of(self, name: str) -> Faults:
+        return self.faults.setdefault(name, Faults())
+
+    def take_persist_fault(self, name: str) -> bool:
+        """True once after persistFailsOnce was set: the caller must fail that write."""
+        faults = self.faults.get(name)
+        if faults is not None and faults.persistFailsOnce:
+            faults.persistFailsOnce = False
+            return True
+        return False
+
+    def account_for(self, number: str | None) -> Account:
+        if not number:
+            number = "55119" + "".join(secrets.choice("0123456789") for _ in range(8))
+        digits = "".join(ch for ch in number if ch.isdigit())
+        account = self.accounts.get(digits)
+        if account is None:
+            account = Account(digits, f"{digits}@s.whatsapp.net", f"Sim {digits[-4:]}")
+            self.accounts[digits] = account
+        return account
+
+    # --- the /sim control operations -----------------------------------------------------
+
+    def set_up(self, up: bool) -> None:
+        self.up = up
+        if not up:
+            for session in list(self.sessions.values()):
+                session.drop(408, "network down")
+
+    def scan(self, name: str, number: str | None) -> str:
+        """A phone scans the current QR (or confirms the pairing code). Returns the JID."""
+        session = self.sessions.get(name)
+        if session is None or not session.awaiting_pairing:
+            raise LookupError("no QR code or pairing code is waiting to be scanned")
+        account = self.account_for(number or session.pairing_number)
+        session.paired(account)
+        return account.jid
+
+    def disconnect(self, name: str, code: int) -> bool:
+        session = self.sessions.get(name)
+        if session is None:
+            return False
+        session.drop(code, f"server closed the connection ({code})")
+        return True

@@ -1,0 +1,274 @@
+"""The gateway: the registry of instances and the operations the HTTP API calls.
+
+It wires the pure lifecycle (core/) to the store, the engine and the event bus. Routers call it
+and shape its answers; it never knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import random
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from wagate.config import Settings
+from wagate.core import lifecycle as lc
+from wagate.core.clock import Clock
+from wagate.core.ports import StatusSnapshot
+from wagate.core.reconnect import Backoff
+from wagate.core.supervisor import Supervisor, Timing
+from wagate.core.tasks import spawn
+from wagate.domain.errors import BadRequest, Conflict, Forbidden, NotFound
+from wagate.engines.base import Engine
+from wagate.engines.sim import SimNetwork
+from wagate.events.bus import EventBus
+from wagate.store.repos import Credentials, NameTaken, NewInstance, Store, hash_token
+
+_log = structlog.get_logger("wagate.gateway")
+
+
+@dataclass(slots=True)
+class Registered:
+    """An instance the gateway knows: its identity in memory, and its supervisor."""
+
+    id: str
+    name: str
+    integration: str
+    token_hash: str
+    number: str | None
+    supervisor: Supervisor
+
+    def token_matches(self, token: str) -> bool:
+        return hmac.compare_digest(self.token_hash, hash_token(token))
+
+
+class _StatusPort:
+    """The store's status writes, with the sim's persistFailsOnce fault applied."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gw = gateway
+
+    async def save_status(self, instance_id: str, snap: StatusSnapshot) -> None:
+        reg = self._gw.by_id.get(instance_id)
+        if self._gw.sim is not None and reg is not None and self._gw.sim.take_persist_fault(reg.name):
+            raise OSError("injected fault: the database write failed")
+        await self._gw.store.save_status(instance_id, snap)
+
+    async def forget(self, instance_id: str) -> None:
+        await self._gw.store.forget(instance_id)
+
+
+class Gateway:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store,
+        credentials: Credentials,
+        bus: EventBus,
+        engine: Engine,
+        clock: Clock,
+        api_key: str,
+        sim: SimNetwork | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.api_key = api_key
+        self.store = store
+        self.credentials = credentials
+        self.bus = bus
+        self.engine = engine
+        self.clock = clock
+        self.sim = sim
+        self.rng = rng or random.Random()
+        self.instances: dict[str, Registered] = {}
+        self.by_id: dict[str, Registered] = {}
+        self.policy = lc.Policy(qr_limit=settings.qrcode_limit,
+                                max_failures=settings.reconnect_max_failures)  # fmt: skip
+        self.backoff = Backoff(settings.reconnect_initial, settings.reconnect_max,
+                               settings.reconnect_jitter)  # fmt: skip
+        self.timing = Timing(engine_call=settings.engine_timeout, stable_after=settings.stable_after,
+                             qr_color=settings.qrcode_color)  # fmt: skip
+        self._status = _StatusPort(self)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._expiry: dict[str, asyncio.Task[Any]] = {}
+
+    # --- registry -------------------------------------------------------------------------
+
+    def get(self, name: str) -> Registered:
+        reg = self.instances.get(name)
+        if reg is None:
+            raise NotFound(f'The "{name}" instance does not exist')
+        return reg
+
+    def _supervisor(self, instance_id: str, name: str, initial: lc.Instance | None = None,
+                    profile_name: str | None = None) -> Supervisor:  # fmt: skip
+        sup = Supervisor(
+            instance_id=instance_id, name=name, engine=self.engine, creds=self.credentials,
+            store=self._status, announcer=self.bus, clock=self.clock, policy=self.policy,
+            backoff=self.backoff, timing=self.timing, rng=self.rng, initial=initial,
+            profile_name=profile_name,
+        )  # fmt: skip
+        sup.start()
+        return sup
+
+    def _register(self, reg: Registered) -> None:
+        self.instances[reg.name] = reg
+        self.by_id[reg.id] = reg
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        return self._locks.setdefault(name, asyncio.Lock())
+
+    # --- create / delete ------------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        name: str,
+        integration: str,
+        token: str | None,
+        number: str | None,
+        business_id: str | None,
+        settings: dict[str, Any],
+        webhook: dict[str, Any] | None,
+    ) -> tuple[Registered, str]:
+        """Create and register an instance. Returns it and its token (shown only here)."""
+        async with self._lock(name):  # two creates of one name cannot both pass the check
+            if name in self.instances:
+                raise Forbidden(f'This name "{name}" is already in use.')
+            instance_id = str(uuid.uuid4())
+            token = token or str(uuid.uuid4()).upper()
+            new = NewInstance(instance_id, name, integration, token, self.settings.client_name,
+                              number, business_id, settings, webhook)  # fmt: skip
+            try:
+                await self.store.create_instance(new)
+            except NameTaken:
+                raise Forbidden(f'This name "{name}" is already in use.') from None
+            if self.sim is not None:
+                self.sim.reset_instance(name)
+            reg = Registered(instance_id, name, integration, hash_token(token), number,
+                             self._supervisor(instance_id, name))  # fmt: skip
+            self._register(reg)
+        await self.bus.emit(name, instance_id, "instance.create",
+                            {"instanceName": name, "instanceId": instance_id}, None)  # fmt: skip
+        self._schedule_expiry(reg)
+        _log.info("instance created", instance=name, id=instance_id)
+        return reg, token
+
+    async def delete(self, name: str) -> None:
+        reg = self.get(name)
+        async with self._lock(name):
+            await reg.supervisor.submit(lc.Delete())
+            self.instances.pop(name, None)
+            self.by_id.pop(reg.id, None)
+            task = self._expiry.pop(reg.id, None)
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        await self.bus.emit(name, reg.id, "instance.delete",
+                            {"instanceName": name, "instanceId": reg.id}, None)  # fmt: skip
+        await self.bus.emit(name, reg.id, "remove.instance", None, None)
+        self._locks.pop(name, None)
+        _log.info("instance deleted", instance=name, id=reg.id)
+
+    def _schedule_expiry(self, reg: Registered) -> None:
+        """DEL_INSTANCE: delete an instance that is not open N minutes after creation."""
+        minutes = self.settings.del_instance
+        if not minutes:
+            return
+
+        async def expire() -> None:
+            await self.clock.sleep(minutes * 60)
+            if self.instances.get(reg.name) is reg and reg.supervisor.external_state != "open":
+                _log.info("deleting instance not connected in time", instance=reg.name,
+                          minutes=minutes)  # fmt: skip
+                await self.delete(reg.name)
+
+        self._expiry[reg.id] = spawn(expire(), name=f"expiry:{reg.name}")
+
+    # --- lifecycle intents ----------------------------------------------------------------
+
+    async def connect(self, name: str, number: str | None = None) -> Registered:
+        reg = self.get(name)
+        sup = reg.supervisor
+        decision = await sup.submit(lc.Connect(number))
+        if decision.reply == "started" or (sup.external_state == "connecting" and not sup.code.code):
+            # Answer with the first QR/pairing code, or once the state settles: never a hang.
+            deadline = self.clock.now() + self.settings.connect_wait
+            while sup.external_state == "connecting" and not (sup.code.code or sup.code.pairing_code):
+                left = deadline - self.clock.now()
+                if left <= 0:
+                    break
+                await sup.wait_changed(min(left, 0.25))
+        return reg
+
+    async def restart(self, name: str) -> Registered:
+        reg = self.get(name)
+        decision = await reg.supervisor.submit(lc.Restart())
+        if decision.reply == "not_connected":
+            raise BadRequest(f'The "{name}" instance is not connected')
+        return reg
+
+    async def logout(self, name: str) -> str:
+        """Returns 'logged_out' or 'already_closed'. Completes its work before returning."""
+        reg = self.get(name)
+        decision = await reg.supervisor.submit(lc.Logout())
+        return decision.reply
+
+    async def set_presence(self, name: str, presence: str) -> None:
+        reg = self.get(name)
+        session = reg.supervisor._session
+        if reg.supervisor.external_state != "open" or session is None:
+            raise BadRequest(f'The "{name}" instance is not connected')
+        try:
+            await asyncio.wait_for(session.set_presence(presence), self.timing.engine_call)
+        except TimeoutError:
+            raise Conflict(f'The "{name}" instance did not answer in time') from None
+        except Exception as exc:
+            raise BadRequest(f'The "{name}" instance is not connected: {exc}') from None
+
+    # --- boot and shutdown ----------------------------------------------------------------
+
+    async def boot(self) -> None:
+        """Restore every instance; reconnect those that were up and still have credentials,
+        staggered; reconcile the rest to close."""
+        rows = await self.store.all_instances(self.settings.client_name)
+        with_creds = await self.credentials.present()
+        restoring = 0
+        for row in rows:
+            initial = lc.Instance(
+                state=lc.State(row.lifecycle_state) if row.lifecycle_state in lc.State._value2member_map_
+                else lc.State.IDLE,
+                reason=row.status_reason, jid=row.owner_jid,
+                has_credentials=row.id in with_creds,
+            )  # fmt: skip
+            # Nothing is live after a restart: start from a non-live state.
+            if initial.state in lc.LIVE or initial.state in (lc.State.RECONNECTING, lc.State.DELETED):
+                initial = lc.Instance(state=lc.State.IDLE, reason=row.status_reason, jid=row.owner_jid,
+                                      has_credentials=row.id in with_creds)  # fmt: skip
+            if self.sim is not None:
+                self.sim.reset_instance(row.name)
+            sup = self._supervisor(row.id, row.name, initial, row.profile_name)
+            reg = Registered(row.id, row.name, row.integration, row.token_hash, row.number, sup)
+            self._register(reg)
+            boot = lc.Boot(row.connection_status, row.id in with_creds)
+            delay = restoring * self.settings.boot_stagger if boot.has_credentials else 0.0
+            if boot.has_credentials and row.connection_status in ("open", "connecting"):
+                restoring += 1
+            spawn(self._boot_one(sup, boot, delay), name=f"boot:{row.name}")
+        _log.info("instances restored", total=len(rows), reconnecting=restoring)
+
+    async def _boot_one(self, sup: Supervisor, boot: lc.Boot, delay: float) -> None:
+        if delay:
+            await self.clock.sleep(delay)
+        await sup.submit(boot)
+
+    async def shutdown(self) -> None:
+        for task in self._expiry.values():
+            task.cancel()
+        await asyncio.gather(*(r.supervisor.shutdown() for r in self.instances.values()),
+                             return_exceptions=True)  # fmt: skip
+        await self.engine.close()

@@ -1,0 +1,227 @@
+"""Repositories: every SQL wagate runs lives here, keyed by instance id."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from wagate.core.ports import StatusSnapshot
+from wagate.store.models import Instance, Session, Setting, Webhook, utcnow
+
+SETTING_FIELDS = {
+    "rejectCall": "reject_call",
+    "msgCall": "msg_call",
+    "groupsIgnore": "groups_ignore",
+    "alwaysOnline": "always_online",
+    "readMessages": "read_messages",
+    "readStatus": "read_status",
+    "syncFullHistory": "sync_full_history",
+    "wavoipToken": "wavoip_token",
+}
+
+
+def hash_token(token: str) -> str:
+    """Instance tokens are stored as SHA-256 digests; only create ever sees the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class NewInstance:
+    id: str
+    name: str
+    integration: str
+    token: str
+    client_name: str
+    number: str | None
+    business_id: str | None
+    settings: dict[str, Any]
+    webhook: dict[str, Any] | None
+
+
+class NameTaken(Exception):
+    """The instance name is already in the database."""
+
+
+class Store:
+    """The gateway's persistence, over one async sessionmaker."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    # --- instances ------------------------------------------------------------------------
+
+    async def create_instance(self, new: NewInstance) -> Instance:
+        """Insert the instance with its settings (and webhook) in one transaction."""
+        from sqlalchemy.exc import IntegrityError
+
+        row = Instance(
+            id=new.id,
+            name=new.name,
+            integration=new.integration,
+            token_hash=hash_token(new.token),
+            client_name=new.client_name,
+            number=new.number,
+            business_id=new.business_id,
+            connection_status="close",
+            lifecycle_state="idle",
+            status_reason=200,
+            status_detail="",
+        )
+        try:
+            async with self._sessions.begin() as s:
+                s.add(row)
+                await s.flush()
+                s.add(Setting(instance_id=new.id, **_setting_columns(new.settings)))
+                if new.webhook is not None:
+                    s.add(Webhook(instance_id=new.id, **new.webhook))
+        except IntegrityError as exc:
+            raise NameTaken(new.name) from exc
+        return row
+
+    async def all_instances(self, client_name: str) -> Sequence[Instance]:
+        async with self._sessions() as s:
+            result = await s.scalars(
+                select(Instance).where(Instance.client_name == client_name).order_by(Instance.created_at)
+            )
+            return result.all()
+
+    async def fetch_instances(
+        self, client_name: str, ids: Sequence[str] | None = None
+    ) -> list[tuple[Instance, Setting | None]]:
+        """Instances with their settings in one query (no N+1)."""
+        q = (
+            select(Instance, Setting)
+            .outerjoin(Setting, Setting.instance_id == Instance.id)
+            .where(Instance.client_name == client_name)
+            .order_by(Instance.created_at, Instance.name)
+        )
+        if ids is not None:
+            q = q.where(Instance.id.in_(list(ids)))
+        async with self._sessions() as s:
+            rows = await s.execute(q)
+            return [(i, st) for i, st in rows.tuples()]
+
+    async def save_status(self, instance_id: str, snap: StatusSnapshot) -> None:
+        values: dict[str, Any] = {
+            "connection_status": snap.connection_status,
+            "lifecycle_state": snap.lifecycle_state,
+            "status_reason": snap.reason,
+            "status_detail": snap.detail,
+            "owner_jid": snap.owner_jid,
+            "profile_name": snap.profile_name,
+            "updated_at": utcnow(),
+        }
+        if snap.disconnected_at is not None:
+            values["disconnection_reason_code"] = snap.reason
+            values["disconnection_at"] = datetime.fromtimestamp(snap.disconnected_at, UTC).replace(
+                tzinfo=None
+            )
+            values["disconnection_object"] = json.dumps(
+                {"statusCode": snap.reason, "detail": snap.detail}
+            )
+        async with self._sessions.begin() as s:
+            await s.execute(update(Instance).where(Instance.id == instance_id).values(**values))
+
+    async def forget(self, instance_id: str) -> None:
+        """Delete the instance and everything it owns (children first: no reliance on cascades)."""
+        async with self._sessions.begin() as s:
+            for model in (Session, Setting, Webhook):
+                await s.execute(delete(model).where(model.instance_id == instance_id))
+            await s.execute(delete(Instance).where(Instance.id == instance_id))
+
+    async def instance_exists(self, instance_id: str) -> bool:
+        async with self._sessions() as s:
+            return (await s.get(Instance, instance_id)) is not None
+
+    async def rows_owned(self, instance_id: str) -> int:
+        """How many rows in any table still belong to the instance (0 after delete)."""
+        from sqlalchemy import func
+
+        total = 0
+        async with self._sessions() as s:
+            for model in (Session, Setting, Webhook):
+                total += await s.scalar(
+                    select(func.count()).select_from(model).where(model.instance_id == instance_id)
+                ) or 0
+            total += await s.scalar(
+                select(func.count()).select_from(Instance).where(Instance.id == instance_id)
+            ) or 0
+        return total
+
+    # --- settings -------------------------------------------------------------------------
+
+    async def get_settings(self, instance_id: str) -> Setting | None:
+        async with self._sessions() as s:
+            return await s.scalar(select(Setting).where(Setting.instance_id == instance_id))
+
+    async def set_settings(self, instance_id: str, values: dict[str, Any]) -> Setting:
+        async with self._sessions.begin() as s:
+            row = await s.scalar(select(Setting).where(Setting.instance_id == instance_id))
+            if row is None:
+                row = Setting(instance_id=instance_id, **_setting_columns(values))
+                s.add(row)
+            else:
+                for key, value in _setting_columns(values).items():
+                    setattr(row, key, value)
+            await s.flush()
+            return row
+
+    # --- webhooks (configuration only; delivery lives in events/) -------------------------
+
+    async def get_webhook(self, instance_id: str) -> Webhook | None:
+        async with self._sessions() as s:
+            return await s.scalar(select(Webhook).where(Webhook.instance_id == instance_id))
+
+
+class Credentials:
+    """The `sessions` table as the engines' CredentialStore."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def load(self, instance_id: str) -> dict[str, Any] | None:
+        async with self._sessions() as s:
+            row = await s.get(Session, instance_id)
+            return dict(row.creds) if row is not None else None
+
+    async def save(self, instance_id: str, creds: dict[str, Any]) -> None:
+        async with self._sessions.begin() as s:
+            row = await s.get(Session, instance_id)
+            if row is None:
+                s.add(Session(instance_id=instance_id, creds=creds))
+            else:
+                row.creds = creds
+
+    async def delete(self, instance_id: str) -> None:
+        async with self._sessions.begin() as s:
+            await s.execute(delete(Session).where(Session.instance_id == instance_id))
+
+    async def present(self) -> set[str]:
+        async with self._sessions() as s:
+            return set((await s.scalars(select(Session.instance_id))).all())
+
+
+def _setting_columns(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for api_name, column in SETTING_FIELDS.items():
+        if api_name in values and values[api_name] is not None:
+            out[column] = values[api_name]
+    return out
+
+
+def setting_view(row: Setting | None) -> dict[str, Any]:
+    """Evolution's flat settings object."""
+    if row is None:
+        return {
+            "rejectCall": False, "msgCall": "", "groupsIgnore": False, "alwaysOnline": False,
+            "readMessages": False, "readStatus": False, "syncFullHistory": False,
+            "wavoipToken": "",
+        }  # fmt: skip
+    return {api: getattr(row, column) for api, column in SETTING_FIELDS.items()}
