@@ -14,13 +14,15 @@ from fastapi import FastAPI
 from wagate import __version__
 from wagate.api import errors
 from wagate.api.json import JSONResponse
-from wagate.api.routes import instance, root, settings as settings_routes
+from wagate.api.routes import instance, root
+from wagate.api.routes import settings as settings_routes
 from wagate.config import Settings, resolve_api_key
 from wagate.core.clock import Clock, RealClock
 from wagate.engines.base import Engine
 from wagate.engines.sim import SimEngine, SimNetwork
 from wagate.events.bus import EventBus
 from wagate.gateway import Gateway
+from wagate.observability.logging import configure as configure_logging
 from wagate.store import migrate
 from wagate.store.db import database_url, make_engine, make_sessionmaker
 from wagate.store.repos import Credentials, Store
@@ -40,6 +42,7 @@ class Overrides:
 
 def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI:
     ov = overrides or Overrides()
+    configure_logging(settings.log_level, settings.log_format)
     api_key, generated = resolve_api_key(settings)
 
     @asynccontextmanager
@@ -54,26 +57,46 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
         if engine is None:
             sim = sim or SimNetwork(clock, qr_interval=settings.sim_qr_interval)
             engine = SimEngine(sim)
-        gw = Gateway(settings, store=Store(sessions), credentials=Credentials(sessions),
-                     bus=EventBus(settings.public_url), engine=engine, clock=clock,
-                     api_key=api_key, sim=sim, rng=ov.rng)  # fmt: skip
+        gw = Gateway(
+            settings,
+            store=Store(sessions),
+            credentials=Credentials(sessions),
+            bus=EventBus(settings.public_url),
+            engine=engine,
+            clock=clock,
+            api_key=api_key,
+            sim=sim,
+            rng=ov.rng,
+        )
         app.state.gateway = gw
         app.state.db = db
         if generated:
-            _log.warning("no AUTHENTICATION_API_KEY set: generated one and saved it",
-                         path=str(settings.data_dir / "api-key"), apikey=api_key)  # fmt: skip
+            _log.warning(
+                "no AUTHENTICATION_API_KEY set: generated one and saved it",
+                path=str(settings.data_dir / "api-key"),
+                apikey=api_key,
+            )
         await gw.boot()
-        _log.info("wagate ready", version=__version__, database=settings.database_provider,
-                  engine=engine.name, url=settings.public_url)  # fmt: skip
+        _log.info(
+            "wagate ready",
+            version=__version__,
+            database=settings.database_provider,
+            engine=engine.name,
+            url=settings.public_url,
+        )
         try:
             yield
         finally:
             await gw.shutdown()
             await db.dispose()
 
-    app = FastAPI(title="wagate", version=__version__, lifespan=lifespan,
-                  default_response_class=JSONResponse,
-                  description="WhatsApp API gateway with Evolution API v2's HTTP contract.")  # fmt: skip
+    app = FastAPI(
+        title="wagate",
+        version=__version__,
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+        description="WhatsApp API gateway with Evolution API v2's HTTP contract.",
+    )
     errors.install(app)
     app.include_router(root.router)
     app.include_router(instance.router)

@@ -42,13 +42,23 @@ def serve(
     configure(settings.log_level, settings.log_format)
     key, generated = resolve_api_key(settings)
     if generated:
-        print(f"\n  No AUTHENTICATION_API_KEY was set. Generated one (saved in "
-              f"{settings.data_dir / 'api-key'}):\n\n    {key}\n", file=sys.stderr)  # fmt: skip
+        print(
+            f"\n  No AUTHENTICATION_API_KEY was set. Generated one (saved in "
+            f"{settings.data_dir / 'api-key'}):\n\n    {key}\n",
+            file=sys.stderr,
+        )
     elif not settings.api_key:
         print(f"  Using the API key saved in {settings.data_dir / 'api-key'}", file=sys.stderr)
-    uvicorn.run(build_app(settings), host=settings.server_host, port=settings.server_port,
-                loop="uvloop", http="httptools", log_level=settings.log_level.lower(),
-                access_log=False, lifespan="on")  # fmt: skip
+    uvicorn.run(
+        build_app(settings),
+        host=settings.server_host,
+        port=settings.server_port,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+    )
 
 
 @app.command()
@@ -59,8 +69,9 @@ def migrate() -> None:
     from wagate.store.db import database_url, make_engine
 
     async def run() -> set[str]:
-        engine = make_engine(database_url(settings.database_provider, settings.database_uri,
-                                          settings.data_dir))  # fmt: skip
+        engine = make_engine(
+            database_url(settings.database_provider, settings.database_uri, settings.data_dir)
+        )
         try:
             await m.upgrade(engine)
             return await m.current(engine)

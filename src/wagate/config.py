@@ -15,10 +15,17 @@ WEAK_KEYS = {"BQYHJGJHJ", "change-me", "changeme", "apikey", "api-key", "secret"
 MIN_KEY_LENGTH = 16
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EVOLUTION_LEVELS = {
-    "VERBOSE": "DEBUG", "DEBUG": "DEBUG", "LOG": "INFO", "INFO": "INFO", "WARN": "WARNING",
-    "WARNING": "WARNING", "ERROR": "ERROR", "DARK": "DEBUG", "WEBHOOKS": "INFO",
+    "VERBOSE": "DEBUG",
+    "DEBUG": "DEBUG",
+    "LOG": "INFO",
+    "INFO": "INFO",
+    "WARN": "WARNING",
+    "WARNING": "WARNING",
+    "ERROR": "ERROR",
+    "DARK": "DEBUG",
+    "WEBHOOKS": "INFO",
     "WEBSOCKET": "INFO",
-}  # fmt: skip
+}
 
 
 class SettingsError(Exception):
@@ -42,7 +49,9 @@ class Settings(BaseSettings):
     api_key: str | None = Field(None, validation_alias="AUTHENTICATION_API_KEY", repr=False)
     expose_in_fetch: bool = _env(False, "AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES")
 
-    database_provider: Literal["sqlite", "postgresql", "mysql"] = _env("sqlite", "DATABASE_PROVIDER")
+    database_provider: Literal["sqlite", "postgresql", "mysql"] = _env(
+        "sqlite", "DATABASE_PROVIDER"
+    )
     database_uri: str | None = _env(None, "DATABASE_CONNECTION_URI")
     client_name: str = _env("wagate", "DATABASE_CONNECTION_CLIENT_NAME")
     data_dir: Path = _env(Path("./data"), "WAGATE_DATA_DIR")
@@ -51,7 +60,9 @@ class Settings(BaseSettings):
     cache_redis_uri: str | None = _env(None, "CACHE_REDIS_URI")
 
     qrcode_limit: int = Field(30, ge=1, le=1000, validation_alias="QRCODE_LIMIT")
-    qrcode_color: str = Field("#198754", pattern=r"^#[0-9a-fA-F]{6}$", validation_alias="QRCODE_COLOR")
+    qrcode_color: str = Field(
+        "#198754", pattern=r"^#[0-9a-fA-F]{6}$", validation_alias="QRCODE_COLOR"
+    )
     del_instance: int | None = _env(None, "DEL_INSTANCE")
     log_level: str = _env("INFO", "LOG_LEVEL")
     log_format: Literal["console", "json"] = _env("console", "LOG_FORMAT", "WAGATE_LOG_FORMAT")
@@ -59,7 +70,9 @@ class Settings(BaseSettings):
     engine: Literal["sim"] = _env("sim", "WAGATE_ENGINE")
     sim_qr_interval: float = Field(20.0, gt=0, validation_alias="WAGATE_SIM_QR_INTERVAL_SECONDS")
     connect_wait: float = Field(2.0, ge=0, le=30, validation_alias="WAGATE_CONNECT_WAIT_SECONDS")
-    reconnect_initial: float = Field(1.0, gt=0, validation_alias="WAGATE_RECONNECT_INITIAL_SECONDS")
+    reconnect_initial: float = Field(
+        1.0, gt=0, validation_alias="WAGATE_RECONNECT_INITIAL_SECONDS"
+    )
     reconnect_max: float = Field(60.0, gt=0, validation_alias="WAGATE_RECONNECT_MAX_SECONDS")
     reconnect_jitter: float = Field(0.2, ge=0, lt=1, validation_alias="WAGATE_RECONNECT_JITTER")
     reconnect_max_failures: int = Field(10, ge=1, validation_alias="WAGATE_RECONNECT_MAX_FAILURES")

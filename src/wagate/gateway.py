@@ -54,7 +54,11 @@ class _StatusPort:
 
     async def save_status(self, instance_id: str, snap: StatusSnapshot) -> None:
         reg = self._gw.by_id.get(instance_id)
-        if self._gw.sim is not None and reg is not None and self._gw.sim.take_persist_fault(reg.name):
+        if (
+            self._gw.sim is not None
+            and reg is not None
+            and self._gw.sim.take_persist_fault(reg.name)
+        ):
             raise OSError("injected fault: the database write failed")
         await self._gw.store.save_status(instance_id, snap)
 
@@ -87,12 +91,17 @@ class Gateway:
         self.rng = rng or random.Random()
         self.instances: dict[str, Registered] = {}
         self.by_id: dict[str, Registered] = {}
-        self.policy = lc.Policy(qr_limit=settings.qrcode_limit,
-                                max_failures=settings.reconnect_max_failures)  # fmt: skip
-        self.backoff = Backoff(settings.reconnect_initial, settings.reconnect_max,
-                               settings.reconnect_jitter)  # fmt: skip
-        self.timing = Timing(engine_call=settings.engine_timeout, stable_after=settings.stable_after,
-                             qr_color=settings.qrcode_color)  # fmt: skip
+        self.policy = lc.Policy(
+            qr_limit=settings.qrcode_limit, max_failures=settings.reconnect_max_failures
+        )
+        self.backoff = Backoff(
+            settings.reconnect_initial, settings.reconnect_max, settings.reconnect_jitter
+        )
+        self.timing = Timing(
+            engine_call=settings.engine_timeout,
+            stable_after=settings.stable_after,
+            qr_color=settings.qrcode_color,
+        )
         self._status = _StatusPort(self)
         self._locks: dict[str, asyncio.Lock] = {}
         self._expiry: dict[str, asyncio.Task[Any]] = {}
@@ -105,14 +114,28 @@ class Gateway:
             raise NotFound(f'The "{name}" instance does not exist')
         return reg
 
-    def _supervisor(self, instance_id: str, name: str, initial: lc.Instance | None = None,
-                    profile_name: str | None = None) -> Supervisor:  # fmt: skip
+    def _supervisor(
+        self,
+        instance_id: str,
+        name: str,
+        initial: lc.Instance | None = None,
+        profile_name: str | None = None,
+    ) -> Supervisor:
         sup = Supervisor(
-            instance_id=instance_id, name=name, engine=self.engine, creds=self.credentials,
-            store=self._status, announcer=self.bus, clock=self.clock, policy=self.policy,
-            backoff=self.backoff, timing=self.timing, rng=self.rng, initial=initial,
+            instance_id=instance_id,
+            name=name,
+            engine=self.engine,
+            creds=self.credentials,
+            store=self._status,
+            announcer=self.bus,
+            clock=self.clock,
+            policy=self.policy,
+            backoff=self.backoff,
+            timing=self.timing,
+            rng=self.rng,
+            initial=initial,
             profile_name=profile_name,
-        )  # fmt: skip
+        )
         sup.start()
         return sup
 
@@ -142,19 +165,39 @@ class Gateway:
                 raise Forbidden(f'This name "{name}" is already in use.')
             instance_id = str(uuid.uuid4())
             token = token or str(uuid.uuid4()).upper()
-            new = NewInstance(instance_id, name, integration, token, self.settings.client_name,
-                              number, business_id, settings, webhook)  # fmt: skip
+            new = NewInstance(
+                instance_id,
+                name,
+                integration,
+                token,
+                self.settings.client_name,
+                number,
+                business_id,
+                settings,
+                webhook,
+            )
             try:
                 await self.store.create_instance(new)
             except NameTaken:
                 raise Forbidden(f'This name "{name}" is already in use.') from None
             if self.sim is not None:
                 self.sim.reset_instance(name)
-            reg = Registered(instance_id, name, integration, hash_token(token), number,
-                             self._supervisor(instance_id, name))  # fmt: skip
+            reg = Registered(
+                instance_id,
+                name,
+                integration,
+                hash_token(token),
+                number,
+                self._supervisor(instance_id, name),
+            )
             self._register(reg)
-        await self.bus.emit(name, instance_id, "instance.create",
-                            {"instanceName": name, "instanceId": instance_id}, None)  # fmt: skip
+        await self.bus.emit(
+            name,
+            instance_id,
+            "instance.create",
+            {"instanceName": name, "instanceId": instance_id},
+            None,
+        )
         self._schedule_expiry(reg)
         _log.info("instance created", instance=name, id=instance_id)
         return reg, token
@@ -168,8 +211,9 @@ class Gateway:
             task = self._expiry.pop(reg.id, None)
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
-        await self.bus.emit(name, reg.id, "instance.delete",
-                            {"instanceName": name, "instanceId": reg.id}, None)  # fmt: skip
+        await self.bus.emit(
+            name, reg.id, "instance.delete", {"instanceName": name, "instanceId": reg.id}, None
+        )
         await self.bus.emit(name, reg.id, "remove.instance", None, None)
         self._locks.pop(name, None)
         _log.info("instance deleted", instance=name, id=reg.id)
@@ -183,8 +227,9 @@ class Gateway:
         async def expire() -> None:
             await self.clock.sleep(minutes * 60)
             if self.instances.get(reg.name) is reg and reg.supervisor.external_state != "open":
-                _log.info("deleting instance not connected in time", instance=reg.name,
-                          minutes=minutes)  # fmt: skip
+                _log.info(
+                    "deleting instance not connected in time", instance=reg.name, minutes=minutes
+                )
                 await self.delete(reg.name)
 
         self._expiry[reg.id] = spawn(expire(), name=f"expiry:{reg.name}")
@@ -195,10 +240,14 @@ class Gateway:
         reg = self.get(name)
         sup = reg.supervisor
         decision = await sup.submit(lc.Connect(number))
-        if decision.reply == "started" or (sup.external_state == "connecting" and not sup.code.code):
+        if decision.reply == "started" or (
+            sup.external_state == "connecting" and not sup.code.code
+        ):
             # Answer with the first QR/pairing code, or once the state settles: never a hang.
             deadline = self.clock.now() + self.settings.connect_wait
-            while sup.external_state == "connecting" and not (sup.code.code or sup.code.pairing_code):
+            while sup.external_state == "connecting" and not (
+                sup.code.code or sup.code.pairing_code
+            ):
                 left = deadline - self.clock.now()
                 if left <= 0:
                     break
@@ -240,15 +289,24 @@ class Gateway:
         restoring = 0
         for row in rows:
             initial = lc.Instance(
-                state=lc.State(row.lifecycle_state) if row.lifecycle_state in lc.State._value2member_map_
+                state=lc.State(row.lifecycle_state)
+                if row.lifecycle_state in lc.State._value2member_map_
                 else lc.State.IDLE,
-                reason=row.status_reason, jid=row.owner_jid,
+                reason=row.status_reason,
+                jid=row.owner_jid,
                 has_credentials=row.id in with_creds,
-            )  # fmt: skip
+            )
             # Nothing is live after a restart: start from a non-live state.
-            if initial.state in lc.LIVE or initial.state in (lc.State.RECONNECTING, lc.State.DELETED):
-                initial = lc.Instance(state=lc.State.IDLE, reason=row.status_reason, jid=row.owner_jid,
-                                      has_credentials=row.id in with_creds)  # fmt: skip
+            if initial.state in lc.LIVE or initial.state in (
+                lc.State.RECONNECTING,
+                lc.State.DELETED,
+            ):
+                initial = lc.Instance(
+                    state=lc.State.IDLE,
+                    reason=row.status_reason,
+                    jid=row.owner_jid,
+                    has_credentials=row.id in with_creds,
+                )
             if self.sim is not None:
                 self.sim.reset_instance(row.name)
             sup = self._supervisor(row.id, row.name, initial, row.profile_name)
@@ -269,6 +327,7 @@ class Gateway:
     async def shutdown(self) -> None:
         for task in self._expiry.values():
             task.cancel()
-        await asyncio.gather(*(r.supervisor.shutdown() for r in self.instances.values()),
-                             return_exceptions=True)  # fmt: skip
+        await asyncio.gather(
+            *(r.supervisor.shutdown() for r in self.instances.values()), return_exceptions=True
+        )
         await self.engine.close()

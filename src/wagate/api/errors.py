@@ -40,16 +40,26 @@ def _schema_message(err: dict[str, Any]) -> str:
         where = f"instance.{parent}" if parent else "instance"
         return f'{where} requires property "{loc[-1]}"' if loc else "body is required"
     types = {
-        "bool_type": "boolean", "bool_parsing": "boolean", "string_type": "string",
-        "int_type": "integer", "int_parsing": "integer", "int_from_float": "integer",
-        "float_type": "number", "float_parsing": "number", "list_type": "array",
-        "dict_type": "object", "model_type": "object", "model_attributes_type": "object",
-    }  # fmt: skip
+        "bool_type": "boolean",
+        "bool_parsing": "boolean",
+        "string_type": "string",
+        "int_type": "integer",
+        "int_parsing": "integer",
+        "int_from_float": "integer",
+        "float_type": "number",
+        "float_parsing": "number",
+        "list_type": "array",
+        "dict_type": "object",
+        "model_type": "object",
+        "model_attributes_type": "object",
+    }
     if kind in types:
         return f"{field or 'body'} is not of a type(s) {types[kind]}"
     if kind in ("literal_error", "enum"):
         expected = ctx.get("expected", "")
-        values = ",".join(v.strip().strip("'") for v in str(expected).replace(" or ", ",").split(","))
+        values = ",".join(
+            v.strip().strip("'") for v in str(expected).replace(" or ", ",").split(",")
+        )
         return f"{field} is not one of enum values: {values}"
     if kind == "string_pattern_mismatch":
         return f'{field} does not match pattern "{ctx.get("pattern", "")}"'
@@ -67,7 +77,9 @@ def install(app: FastAPI) -> None:
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
         if any(e.get("type") == "json_invalid" for e in errors):
-            return envelope(400, "Malformed JSON body: " + str(errors[0].get("ctx", {}).get("error", "")))
+            return envelope(
+                400, "Malformed JSON body: " + str(errors[0].get("ctx", {}).get("error", ""))
+            )
         return envelope(400, [[_schema_message(e) for e in errors]])
 
     @app.exception_handler(StarletteHTTPException)

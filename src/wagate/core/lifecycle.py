@@ -107,9 +107,20 @@ Intent = Connect | Restart | Logout | Delete | Boot
 EngineInput = Qr | PairCode | Opened | Closed | LoggedOut | CredsUpdate
 Input = Intent | EngineInput | ReconnectDue | StableDue
 INPUT_TYPES: tuple[type, ...] = (
-    Connect, Restart, Logout, Delete, Boot,
-    Qr, PairCode, Opened, Closed, LoggedOut, CredsUpdate, ReconnectDue, StableDue,
-)  # fmt: skip
+    Connect,
+    Restart,
+    Logout,
+    Delete,
+    Boot,
+    Qr,
+    PairCode,
+    Opened,
+    Closed,
+    LoggedOut,
+    CredsUpdate,
+    ReconnectDue,
+    StableDue,
+)
 
 
 # --- effects (carried out in order by the supervisor) ---------------------------------------
@@ -188,9 +199,19 @@ class Forget:
 
 
 Effect = (
-    StartSession | StopSession | RemoteLogout | PurgeCredentials | SaveCredentials | ShowCode
-    | Persist | Announce | ScheduleReconnect | ScheduleStable | CancelTimers | Forget
-)  # fmt: skip
+    StartSession
+    | StopSession
+    | RemoteLogout
+    | PurgeCredentials
+    | SaveCredentials
+    | ShowCode
+    | Persist
+    | Announce
+    | ScheduleReconnect
+    | ScheduleStable
+    | CancelTimers
+    | Forget
+)
 
 
 # --- the instance as the reducer sees it ---------------------------------------------------
@@ -244,13 +265,20 @@ def decide(inst: Instance, event: Input, policy: Policy = Policy()) -> Decision:
         case Logout():
             if inst.state not in LIVE and inst.state is not State.RECONNECTING:
                 if inst.has_credentials:
-                    gone = replace(inst, state=State.LOGGED_OUT, reason=401,
-                                   has_credentials=False, jid=None)  # fmt: skip
+                    gone = replace(
+                        inst, state=State.LOGGED_OUT, reason=401, has_credentials=False, jid=None
+                    )
                     return _finish(inst, (gone, (PurgeCredentials(),)), reply="already_closed")
                 return Decision(inst, reply="already_closed")
             new, fx = _teardown(inst, remote=True)
-            new = replace(new, state=State.LOGGED_OUT, reason=401, detail="logged out",
-                          has_credentials=False, jid=None)  # fmt: skip
+            new = replace(
+                new,
+                state=State.LOGGED_OUT,
+                reason=401,
+                detail="logged out",
+                has_credentials=False,
+                jid=None,
+            )
             return _finish(inst, (new, (*fx, PurgeCredentials())), reply="logged_out")
         case Delete():
             new, fx = _teardown(inst, remote=True)
@@ -303,8 +331,15 @@ def _on_engine(inst: Instance, event: EngineInput, policy: Policy) -> Decision:
         case Opened(epoch, jid):
             if jid is None:
                 return _finish(inst, (replace(inst, state=State.AWAITING_IDENTITY), ()))
-            new = replace(inst, state=State.OPEN, jid=jid, has_credentials=True, qr_count=0,
-                          reason=200, detail="")  # fmt: skip
+            new = replace(
+                inst,
+                state=State.OPEN,
+                jid=jid,
+                has_credentials=True,
+                qr_count=0,
+                reason=200,
+                detail="",
+            )
             return _finish(inst, (new, (ScheduleStable(epoch),)))
         case LoggedOut(epoch, detail):
             return _on_engine(inst, Closed(epoch, 401, detail or "logged out remotely"), policy)
@@ -328,19 +363,32 @@ def _on_close(inst: Instance, code: int, detail: str, policy: Policy) -> Decisio
         return _finish(inst, (started, fx + fx2))
     failures = inst.failures + 1
     if failures >= policy.max_failures:
-        failed = replace(new, state=State.FAILED, failures=failures,
-                         detail=f"gave up after {failures} consecutive failures: {detail}")  # fmt: skip
+        failed = replace(
+            new,
+            state=State.FAILED,
+            failures=failures,
+            detail=f"gave up after {failures} consecutive failures: {detail}",
+        )
         return _finish(inst, (failed, fx))
     waiting = replace(new, state=State.RECONNECTING, failures=failures)
     return _finish(inst, (waiting, (*fx, ScheduleReconnect(waiting.epoch, failures))))
 
 
-def _start(inst: Instance, number: str | None, *, fresh: bool) -> tuple[Instance, tuple[Effect, ...]]:
+def _start(
+    inst: Instance, number: str | None, *, fresh: bool
+) -> tuple[Instance, tuple[Effect, ...]]:
     """A new session with a new epoch. `fresh` (an explicit intent) resets the counters."""
     epoch = inst.epoch + 1
-    new = replace(inst, state=State.CONNECTING, epoch=epoch, number=number, reason=200,
-                  detail="", qr_count=0 if fresh else inst.qr_count,
-                  failures=0 if fresh else inst.failures)  # fmt: skip
+    new = replace(
+        inst,
+        state=State.CONNECTING,
+        epoch=epoch,
+        number=number,
+        reason=200,
+        detail="",
+        qr_count=0 if fresh else inst.qr_count,
+        failures=0 if fresh else inst.failures,
+    )
     return new, (CancelTimers(), StartSession(epoch, number))
 
 

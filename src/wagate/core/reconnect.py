@@ -16,8 +16,8 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before reconnect number `attempt` (1-based)."""
-        base = min(self.initial * (2 ** max(0, attempt - 1)), self.maximum)
+        base = float(min(self.initial * (2 ** max(0, attempt - 1)), self.maximum))
         if not self.jitter:
             return base
         spread = (rng or random).uniform(-self.jitter, self.jitter)
-        return max(0.0, min(self.maximum, base * (1.0 + spread)))
+        return float(max(0.0, min(self.maximum, base * (1.0 + spread))))

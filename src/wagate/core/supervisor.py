@@ -24,7 +24,15 @@ from wagate.core.reconnect import Backoff
 from wagate.core.tasks import spawn
 from wagate.domain.errors import EngineError, StoreUnavailable
 from wagate.domain.ids import bare_jid
-from wagate.engines.base import CredentialStore, Engine, EngineEvent, EngineSession, SessionSpec
+from wagate.engines.base import (
+    Closed,
+    CredentialStore,
+    Engine,
+    EngineEvent,
+    EngineSession,
+    Opened,
+    SessionSpec,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,13 +226,14 @@ class Supervisor:
             result = result or decision
             if decision.dropped:
                 self.stats.dropped_events += 1
-                self._log.debug("input dropped", input=type(event).__name__,
-                                state=self.inst.state.value)  # fmt: skip
+                self._log.debug(
+                    "input dropped", input=type(event).__name__, state=self.inst.state.value
+                )
                 continue
             old, self.inst = self.inst, decision.instance
-            if isinstance(event, lc.Opened) and event.push_name:
+            if isinstance(event, Opened) and event.push_name:
                 self.profile_name = event.push_name
-            if isinstance(event, lc.Opened) and event.jid is None:
+            if isinstance(event, Opened) and event.jid is None:
                 self._log.warning("engine reported open without the account; waiting for it")
             if old.state is not decision.instance.state or old.reason != self.inst.reason:
                 self._record(old, self.inst)
@@ -237,7 +246,9 @@ class Supervisor:
         return result
 
     def _record(self, old: lc.Instance, new: lc.Instance) -> None:
-        t = Transition(self._clock.wall(), old.state.value, new.state.value, new.reason, new.detail)
+        t = Transition(
+            self._clock.wall(), old.state.value, new.state.value, new.reason, new.detail
+        )
         self.stats.transitions.append(t)
         self._log.info("state changed", src=t.src, dst=t.dst, reason=t.reason, detail=t.detail)
 
@@ -254,14 +265,16 @@ class Supervisor:
             case lc.PurgeCredentials():
                 await self._persisting("purge credentials", self._purge)
             case lc.SaveCredentials(creds):
-                await self._persisting("save credentials",
-                                       lambda: self._creds.save(self.instance_id, dict(creds)))  # fmt: skip
+                await self._persisting(
+                    "save credentials", lambda: self._creds.save(self.instance_id, dict(creds))
+                )
             case lc.ShowCode(qr, pairing):
                 await self._show_code(qr, pairing)
             case lc.Persist():
                 snap = self.snapshot()
-                await self._persisting("persist state",
-                                       lambda: self._store.save_status(self.instance_id, snap))  # fmt: skip
+                await self._persisting(
+                    "persist state", lambda: self._store.save_status(self.instance_id, snap)
+                )
             case lc.Announce(state, reason):
                 await self._announce(state, reason)
             case lc.ScheduleReconnect(epoch, attempt):
@@ -291,12 +304,12 @@ class Supervisor:
             )
         except EngineError as exc:
             self._log.info("connect failed", error=str(exc), code=exc.code)
-            return lc.Closed(epoch, exc.code, str(exc) or type(exc).__name__)
+            return Closed(epoch, exc.code, str(exc) or type(exc).__name__)
         except TimeoutError:
-            return lc.Closed(epoch, 408, "connect timed out")
+            return Closed(epoch, 408, "connect timed out")
         except Exception as exc:  # an engine bug must not kill the instance's worker
             self._log.error("engine start raised", error=repr(exc))
-            return lc.Closed(epoch, 500, repr(exc))
+            return Closed(epoch, 500, repr(exc))
         return None
 
     async def _stop_session(self, epoch: int) -> None:
@@ -340,7 +353,9 @@ class Supervisor:
 
     async def _show_code(self, qr: str | None, pairing: str | None) -> None:
         if qr is not None:
-            png = segno.make(qr, error="l").png_data_uri(scale=6, border=2, dark=self._timing.qr_color)
+            png = segno.make(qr, error="l").png_data_uri(
+                scale=6, border=2, dark=self._timing.qr_color
+            )
             self.code = CodeView(qr, png, self.code.pairing_code, self.inst.qr_count)
         if pairing is not None:
             self.code.pairing_code = pairing
@@ -352,19 +367,23 @@ class Supervisor:
                 "base64": self.code.base64,
             }
         }
-        await self._announcer.emit(self.name, self.instance_id, "qrcode.updated", data, self._sender)
+        await self._announcer.emit(
+            self.name, self.instance_id, "qrcode.updated", data, self._sender
+        )
 
     async def _announce(self, state: str, reason: int) -> None:
         if state == "refused":
             limit = {"message": "QR code limit reached, please login again", "statusCode": 500}
-            await self._announcer.emit(self.name, self.instance_id, "qrcode.updated", limit,
-                                       self._sender)  # fmt: skip
+            await self._announcer.emit(
+                self.name, self.instance_id, "qrcode.updated", limit, self._sender
+            )
         data: dict[str, Any] = {"instance": self.name, "state": state, "statusReason": reason}
         if state in ("open", "refused"):
             data.update(wuid=self._sender, profileName=self.profile_name, profilePictureUrl=None)
         data["lifecycle"] = self.lifecycle_view(history=False)
-        await self._announcer.emit(self.name, self.instance_id, "connection.update", data,
-                                   self._sender)  # fmt: skip
+        await self._announcer.emit(
+            self.name, self.instance_id, "connection.update", data, self._sender
+        )
 
     @property
     def _sender(self) -> str | None:
@@ -438,8 +457,11 @@ def explain(inst: lc.Instance) -> tuple[str, str]:
         case s.OPEN:
             return "Connected.", "none"
         case s.RECONNECTING:
-            return (f"Connection lost ({inst.reason}); reconnecting with backoff "
-                    f"(attempt {inst.failures}).", "wait")  # fmt: skip
+            return (
+                f"Connection lost ({inst.reason}); reconnecting with backoff "
+                f"(attempt {inst.failures}).",
+                "wait",
+            )
         case s.LOGGED_OUT:
             return "Logged out; the device was unlinked.", "scan"
         case s.FAILED if inst.reason in lc.PERMANENT_CODES:

@@ -10,7 +10,7 @@ Jid = NewType("Jid", str)
 
 
 def bare_jid(jid: str) -> Jid:
-    """Strip the device part: '5511999990001:12@s.whatsapp.net' -> '5511999990001@s.whatsapp.net'."""
+    """Strip the device part: '55119…:12@s.whatsapp.net' -> '55119…@s.whatsapp.net'."""
     user, _, server = jid.partition("@")
     user = user.split(":", 1)[0]
     return Jid(f"{user}@{server}" if server else user)

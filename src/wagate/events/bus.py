@@ -41,7 +41,9 @@ class EventBus:
             "instance": instance_name,
             "instanceId": instance_id,
             "data": data,
-            "date_time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "date_time": datetime.now(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "server_url": self.server_url,
             "apikey": None,
         }

@@ -88,7 +88,9 @@ class Store:
     async def all_instances(self, client_name: str) -> Sequence[Instance]:
         async with self._sessions() as s:
             result = await s.scalars(
-                select(Instance).where(Instance.client_name == client_name).order_by(Instance.created_at)
+                select(Instance)
+                .where(Instance.client_name == client_name)
+                .order_by(Instance.created_at)
             )
             return result.all()
 
@@ -106,7 +108,7 @@ class Store:
             q = q.where(Instance.id.in_(list(ids)))
         async with self._sessions() as s:
             rows = await s.execute(q)
-            return [(i, st) for i, st in rows.tuples()]
+            return [(i, st) for i, st in rows]
 
     async def save_status(self, instance_id: str, snap: StatusSnapshot) -> None:
         values: dict[str, Any] = {
@@ -147,12 +149,20 @@ class Store:
         total = 0
         async with self._sessions() as s:
             for model in (Session, Setting, Webhook):
-                total += await s.scalar(
-                    select(func.count()).select_from(model).where(model.instance_id == instance_id)
-                ) or 0
-            total += await s.scalar(
-                select(func.count()).select_from(Instance).where(Instance.id == instance_id)
-            ) or 0
+                total += (
+                    await s.scalar(
+                        select(func.count())
+                        .select_from(model)
+                        .where(model.instance_id == instance_id)
+                    )
+                    or 0
+                )
+            total += (
+                await s.scalar(
+                    select(func.count()).select_from(Instance).where(Instance.id == instance_id)
+                )
+                or 0
+            )
         return total
 
     # --- settings -------------------------------------------------------------------------
@@ -220,8 +230,13 @@ def setting_view(row: Setting | None) -> dict[str, Any]:
     """Evolution's flat settings object."""
     if row is None:
         return {
-            "rejectCall": False, "msgCall": "", "groupsIgnore": False, "alwaysOnline": False,
-            "readMessages": False, "readStatus": False, "syncFullHistory": False,
+            "rejectCall": False,
+            "msgCall": "",
+            "groupsIgnore": False,
+            "alwaysOnline": False,
+            "readMessages": False,
+            "readStatus": False,
+            "syncFullHistory": False,
             "wavoipToken": "",
-        }  # fmt: skip
+        }
     return {api: getattr(row, column) for api, column in SETTING_FIELDS.items()}

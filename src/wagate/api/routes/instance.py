@@ -27,8 +27,12 @@ def _state_body(reg: Registered) -> dict[str, Any]:
 
 def _code_body(reg: Registered) -> dict[str, Any]:
     code = reg.supervisor.code
-    return {"pairingCode": code.pairing_code, "code": code.code, "base64": code.base64,
-            "count": code.count}  # fmt: skip
+    return {
+        "pairingCode": code.pairing_code,
+        "code": code.code,
+        "base64": code.base64,
+        "count": code.count,
+    }
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -36,23 +40,29 @@ def _iso(value: datetime | None) -> str | None:
 
 
 @router.post("/create", status_code=201, dependencies=[GlobalKey])
-async def create(gw: GatewayDep, body: Annotated[CreateInstance | None, Body()] = None) -> JSONResponse:
+async def create(
+    gw: GatewayDep, body: Annotated[CreateInstance | None, Body()] = None
+) -> JSONResponse:
     body = body or CreateInstance()
     name = body.instanceName
     if name is None:
         raise BadRequest('The "instanceName" is required')
     if name == "" or not name.strip():
-        raise BadRequest(["The \"instanceName\" cannot be empty"])
+        raise BadRequest(['The "instanceName" cannot be empty'])
     if not NAME_RULE.match(name):
-        raise BadRequest('The "instanceName" may not contain "/", "\\" or control characters '
-                         "and is at most 100 characters")  # fmt: skip
+        raise BadRequest(
+            'The "instanceName" may not contain "/", "\\" or control characters '
+            "and is at most 100 characters"
+        )
     if body.integration not in INTEGRATIONS:
         raise BadRequest("Invalid integration")
     if body.integration == "WHATSAPP-BUSINESS" and not body.token:
         raise BadRequest("token is required")
     if body.integration != "WHATSAPP-BAILEYS":
-        raise BadRequest(f"integration {body.integration} is not available in this wagate build; "
-                         "use WHATSAPP-BAILEYS")  # fmt: skip
+        raise BadRequest(
+            f"integration {body.integration} is not available in this wagate build; "
+            "use WHATSAPP-BAILEYS"
+        )
     webhook_row = None
     webhook_echo: dict[str, Any] = {}
     if body.webhook is not None:
@@ -60,13 +70,19 @@ async def create(gw: GatewayDep, body: Annotated[CreateInstance | None, Body()] 
         events = wh.events or []
         unknown = unknown_events(events)
         if unknown:
-            raise BadRequest(f"Unknown webhook events: {', '.join(unknown)}",
-                             f"Allowed: {', '.join(SUBSCRIBABLE)}")  # fmt: skip
+            raise BadRequest(
+                f"Unknown webhook events: {', '.join(unknown)}",
+                f"Allowed: {', '.join(SUBSCRIBABLE)}",
+            )
         enabled = True if wh.enabled is None else wh.enabled
-        webhook_row = {"url": wh.url, "enabled": enabled,
-                       "events": (list(events) or list(SUBSCRIBABLE)) if enabled else [],
-                       "headers": wh.headers or {}, "by_events": bool(wh.byEvents),
-                       "base64": bool(wh.base64)}  # fmt: skip
+        webhook_row = {
+            "url": wh.url,
+            "enabled": enabled,
+            "events": (list(events) or list(SUBSCRIBABLE)) if enabled else [],
+            "headers": wh.headers or {},
+            "by_events": bool(wh.byEvents),
+            "base64": bool(wh.base64),
+        }
         webhook_echo["webhookUrl"] = wh.url
         if wh.headers is not None:
             webhook_echo["webhookHeaders"] = wh.headers
@@ -74,16 +90,38 @@ async def create(gw: GatewayDep, body: Annotated[CreateInstance | None, Body()] 
             webhook_echo["webhookByEvents"] = wh.byEvents
         if wh.base64 is not None:
             webhook_echo["webhookBase64"] = wh.base64
-    settings = {k: getattr(body, k) for k in ("rejectCall", "msgCall", "groupsIgnore",
-                "alwaysOnline", "readMessages", "readStatus", "syncFullHistory", "wavoipToken")}  # fmt: skip
-    reg, token = await gw.create(name=name, integration=body.integration, token=body.token,
-                                 number=body.number, business_id=body.businessId,
-                                 settings=settings, webhook=webhook_row)  # fmt: skip
+    settings = {
+        k: getattr(body, k)
+        for k in (
+            "rejectCall",
+            "msgCall",
+            "groupsIgnore",
+            "alwaysOnline",
+            "readMessages",
+            "readStatus",
+            "syncFullHistory",
+            "wavoipToken",
+        )
+    }
+    reg, token = await gw.create(
+        name=name,
+        integration=body.integration,
+        token=body.token,
+        number=body.number,
+        business_id=body.businessId,
+        settings=settings,
+        webhook=webhook_row,
+    )
     stored = setting_view(await gw.store.get_settings(reg.id))
     result: dict[str, Any] = {
-        "instance": {"instanceName": name, "instanceId": reg.id, "integration": body.integration,
-                     "webhookWaBusiness": None, "accessTokenWaBusiness": "",
-                     "status": reg.supervisor.external_state},
+        "instance": {
+            "instanceName": name,
+            "instanceId": reg.id,
+            "integration": body.integration,
+            "webhookWaBusiness": None,
+            "accessTokenWaBusiness": "",
+            "status": reg.supervisor.external_state,
+        },
         "hash": token,
         "webhook": webhook_echo,
         "websocket": {"enabled": True} if body.websocket else {},
@@ -91,7 +129,7 @@ async def create(gw: GatewayDep, body: Annotated[CreateInstance | None, Body()] 
         "nats": {"enabled": True} if body.nats else {},
         "sqs": {"enabled": True} if body.sqs else {},
         "settings": stored,
-    }  # fmt: skip
+    }
     if body.qrcode:
         await gw.connect(name, body.number)
         result["qrcode"] = _code_body(reg)
@@ -101,7 +139,9 @@ async def create(gw: GatewayDep, body: Annotated[CreateInstance | None, Body()] 
 
 @router.get("/connect/{instanceName}")
 async def connect(
-    gw: GatewayDep, reg: InstanceDep, number: Annotated[str | None, Query(pattern=r"^\+?\d{6,20}$")] = None
+    gw: GatewayDep,
+    reg: InstanceDep,
+    number: Annotated[str | None, Query(pattern=r"^\+?\d{6,20}$")] = None,
 ) -> dict[str, Any]:
     await gw.connect(reg.name, number)
     if reg.supervisor.external_state == "open":
@@ -134,7 +174,9 @@ async def set_presence(gw: GatewayDep, reg: InstanceDep, body: SetPresence) -> d
 @router.delete("/logout/{instanceName}")
 async def logout(gw: GatewayDep, reg: InstanceDep) -> dict[str, Any]:
     outcome = await gw.logout(reg.name)
-    message = "Instance logged out" if outcome == "logged_out" else "Instance was already disconnected"
+    message = (
+        "Instance logged out" if outcome == "logged_out" else "Instance was already disconnected"
+    )
     return {"status": "SUCCESS", "error": False, "response": {"message": message}}
 
 
@@ -214,9 +256,13 @@ def _instance_row(gw: Gateway, inst: Instance, setting: Setting | None) -> dict[
         "_count": {"Message": 0, "Contact": 0, "Chat": 0},
     }
     if setting is not None:
-        row["Setting"] = {"id": setting.id, **setting_view(setting),
-                          "createdAt": _iso(setting.created_at),
-                          "updatedAt": _iso(setting.updated_at), "instanceId": inst.id}  # fmt: skip
+        row["Setting"] = {
+            "id": setting.id,
+            **setting_view(setting),
+            "createdAt": _iso(setting.created_at),
+            "updatedAt": _iso(setting.updated_at),
+            "instanceId": inst.id,
+        }
     if reg is not None:
         row["lifecycle"] = reg.supervisor.lifecycle_view(history=False)
     return row

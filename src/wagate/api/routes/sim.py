@@ -51,7 +51,9 @@ async def network(gw: GatewayDep, body: NetworkBody) -> dict[str, Any]:
 
 
 @router.post("/{instance}/scan")
-async def scan(gw: GatewayDep, instance: InstancePath, body: ScanBody | None = None) -> dict[str, Any]:
+async def scan(
+    gw: GatewayDep, instance: InstancePath, body: ScanBody | None = None
+) -> dict[str, Any]:
     reg = gw.get(instance)
     try:
         jid = _net(gw).scan(instance, body.number if body else None)
@@ -62,7 +64,9 @@ async def scan(gw: GatewayDep, instance: InstancePath, body: ScanBody | None = N
 
 
 @router.post("/{instance}/disconnect")
-async def disconnect(gw: GatewayDep, instance: InstancePath, body: DisconnectBody | None = None) -> dict[str, Any]:
+async def disconnect(
+    gw: GatewayDep, instance: InstancePath, body: DisconnectBody | None = None
+) -> dict[str, Any]:
     reg = gw.get(instance)
     code = body.code if body else 428
     dropped = _net(gw).disconnect(instance, code)
@@ -75,7 +79,9 @@ async def faults(gw: GatewayDep, instance: InstancePath, body: FaultsBody) -> di
     if instance not in gw.instances:
         raise NotFound(f'The "{instance}" instance does not exist')
     current = _net(gw).faults_of(instance)
-    for key, value in body.model_dump(exclude_none=True, include=set(FaultsBody.model_fields)).items():
+    for key, value in body.model_dump(
+        exclude_none=True, include=set(FaultsBody.model_fields)
+    ).items():
         setattr(current, key, value)
     return {name: getattr(current, name) for name in FaultsBody.model_fields}
 
