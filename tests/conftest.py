@@ -3,6 +3,8 @@ in-process over ASGI, a virtual clock, and the sim network."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import random
 import socket
@@ -40,17 +42,70 @@ DB_PARAMS = [
 ]
 
 
-def _fresh_uri(provider: str) -> str | None:
-    """A new empty database on the server (dropped at the end of the session)."""
+_SESSION_DBS: dict[str, str] = {}
+_CREATED: list[tuple[str, str, str]] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for provider, server, name in _CREATED:
+        try:
+            asyncio.run(_admin(provider, server, "drop", name))
+        except Exception:
+            pass
+
+
+def _server_uri(provider: str) -> str:
     if provider == "postgresql":
         if not _reachable(5432):
             pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
         return PG_URI
-    if provider == "mysql":
-        if not _reachable(3306):
-            pytest.skip("MariaDB/MySQL is not running on 127.0.0.1:3306")
-        return MYSQL_URI
-    return None
+    if not _reachable(3306):
+        pytest.skip("MariaDB/MySQL is not running on 127.0.0.1:3306")
+    return MYSQL_URI
+
+
+def _run_sync(coro: Any) -> None:
+    """Run a coroutine to completion from sync code, even inside a running event loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
+def _fresh_uri(provider: str) -> str | None:
+    """A database of this test process's own on the server (several test runs may share the
+    server at once), created on first use and dropped when the process ends."""
+    if provider == "sqlite":
+        return None
+    if provider not in _SESSION_DBS:
+        from sqlalchemy.engine import make_url
+
+        server = _server_uri(provider)
+        name = f"wagate_t{os.getpid()}"
+        _run_sync(_admin(provider, server, "drop", name))
+        _run_sync(_admin(provider, server, "create", name))
+        _SESSION_DBS[provider] = make_url(server).set(database=name).render_as_string(False)
+        _CREATED.append((provider, server, name))
+    return _SESSION_DBS[provider]
+
+
+async def _admin(provider: str, server_uri: str, verb: str, name: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from wagate.store.db import database_url
+
+    q = '"' if provider == "postgresql" else "`"
+    sql = (
+        f"DROP DATABASE IF EXISTS {q}{name}{q}"
+        if verb == "drop"
+        else f"CREATE DATABASE {q}{name}{q}"
+    )
+    url = database_url(provider, server_uri, Path("."))
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
 
 
 async def _reset_server_db(provider: str, uri: str) -> None:
@@ -69,8 +124,8 @@ async def _reset_server_db(provider: str, uri: str) -> None:
                 rows = await conn.execute(text("SHOW TABLES"))
                 names = [r[0] for r in rows]
                 await conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-                for name in names:
-                    await conn.execute(text(f"DROP TABLE IF EXISTS `{name}`"))
+                for table in names:
+                    await conn.execute(text(f"DROP TABLE IF EXISTS `{table}`"))
                 await conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
     finally:
         await engine.dispose()
