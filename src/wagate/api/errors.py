@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 from typing import Any
 
@@ -37,8 +38,9 @@ def _schema_message(err: dict[str, Any]) -> str:
     ctx = err.get("ctx") or {}
     if kind == "missing":
         parent = ".".join(loc[:-1])
-        where = f"instance.{parent}" if parent else "instance"
-        return f'{where} requires property "{loc[-1]}"' if loc else "body is required"
+        return (
+            f'{parent or "instance"} requires property "{loc[-1]}"' if loc else "body is required"
+        )
     types = {
         "bool_type": "boolean",
         "bool_parsing": "boolean",
@@ -62,7 +64,7 @@ def _schema_message(err: dict[str, Any]) -> str:
         )
         return f"{field} is not one of enum values: {values}"
     if kind == "string_pattern_mismatch":
-        return f'{field} does not match pattern "{ctx.get("pattern", "")}"'
+        return f"{field} does not match pattern {json.dumps(str(ctx.get('pattern', '')))}"
     if kind == "json_invalid":
         return f"invalid JSON: {ctx.get('error', 'malformed body')}"
     return f"{field}: {err.get('msg', 'invalid')}" if field else str(err.get("msg", "invalid"))

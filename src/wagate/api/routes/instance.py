@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime
 from typing import Annotated, Any
@@ -63,11 +64,15 @@ async def create(
             f"integration {body.integration} is not available in this wagate build; "
             "use WHATSAPP-BAILEYS"
         )
+    if body.wants_proxy:  # refused rather than ignored: traffic would not go where asked
+        raise BadRequest("Invalid proxy", "proxies are not supported by this wagate build")
+    if body.wants_chatwoot:
+        raise BadRequest("Chatwoot is not enabled")
     webhook_row = None
     webhook_echo: dict[str, Any] = {}
     if body.webhook is not None:
         wh = body.webhook
-        events = wh.events or []
+        events = wh.events
         unknown = unknown_events(events)
         if unknown:
             raise BadRequest(
@@ -144,12 +149,27 @@ async def connect(
     number: Annotated[str | None, Query(pattern=r"^\+?\d{6,20}$")] = None,
 ) -> dict[str, Any]:
     await gw.connect(reg.name, number)
+    if number is not None:
+        await _pairing_settled(gw, reg)
     if reg.supervisor.external_state == "open":
         return _state_body(reg)
     body = _code_body(reg)
     if reg.supervisor.external_state == "close":  # the attempt ended at once: say why
         body["lifecycle"] = reg.supervisor.lifecycle_view(history=False)
     return body
+
+
+async def _pairing_settled(gw: Gateway, reg: Registered) -> None:
+    """With ?number= the answer carries both codes, as Evolution's (the pairing code can come
+    a moment before the first QR code): wait for the QR, within the connect wait."""
+    sup = reg.supervisor
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + gw.settings.connect_wait
+    while sup.external_state == "connecting" and sup.code.pairing_code and not sup.code.code:
+        left = deadline - loop.time()
+        if left <= 0:
+            return
+        await sup.wait_changed(min(left, 0.25))
 
 
 @router.get("/connectionState/{instanceName}")

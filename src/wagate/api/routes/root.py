@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from wagate import __version__
-from wagate.api.deps import GatewayDep
+from wagate.api.deps import GatewayDep, GlobalKey
 from wagate.api.json import JSONResponse
 
 router = APIRouter()
@@ -27,6 +27,13 @@ async def welcome(gw: GatewayDep) -> dict[str, Any]:
         "whatsappWebVersion": None,
         "wagate": {"version": __version__, "engine": gw.engine.name},
     }
+
+
+@router.post("/verify-creds", dependencies=[GlobalKey], summary="Check the global key")
+async def verify_creds() -> dict[str, Any]:
+    """Evolution also returns its FACEBOOK_* settings here; wagate has none, so they are absent
+    (as in Evolution when those variables are unset)."""
+    return {"status": 200, "message": "Credentials are valid"}
 
 
 @router.get("/health", summary="Liveness and readiness (database reachable)")

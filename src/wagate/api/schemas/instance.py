@@ -18,12 +18,14 @@ class Body(BaseModel):
 
 
 class WebhookConfig(Body):
+    """`events` is required, as Evolution's create needs it (`[]` means every event)."""
+
     url: StrictStr
     enabled: StrictBool | None = None
     byEvents: StrictBool | None = None  # noqa: N815
     base64: StrictBool | None = None
     headers: dict[str, Any] | None = None
-    events: list[StrictStr] | None = None
+    events: list[StrictStr]
 
 
 class TransportConfig(Body):
@@ -51,6 +53,22 @@ class CreateInstance(Body):
     rabbitmq: TransportConfig | None = None
     nats: TransportConfig | None = None
     sqs: TransportConfig | None = None
+    proxyHost: StrictStr | None = None  # noqa: N815
+    proxyPort: StrictStr | None = None  # noqa: N815
+    proxyProtocol: StrictStr | None = None  # noqa: N815
+    chatwootAccountId: StrictStr | None = None  # noqa: N815
+    chatwootToken: StrictStr | None = None  # noqa: N815
+    chatwootUrl: StrictStr | None = None  # noqa: N815
+
+    @property
+    def wants_proxy(self) -> bool:
+        """Evolution takes its proxy branch when host, port and protocol are all given."""
+        return bool(self.proxyHost and self.proxyPort and self.proxyProtocol)
+
+    @property
+    def wants_chatwoot(self) -> bool:
+        """Evolution takes its Chatwoot branch when account, token and URL are all given."""
+        return bool(self.chatwootAccountId and self.chatwootToken and self.chatwootUrl)
 
 
 class SetPresence(Body):
