@@ -54,6 +54,10 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
         clock = ov.clock or RealClock()
         sim = ov.sim
         engine = ov.engine
+        if engine is None and settings.engine == "neonize":
+            from wagate.engines.neonize import from_settings
+
+            engine = from_settings(settings)
         if engine is None:
             sim = sim or SimNetwork(clock, qr_interval=settings.sim_qr_interval)
             engine = SimEngine(sim)

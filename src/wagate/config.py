@@ -67,7 +67,13 @@ class Settings(BaseSettings):
     log_level: str = _env("INFO", "LOG_LEVEL")
     log_format: Literal["console", "json"] = _env("console", "LOG_FORMAT", "WAGATE_LOG_FORMAT")
 
-    engine: Literal["sim"] = _env("sim", "WAGATE_ENGINE")
+    engine: Literal["sim", "neonize"] = _env("sim", "WAGATE_ENGINE")
+    neonize_shard_size: int = Field(1, ge=1, le=100, validation_alias="WAGATE_NEONIZE_SHARD_SIZE")
+    neonize_recycle_after: int = Field(20, ge=1, validation_alias="WAGATE_NEONIZE_RECYCLE_AFTER")
+    neonize_proxy: str | None = _env(None, "WAGATE_NEONIZE_PROXY")
+    neonize_connect_deadline: float = Field(
+        20.0, gt=0, le=120, validation_alias="WAGATE_NEONIZE_CONNECT_DEADLINE_SECONDS"
+    )
     sim_qr_interval: float = Field(20.0, gt=0, validation_alias="WAGATE_SIM_QR_INTERVAL_SECONDS")
     connect_wait: float = Field(2.0, ge=0, le=30, validation_alias="WAGATE_CONNECT_WAIT_SECONDS")
     reconnect_initial: float = Field(

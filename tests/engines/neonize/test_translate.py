@@ -1,0 +1,59 @@
+"""whatsmeow signals to close codes, without the Go library."""
+
+from __future__ import annotations
+
+import pytest
+
+from wagate.engines.neonize import translate as t
+
+
+def test_connect_failure_code_comes_from_the_raw_node_first() -> None:
+    assert t.failure_code(1, [("location", "frc"), ("reason", 415)]) == 415
+    assert t.failure_code(1, [("reason", " 418 ")]) == 418
+    assert t.failure_code(3, [("reason", None)]) == 402  # the renumbered enum
+    assert t.failure_code(99, []) == 500
+
+
+@pytest.mark.parametrize(("reason", "code"), [(2, 401), (4, 403), (5, 406), (1, 401), (8, 401)])
+def test_logged_out_codes(reason: int, code: int) -> None:
+    assert t.logged_out_code(reason) == code
+
+
+def test_login_status() -> None:
+    assert t.login_status("success") is None
+    assert t.login_status("timeout") == (408, "the QR code expired before a phone scanned it")
+    assert t.login_status("err-client-outdated")[0] == 405  # type: ignore[index]
+    assert t.login_status("err-unexpected-state") == (500, "pairing failed (err-unexpected-state)")
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("failed to dial whatsapp web websocket: … proxyconnect tcp: connection refused", 428),
+        ("failed to dial whatsapp web websocket: lookup web.whatsapp.com: no such host", 428),
+        ("failed to dial whatsapp web websocket: context deadline exceeded", 428),
+        ("pq: SSL is not enabled on the server (sslmode)", 500),
+        ("failed to upgrade database: disk I/O error", 500),
+        ("something else entirely", 500),
+    ],
+)
+def test_connect_errors_never_look_like_an_expired_qr(message: str, code: int) -> None:
+    got, detail = t.connect_error(message)
+    assert got == code and message in detail
+
+
+def test_error_kinds() -> None:
+    assert t.error_kind("error sending logout request: websocket not connected") == "unavailable"
+    assert t.error_kind("client is nil") == "unavailable"
+    assert t.error_kind("the store doesn't contain a device JID") == "auth"
+    assert t.error_kind("presence 'typing' needs a chat") == "fatal"
+
+
+def test_exit_reasons_name_the_cause() -> None:
+    assert "SIGABRT" in t.exit_reason(-6, [])
+    assert "SIGABRT" in t.exit_reason(134, [])
+    assert "SIGKILL" in t.exit_reason(-9, [])
+    go = t.exit_reason(2, ["goroutine 1", "fatal error: concurrent map writes"])
+    assert "Go runtime fatal error" in go and "concurrent map writes" in go
+    assert t.exit_reason(0, []) == "engine host exited with status 0"
+    assert t.exit_reason(None, []) == "engine host was lost"
