@@ -65,6 +65,12 @@ def _schema_message(err: dict[str, Any]) -> str:
         return f"{field} is not one of enum values: {values}"
     if kind == "string_pattern_mismatch":
         return f"{field} does not match pattern {json.dumps(str(ctx.get('pattern', '')))}"
+    if kind == "string_too_long":
+        return f"{field} does not meet maximum length of {ctx.get('max_length')}"
+    if kind == "greater_than_equal":
+        return f"{field} must be greater than or equal to {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"{field} must be less than or equal to {ctx.get('le')}"
     if kind == "json_invalid":
         return f"invalid JSON: {ctx.get('error', 'malformed body')}"
     return f"{field}: {err.get('msg', 'invalid')}" if field else str(err.get("msg", "invalid"))

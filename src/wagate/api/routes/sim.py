@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import StrictBool, StrictInt, StrictStr
+from pydantic import Field, StrictBool
 
 from wagate.api.deps import GatewayDep, GlobalKey
 from wagate.api.schemas.instance import Body
@@ -21,11 +21,13 @@ InstancePath = Annotated[str, Path(alias="instance")]
 
 
 class ScanBody(Body):
-    number: StrictStr | None = None
+    number: Annotated[str, Field(pattern=r"^\+?\d{6,20}$")] | None = None
 
 
 class DisconnectBody(Body):
-    code: StrictInt = 428
+    """Close codes are HTTP-like (401, 408, 428, 440, 515 …)."""
+
+    code: Annotated[int, Field(ge=100, le=999)] = 428
 
 
 class NetworkBody(Body):

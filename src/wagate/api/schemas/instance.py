@@ -2,19 +2,55 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+from pydantic_core import PydanticCustomError
 
 Presence = Literal["unavailable", "available", "composing", "recording", "paused"]
 NUMBER_PATTERN = r"^\d+[\.@\w-]+"
 INTEGRATIONS = ("WHATSAPP-BAILEYS", "WHATSAPP-BUSINESS", "EVOLUTION")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""NUL (PostgreSQL text refuses it) and unpaired surrogates (no UTF-8 encoding): valid JSON
+escapes that no database can store, so bodies carrying them are refused with a 400."""
+
+
+def unstorable_text(value: Any) -> str | None:
+    """The path of the first string (key or value) no database can store, if any."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:  # iterative: a deeply nested body cannot exhaust the stack
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if UNSTORABLE.search(item):
+                return path or "body"
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                where = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and UNSTORABLE.search(key):
+                    return path or "body"
+                stack.append((where, sub))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", sub) for i, sub in enumerate(item))
+    return None
 
 
 class Body(BaseModel):
     """Extra properties are allowed (as Evolution), but declared ones are type-checked strictly."""
 
     model_config = ConfigDict(extra="allow", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        where = unstorable_text(data)
+        if where is not None:
+            raise PydanticCustomError(
+                "text_unstorable",
+                "{where} contains a NUL character or an unpaired surrogate",
+                {"where": where.encode("ascii", "backslashreplace").decode()},
+            )
+        return data
 
 
 class WebhookConfig(Body):
@@ -37,8 +73,8 @@ class CreateInstance(Body):
     instanceName: StrictStr | None = None  # noqa: N815
     integration: StrictStr | None = None
     token: StrictStr | None = None
-    number: Annotated[str, Field(pattern=NUMBER_PATTERN)] | None = None
-    businessId: StrictStr | None = None  # noqa: N815
+    number: Annotated[str, Field(pattern=NUMBER_PATTERN, max_length=100)] | None = None
+    businessId: Annotated[str, Field(max_length=100)] | None = None  # noqa: N815
     qrcode: StrictBool | None = None
     rejectCall: StrictBool | None = None  # noqa: N815
     msgCall: StrictStr | None = None  # noqa: N815
