@@ -472,12 +472,12 @@ async def _send(fx: dict[str, Any], world: World, values: Values) -> httpx2.Resp
     )
 
 
-async def test_replay_run_a(evo: Harness) -> None:
-    """Every recorded exchange, in the recorded order, against wagate on SQLite."""
-    world = World(evo)
-    evo.client.headers.pop("apikey")  # every request carries the key the recording sent
+async def _replay(h: Harness, steps: list[Step]) -> list[str]:
+    """Send each step's recorded request in order; return what differs from the recording."""
+    world = World(h)
+    h.client.headers.pop("apikey")  # every request carries the key the recording sent
     failures: list[str] = []
-    for step in STEPS:
+    for step in steps:
         fx = load(step.fixture)
         if step.before is not None:
             await step.before(world)
@@ -493,7 +493,51 @@ async def test_replay_run_a(evo: Harness) -> None:
             failures += [f"{step.fixture}: {p}" for p in verdict.problems]
             if r.status_code == 201 and fx["request"]["path"] == "/instance/create":
                 _created(r.json()["instance"]["instanceName"])(r, world)
-        first = evo.__dict__.pop("_first_connect", None)
+        first = h.__dict__.pop("_first_connect", None)
         if first is not None:
             _qr_object(1)(await first, world)
+    return failures
+
+
+async def test_replay_run_a(evo: Harness) -> None:
+    """Every recorded exchange, in the recorded order, against wagate on SQLite."""
+    failures = await _replay(evo, STEPS)
+    assert not failures, "\n".join(failures)
+
+
+# The exchanges that touch the database, replayed on SQLite, PostgreSQL and MariaDB.
+ON_EVERY_DATABASE = {
+    "instance.create.missing-name-empty-db",
+    "instance.fetchInstances.empty",
+    "instance.create.ok",
+    "instance.create.with-settings",
+    "instance.create.with-webhook",
+    "instance.create.with-webhook-headers",
+    "instance.create.custom-token",
+    "instance.create.second-instance",
+    "instance.create.duplicate-name",
+    "instance.fetchInstances.by-name",
+    "instance.fetchInstances.by-id",
+    "instance.fetchInstances.by-number",
+    "instance.fetchInstances.instance-token",
+    "instance.fetchInstances.unknown-id",
+    "settings.find.defaults",
+    "settings.find.from-create",
+    "settings.set.ok",
+    "settings.find.after-set",
+    "settings.set.wrong-types",
+    "instance.logout.never-connected",
+    "instance.connectionState.after-logout",
+    "auth.instance-token-own-instance",
+    "auth.instance-token-other-instance",
+    "auth.custom-token-own-instance",
+    "instance.delete.ok",
+    "instance.fetchInstances.right-after-delete",
+}
+
+
+async def test_replay_on_every_database(evo_db: Harness) -> None:
+    steps = [s for s in STEPS if s.fixture in ON_EVERY_DATABASE]
+    assert len(steps) == len(ON_EVERY_DATABASE)
+    failures = await _replay(evo_db, steps)
     assert not failures, "\n".join(failures)
