@@ -7,6 +7,7 @@ import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -14,13 +15,15 @@ from fastapi import FastAPI
 from wagate import __version__
 from wagate.api import errors
 from wagate.api.json import JSONResponse
+from wagate.api.routes import events as events_routes
 from wagate.api.routes import instance, root
+from wagate.api.routes import proxy as proxy_routes
 from wagate.api.routes import settings as settings_routes
 from wagate.config import Settings, resolve_api_key
 from wagate.core.clock import Clock, RealClock
 from wagate.engines.base import Engine
 from wagate.engines.sim import SimEngine, SimNetwork
-from wagate.events.bus import EventBus
+from wagate.events.runtime import build_events
 from wagate.gateway import Gateway
 from wagate.observability.logging import configure as configure_logging
 from wagate.store import migrate
@@ -61,11 +64,13 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
         if engine is None:
             sim = sim or SimNetwork(clock, qr_interval=settings.sim_qr_interval)
             engine = SimEngine(sim)
+        events = build_events(settings, sessions, ov.rng)
+        app.state.events = events
         gw = Gateway(
             settings,
             store=Store(sessions),
             credentials=Credentials(sessions),
-            bus=EventBus(settings.public_url),
+            bus=events.bus,
             engine=engine,
             clock=clock,
             api_key=api_key,
@@ -80,6 +85,9 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
                 path=str(settings.data_dir / "api-key"),
                 apikey=api_key,
             )
+        await events.start()
+        if socketio_sink is not None:
+            socketio_sink.attach(gw)
         await gw.boot()
         _log.info(
             "wagate ready",
@@ -92,6 +100,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
             yield
         finally:
             await gw.shutdown()
+            await events.stop()
             await db.dispose()
 
     app = FastAPI(
@@ -105,8 +114,23 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
     app.include_router(root.router)
     app.include_router(instance.router)
     app.include_router(settings_routes.router)
+    app.include_router(events_routes.router)
+    app.include_router(proxy_routes.router)
+    socketio_sink = None
+    if settings.websocket_enabled:
+        from wagate.events.sinks.socketio import SocketIOSink
+
+        socketio_sink = SocketIOSink(settings, api_key)
+        app.state.socketio = socketio_sink
     if settings.engine == "sim" and (ov.engine is None or ov.sim is not None):
         from wagate.api.routes import sim as sim_routes
 
         app.include_router(sim_routes.router)
     return app
+
+
+def asgi_app(settings: Settings) -> Any:
+    """What the server runs: the app, with Socket.IO outermost when WEBSOCKET_ENABLED=true."""
+    app = build_app(settings)
+    sink = getattr(app.state, "socketio", None)
+    return sink.asgi(app) if sink is not None else app

@@ -35,7 +35,7 @@ def serve(
     settings = _settings(**overrides)
     import uvicorn
 
-    from wagate.app import build_app
+    from wagate.app import asgi_app
     from wagate.config import resolve_api_key
     from wagate.observability.logging import configure
 
@@ -50,7 +50,7 @@ def serve(
     elif not settings.api_key:
         print(f"  Using the API key saved in {settings.data_dir / 'api-key'}", file=sys.stderr)
     uvicorn.run(
-        build_app(settings),
+        asgi_app(settings),
         host=settings.server_host,
         port=settings.server_port,
         loop="uvloop",

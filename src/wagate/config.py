@@ -86,6 +86,55 @@ class Settings(BaseSettings):
     engine_timeout: float = Field(10.0, gt=0, validation_alias="WAGATE_ENGINE_TIMEOUT_SECONDS")
     boot_stagger: float = Field(0.2, ge=0, validation_alias="WAGATE_BOOT_STAGGER_SECONDS")
 
+    # Events (Evolution's names; WAGATE_* are wagate's additions). The per-event switches
+    # (WEBHOOK_EVENTS_*, RABBITMQ_EVENTS_*, NATS_EVENTS_*) are read by `event_flags`.
+    webhook_global_enabled: bool = _env(False, "WEBHOOK_GLOBAL_ENABLED")
+    webhook_global_url: str | None = _env(None, "WEBHOOK_GLOBAL_URL")
+    webhook_global_by_events: bool = _env(False, "WEBHOOK_GLOBAL_WEBHOOK_BY_EVENTS")
+    webhook_global_secret: str | None = Field(
+        None, validation_alias="WAGATE_WEBHOOK_GLOBAL_SECRET", repr=False
+    )
+    webhook_timeout_ms: int = Field(30000, ge=1, validation_alias="WEBHOOK_REQUEST_TIMEOUT_MS")
+    webhook_retry_max_attempts: int = Field(
+        10, ge=1, le=1000, validation_alias="WEBHOOK_RETRY_MAX_ATTEMPTS"
+    )
+    webhook_retry_initial: float = Field(
+        5.0, gt=0, validation_alias="WEBHOOK_RETRY_INITIAL_DELAY_SECONDS"
+    )
+    webhook_retry_exponential: bool = _env(True, "WEBHOOK_RETRY_USE_EXPONENTIAL_BACKOFF")
+    webhook_retry_max_delay: float = Field(
+        300.0, gt=0, validation_alias="WEBHOOK_RETRY_MAX_DELAY_SECONDS"
+    )
+    webhook_retry_jitter: float = Field(
+        0.2, ge=0, lt=1, validation_alias="WEBHOOK_RETRY_JITTER_FACTOR"
+    )
+    webhook_non_retryable: str = _env(
+        "400,401,403,404,422", "WEBHOOK_RETRY_NON_RETRYABLE_STATUS_CODES"
+    )
+    events_keep_hours: float = Field(24.0, gt=0, validation_alias="WAGATE_EVENTS_KEEP_HOURS")
+    events_keep_dead_hours: float = Field(
+        168.0, gt=0, validation_alias="WAGATE_EVENTS_KEEP_DEAD_HOURS"
+    )
+    events_batch: int = Field(500, ge=1, le=10000, validation_alias="WAGATE_EVENTS_BATCH")
+    events_lanes: int = Field(64, ge=1, le=4096, validation_alias="WAGATE_EVENTS_LANES")
+    websocket_enabled: bool = _env(False, "WEBSOCKET_ENABLED")
+    websocket_global_events: bool = _env(False, "WEBSOCKET_GLOBAL_EVENTS")
+    websocket_allowed_hosts: str = _env(
+        "127.0.0.1,::1,::ffff:127.0.0.1", "WEBSOCKET_ALLOWED_HOSTS"
+    )
+    rabbitmq_enabled: bool = _env(False, "RABBITMQ_ENABLED")
+    rabbitmq_uri: str | None = Field(None, validation_alias="RABBITMQ_URI", repr=False)
+    rabbitmq_exchange_name: str = _env("evolution_exchange", "RABBITMQ_EXCHANGE_NAME")
+    rabbitmq_global_enabled: bool = _env(False, "RABBITMQ_GLOBAL_ENABLED")
+    rabbitmq_prefix_key: str | None = _env(None, "RABBITMQ_PREFIX_KEY")
+    rabbitmq_frame_max: int = Field(8192, ge=4096, validation_alias="RABBITMQ_FRAME_MAX")
+    nats_enabled: bool = _env(False, "NATS_ENABLED")
+    nats_uri: str | None = Field(None, validation_alias="NATS_URI", repr=False)
+    nats_global_enabled: bool = _env(False, "NATS_GLOBAL_ENABLED")
+    nats_prefix_key: str | None = _env(None, "NATS_PREFIX_KEY")
+    event_switches: dict[str, bool] | None = Field(None, exclude=True)
+    """Test seam: {'WEBHOOK_EVENTS_CONNECTION_UPDATE': True, …} instead of the environment."""
+
     @field_validator("del_instance", mode="before")
     @classmethod
     def _del_instance(cls, value: Any) -> Any:
@@ -125,9 +174,29 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("webhook_non_retryable")
+    @classmethod
+    def _codes(cls, value: str) -> str:
+        """A comma-separated list of HTTP status codes."""
+        from wagate.events.backoff import parse_codes
+
+        parse_codes(value)
+        return value
+
     @property
     def public_url(self) -> str:
         return self.server_url or f"http://{self.server_host}:{self.server_port}"
+
+    def event_flags(self, prefix: str) -> dict[str, str]:
+        """Every `<prefix>*` variable (WEBHOOK_EVENTS_ …) from the environment and `.env`."""
+        if self.event_switches is not None:
+            switches = self.event_switches.items()
+            return {k: str(v).lower() for k, v in switches if k.startswith(prefix)}
+        from dotenv import dotenv_values
+
+        found = {k: v or "" for k, v in dotenv_values(".env").items() if k.startswith(prefix)}
+        found.update({k: v for k, v in os.environ.items() if k.startswith(prefix)})
+        return found
 
 
 def load_settings(**overrides: Any) -> Settings:

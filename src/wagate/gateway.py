@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,23 @@ class _StatusPort:
         ):
             raise OSError("injected fault: the database write failed")
         await self._gw.store.save_status(instance_id, snap)
+
+    async def save_status_with_events(
+        self, instance_id: str, snap: StatusSnapshot, events: Sequence[dict[str, Any]]
+    ) -> None:
+        """The snapshot and its events' outbox rows in one transaction (events/bus.py)."""
+        if not self._gw.bus.durable:
+            await self.save_status(instance_id, snap)
+            await self._gw.bus.write(events)
+            return
+        reg = self._gw.by_id.get(instance_id)
+        if (
+            self._gw.sim is not None
+            and reg is not None
+            and self._gw.sim.take_persist_fault(reg.name)
+        ):
+            raise OSError("injected fault: the database write failed")
+        await self._gw.bus.save_status_with(instance_id, snap, events)
 
     async def forget(self, instance_id: str) -> None:
         await self._gw.store.forget(instance_id)

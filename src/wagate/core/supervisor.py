@@ -121,6 +121,7 @@ class Supervisor:
         self._worker: asyncio.Task[Any] | None = None
         self._changed = asyncio.Event()
         self._busy = False
+        self._batch: tuple[lc.Effect, ...] = ()  # the effects of the decision being carried out
         self._log = structlog.get_logger("wagate.supervisor").bind(instance=name)
 
     # --- public surface -------------------------------------------------------------------
@@ -237,6 +238,7 @@ class Supervisor:
                 self._log.warning("engine reported open without the account; waiting for it")
             if old.state is not decision.instance.state or old.reason != self.inst.reason:
                 self._record(old, self.inst)
+            self._batch = decision.effects
             for effect in decision.effects:
                 follow = await self._do(effect)
                 if follow is not None:
@@ -271,12 +273,11 @@ class Supervisor:
             case lc.ShowCode(qr, pairing):
                 await self._show_code(qr, pairing)
             case lc.Persist():
-                snap = self.snapshot()
-                await self._persisting(
-                    "persist state", lambda: self._store.save_status(self.instance_id, snap)
-                )
+                await self._persist()
             case lc.Announce(state, reason):
-                await self._announce(state, reason)
+                if not any(isinstance(e, lc.Persist) for e in self._batch):
+                    await self._send(self._announcements(state, reason))
+                # else: written with the status by this decision's Persist, in one transaction
             case lc.ScheduleReconnect(epoch, attempt):
                 delay = self._backoff.delay(attempt, self._rng)
                 self._log.info("reconnect scheduled", attempt=attempt, delay=round(delay, 3))
@@ -367,23 +368,50 @@ class Supervisor:
                 "base64": self.code.base64,
             }
         }
-        await self._announcer.emit(
-            self.name, self.instance_id, "qrcode.updated", data, self._sender
-        )
+        await self._send([self._envelope("qrcode.updated", data)])
 
-    async def _announce(self, state: str, reason: int) -> None:
+    async def _persist(self) -> None:
+        """The status row, and the events of this decision's Announce effects, in one
+        transaction (retried with the same envelopes); then they go out."""
+        snap = self.snapshot()
+        events = [
+            env
+            for effect in self._batch
+            if isinstance(effect, lc.Announce)
+            for env in self._announcements(effect.state, effect.reason)
+        ]
+        if not events:
+            await self._persisting(
+                "persist state", lambda: self._store.save_status(self.instance_id, snap)
+            )
+            return
+        await self._persisting(
+            "persist state",
+            lambda: self._store.save_status_with_events(self.instance_id, snap, events),
+        )
+        await self._announcer.published(events)
+
+    async def _send(self, events: list[dict[str, Any]]) -> None:
+        """Events not tied to a state write: to the outbox in their own transaction, then out."""
+        await self._persisting("write events", lambda: self._announcer.write(events))
+        await self._announcer.published(events)
+
+    def _envelope(self, event: str, data: Any) -> dict[str, Any]:
+        return self._announcer.envelope(self.name, self.instance_id, event, data, self._sender)
+
+    def _announcements(self, state: str, reason: int) -> list[dict[str, Any]]:
+        """The envelopes of one Announce effect: connection.update (after qrcode.updated with
+        the limit message when the state is 'refused')."""
+        out = []
         if state == "refused":
             limit = {"message": "QR code limit reached, please login again", "statusCode": 500}
-            await self._announcer.emit(
-                self.name, self.instance_id, "qrcode.updated", limit, self._sender
-            )
+            out.append(self._envelope("qrcode.updated", limit))
         data: dict[str, Any] = {"instance": self.name, "state": state, "statusReason": reason}
         if state in ("open", "refused"):
             data.update(wuid=self._sender, profileName=self.profile_name, profilePictureUrl=None)
         data["lifecycle"] = self.lifecycle_view(history=False)
-        await self._announcer.emit(
-            self.name, self.instance_id, "connection.update", data, self._sender
-        )
+        out.append(self._envelope("connection.update", data))
+        return out
 
     @property
     def _sender(self) -> str | None:

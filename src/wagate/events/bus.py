@@ -1,36 +1,64 @@
-"""The in-process event bus: builds Evolution's envelope once and hands it to every sink."""
+"""The event bus: builds Evolution's envelope once, writes it to the durable outbox, then hands
+it to the live subscribers (Socket.IO, tests) and wakes the dispatcher.
+
+Writing and publishing are separate steps so that a state change and the events reporting it
+go to the database in one transaction (`save_status_with`), and only then out.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
+from wagate.core.ports import StatusSnapshot
+from wagate.events.catalogue import event_key
 from wagate.events.ids import new_event_id
+from wagate.events.routing import Routes
+from wagate.store.outbox import Delivery, OutboxStore
 
 Envelope = dict[str, Any]
 Subscriber = Callable[[Envelope], Awaitable[None]]
 
 _log = structlog.get_logger("wagate.events")
+WRITE_RETRIES = 3
 
 
 def wire_to_key(event: str) -> str:
     """'group-participants.update' -> 'GROUP_PARTICIPANTS_UPDATE' (Evolution's normalisation)."""
-    return event.replace(".", "_").replace("-", "_").upper()
+    return event_key(event)
 
 
 class EventBus:
     """Implements core.ports.Announcer. Sinks subscribe; a failing sink never stops the others."""
 
-    def __init__(self, server_url: str) -> None:
+    def __init__(
+        self,
+        server_url: str,
+        *,
+        routes: Routes | None = None,
+        outbox: OutboxStore | None = None,
+    ) -> None:
         self.server_url = server_url
+        self.routes = routes
+        self.outbox = outbox
         self._subscribers: list[Subscriber] = []
+        self._wakers: list[Callable[[], None]] = []
+
+    @property
+    def durable(self) -> bool:
+        return self.routes is not None and self.outbox is not None
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         self._subscribers.append(subscriber)
         return lambda: self._subscribers.remove(subscriber)
+
+    def on_written(self, wake: Callable[[], None]) -> None:
+        """Call `wake` after outbox rows were committed (the dispatcher's doorbell)."""
+        self._wakers.append(wake)
 
     def envelope(
         self, instance_name: str, instance_id: str, event: str, data: Any, sender: str | None
@@ -51,13 +79,67 @@ class EventBus:
             env["sender"] = sender
         return env
 
+    async def deliveries(self, events: Sequence[Envelope]) -> list[Delivery]:
+        """The outbox rows for `events`, in order."""
+        if self.routes is None:
+            return []
+        rows: list[Delivery] = []
+        for env in events:
+            rows.extend(await self.routes.deliveries(env))
+            if env["event"] == "remove.instance":
+                self.routes.forget(env["instanceId"])
+        return rows
+
+    async def write(self, events: Sequence[Envelope]) -> None:
+        """Write `events` to the outbox in their own transaction. Raises if the write fails."""
+        if self.outbox is None:
+            return
+        rows = await self.deliveries(events)
+        if rows:
+            await self.outbox.append(rows)
+
+    async def save_status_with(
+        self, instance_id: str, snap: StatusSnapshot, events: Sequence[Envelope]
+    ) -> None:
+        """The instance's status and the events announcing it, in one transaction."""
+        assert self.outbox is not None
+        await self.outbox.save_status_with(instance_id, snap, await self.deliveries(events))
+
+    async def published(self, events: Sequence[Envelope]) -> None:
+        """After the commit: ring the dispatcher, then the live subscribers, in order."""
+        if not events:
+            return
+        for wake in self._wakers:
+            wake()
+        for env in events:
+            for subscriber in list(self._subscribers):
+                try:
+                    await subscriber(env)
+                except Exception as exc:
+                    _log.error("event sink failed", event_name=env["event"], error=repr(exc))
+
     async def emit(
         self, instance_name: str, instance_id: str, event: str, data: Any, sender: str | None
     ) -> None:
+        """Build, write (retried) and publish one event. A write that keeps failing is logged
+        with the event, never raised: callers outside the lifecycle must not fail on it."""
         env = self.envelope(instance_name, instance_id, event, data, sender)
         _log.debug("event", instance=instance_name, event_name=event, id=env["id"])
-        for subscriber in list(self._subscribers):
+        delay = 0.05
+        for attempt in range(1, WRITE_RETRIES + 1):
             try:
-                await subscriber(env)
+                await self.write([env])
+                break
             except Exception as exc:
-                _log.error("event sink failed", event_name=event, error=repr(exc))
+                if attempt == WRITE_RETRIES:
+                    _log.error(
+                        "event not written to the outbox",
+                        event_name=event,
+                        id=env["id"],
+                        instance=instance_name,
+                        error=repr(exc),
+                    )
+                    break
+                await asyncio.sleep(delay)
+                delay *= 2
+        await self.published([env])

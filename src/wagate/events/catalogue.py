@@ -30,6 +30,7 @@ SUBSCRIBABLE: tuple[str, ...] = (
     "CALL",
     "TYPEBOT_START",
     "TYPEBOT_CHANGE_STATUS",
+    "MESSAGING_HISTORY_SET",
     "REMOVE_INSTANCE",
     "LOGOUT_INSTANCE",
     "INSTANCE_CREATE",
@@ -38,6 +39,33 @@ SUBSCRIBABLE: tuple[str, ...] = (
 )
 
 
+_KNOWN = frozenset(SUBSCRIBABLE)
+# Evolution's wire name groups.update normalises to GROUPS_UPDATE, but every list and env map
+# says GROUP_UPDATE, so Evolution never delivers it; wagate maps it to the listed name.
+_ALIASES = {"GROUPS_UPDATE": "GROUP_UPDATE"}
+
+
 def unknown_events(names: list[str]) -> list[str]:
-    known = set(SUBSCRIBABLE)
-    return [name for name in names if name not in known]
+    return [name for name in names if name not in _KNOWN]
+
+
+def event_key(event: str) -> str:
+    """'group-participants.update' -> 'GROUP_PARTICIPANTS_UPDATE' (Evolution's normalisation)."""
+    key = event.replace(".", "_").replace("-", "_").upper()
+    return _ALIASES.get(key, key)
+
+
+def event_kebab(event: str) -> str:
+    """The byEvents URL suffix: 'connection.update' -> 'connection-update'."""
+    return event.replace(".", "_").replace("-", "_").lower().replace("_", "-")
+
+
+def env_flags(prefix: str, environ: dict[str, str]) -> frozenset[str]:
+    """Event keys switched on by `<prefix><KEY>=true` variables (e.g. WEBHOOK_EVENTS_*)."""
+    on = set()
+    for name, value in environ.items():
+        if name.upper().startswith(prefix) and value.strip().lower() in ("true", "1", "yes"):
+            key = _ALIASES.get(name[len(prefix) :].upper(), name[len(prefix) :].upper())
+            if key in _KNOWN:
+                on.add(key)
+    return frozenset(on)

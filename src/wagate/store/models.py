@@ -101,5 +101,6 @@ class Webhook(Base):
     headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     by_events: Mapped[bool] = mapped_column(Boolean, default=False)
     base64: Mapped[bool] = mapped_column(Boolean, default=False)
+    secret: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

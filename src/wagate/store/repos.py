@@ -111,23 +111,7 @@ class Store:
             return [(i, st) for i, st in rows]
 
     async def save_status(self, instance_id: str, snap: StatusSnapshot) -> None:
-        values: dict[str, Any] = {
-            "connection_status": snap.connection_status,
-            "lifecycle_state": snap.lifecycle_state,
-            "status_reason": snap.reason,
-            "status_detail": snap.detail,
-            "owner_jid": snap.owner_jid,
-            "profile_name": snap.profile_name,
-            "updated_at": utcnow(),
-        }
-        if snap.disconnected_at is not None:
-            values["disconnection_reason_code"] = snap.reason
-            values["disconnection_at"] = datetime.fromtimestamp(snap.disconnected_at, UTC).replace(
-                tzinfo=None
-            )
-            values["disconnection_object"] = json.dumps(
-                {"statusCode": snap.reason, "detail": snap.detail}
-            )
+        values = status_values(snap)
         async with self._sessions.begin() as s:
             await s.execute(update(Instance).where(Instance.id == instance_id).values(**values))
 
@@ -216,6 +200,28 @@ class Credentials:
     async def present(self) -> set[str]:
         async with self._sessions() as s:
             return set((await s.scalars(select(Session.instance_id))).all())
+
+
+def status_values(snap: StatusSnapshot) -> dict[str, Any]:
+    """The instance columns a status snapshot writes."""
+    values: dict[str, Any] = {
+        "connection_status": snap.connection_status,
+        "lifecycle_state": snap.lifecycle_state,
+        "status_reason": snap.reason,
+        "status_detail": snap.detail,
+        "owner_jid": snap.owner_jid,
+        "profile_name": snap.profile_name,
+        "updated_at": utcnow(),
+    }
+    if snap.disconnected_at is not None:
+        values["disconnection_reason_code"] = snap.reason
+        values["disconnection_at"] = datetime.fromtimestamp(snap.disconnected_at, UTC).replace(
+            tzinfo=None
+        )
+        values["disconnection_object"] = json.dumps(
+            {"statusCode": snap.reason, "detail": snap.detail}
+        )
+    return values
 
 
 def _setting_columns(values: dict[str, Any]) -> dict[str, Any]:

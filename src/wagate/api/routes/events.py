@@ -1,0 +1,236 @@
+"""Event-config routers: /webhook, /websocket, /rabbitmq, /nats set|find, and wagate's delivery
+inspection and replay (/events/deliveries, /events/redeliver)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from wagate.api.deps import InstanceDep
+from wagate.api.json import JSONResponse
+from wagate.api.schemas.events import (
+    NatsBody,
+    RabbitmqBody,
+    RedeliverBody,
+    TransportFields,
+    WebhookBody,
+    WebsocketBody,
+)
+from wagate.domain.errors import BadRequest
+from wagate.events.catalogue import SUBSCRIBABLE
+from wagate.events.runtime import Events
+from wagate.gateway import Registered
+from wagate.store.models import Webhook
+from wagate.store.outbox import DEAD, DELIVERED, PENDING, OutboxRow, TransportConfig
+
+router = APIRouter(tags=["events"])
+_ENUM = ",".join(SUBSCRIBABLE)
+
+
+def _events(request: Request) -> Events:
+    events: Events = request.app.state.events
+    return events
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="milliseconds") + "Z" if value is not None else None
+
+
+def _checked(field: str, enabled: bool, events: list[str] | None) -> list[str]:
+    """Evolution's rule: disabled stores [], enabled with [] stores every name; an unknown
+    name is a 400 that names it."""
+    if events is None:
+        if enabled:
+            raise BadRequest([f"{field}.events is required when {field}.enabled is true"])
+        events = []
+    bad = [
+        f'{field}.events[{i}] "{name}" is not one of enum values: {_ENUM}'
+        for i, name in enumerate(events)
+        if name not in SUBSCRIBABLE
+    ]
+    if bad:
+        raise BadRequest(bad)
+    if not enabled:
+        return []
+    return list(dict.fromkeys(events)) or list(SUBSCRIBABLE)
+
+
+def webhook_view(row: Webhook) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "url": row.url,
+        "headers": row.headers or None,
+        "enabled": row.enabled,
+        "events": list(row.events or []),
+        "webhookByEvents": row.by_events,
+        "webhookBase64": row.base64,
+        "createdAt": _iso(row.created_at),
+        "updatedAt": _iso(row.updated_at),
+        "instanceId": row.instance_id,
+    }
+
+
+def transport_view(row: TransportConfig) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "enabled": row.enabled,
+        "events": list(row.events or []),
+        "createdAt": _iso(row.created_at),
+        "updatedAt": _iso(row.updated_at),
+        "instanceId": row.instance_id,
+    }
+
+
+# --- webhook ---------------------------------------------------------------------------------
+
+
+@router.post("/webhook/set/{instanceName}", status_code=201)
+async def set_webhook(request: Request, reg: InstanceDep, body: WebhookBody) -> JSONResponse:
+    wh = body.webhook
+    events = _checked("webhook", wh.enabled, wh.events)
+    values: dict[str, Any] = {
+        "url": wh.url,
+        "enabled": wh.enabled,
+        "events": events,
+        "headers": wh.headers or {},
+        "by_events": bool(wh.byEvents),
+        "base64": bool(wh.base64),
+    }
+    if wh.secret is not None:
+        values["secret"] = wh.secret or None
+    ev = _events(request)
+    row = await ev.store.set_webhook(reg.id, values)
+    ev.routes.set_webhook(reg.id, row)
+    return JSONResponse(webhook_view(row), status_code=201)
+
+
+@router.get("/webhook/find/{instanceName}")
+async def find_webhook(request: Request, reg: InstanceDep) -> JSONResponse:
+    rows = await _events(request).store.webhooks(reg.id)
+    return JSONResponse(webhook_view(rows[0]) if rows else None)
+
+
+# --- websocket / rabbitmq / nats --------------------------------------------------------------
+
+
+def _transport_on(request: Request, name: str) -> bool:
+    s = _events(request).settings
+    return bool(
+        {"websocket": s.websocket_enabled, "rabbitmq": s.rabbitmq_enabled, "nats": s.nats_enabled}[
+            name
+        ]
+    )
+
+
+def _empty(status: int) -> Response:
+    """Evolution's answer while the transport is off in the env: no body at all."""
+    return Response(status_code=status, media_type="application/json")
+
+
+async def _set_transport(
+    request: Request, reg: Registered, name: str, fields: TransportFields
+) -> Response:
+    events = _checked(name, fields.enabled, fields.events)
+    if not _transport_on(request, name):
+        return _empty(201)
+    ev = _events(request)
+    row = await ev.store.set_transport(reg.id, name, fields.enabled, events)
+    ev.routes.set_transport(row)
+    return JSONResponse(transport_view(row), status_code=201)
+
+
+async def _find_transport(request: Request, reg: Registered, name: str) -> Response:
+    if not _transport_on(request, name):
+        return _empty(200)
+    rows = await _events(request).store.transports(reg.id, name)
+    return JSONResponse(transport_view(rows[0]) if rows else None)
+
+
+@router.post("/websocket/set/{instanceName}", status_code=201)
+async def set_websocket(request: Request, reg: InstanceDep, body: WebsocketBody) -> Response:
+    return await _set_transport(request, reg, "websocket", body.websocket)
+
+
+@router.get("/websocket/find/{instanceName}")
+async def find_websocket(request: Request, reg: InstanceDep) -> Response:
+    return await _find_transport(request, reg, "websocket")
+
+
+@router.post("/rabbitmq/set/{instanceName}", status_code=201)
+async def set_rabbitmq(request: Request, reg: InstanceDep, body: RabbitmqBody) -> Response:
+    return await _set_transport(request, reg, "rabbitmq", body.rabbitmq)
+
+
+@router.get("/rabbitmq/find/{instanceName}")
+async def find_rabbitmq(request: Request, reg: InstanceDep) -> Response:
+    return await _find_transport(request, reg, "rabbitmq")
+
+
+@router.post("/nats/set/{instanceName}", status_code=201)
+async def set_nats(request: Request, reg: InstanceDep, body: NatsBody) -> Response:
+    return await _set_transport(request, reg, "nats", body.nats)
+
+
+@router.get("/nats/find/{instanceName}")
+async def find_nats(request: Request, reg: InstanceDep) -> Response:
+    return await _find_transport(request, reg, "nats")
+
+
+# --- inspection and replay (wagate's additions) ----------------------------------------------
+
+
+def delivery_view(row: OutboxRow) -> dict[str, Any]:
+    return {
+        "id": row.event_id,
+        "seq": row.seq,
+        "event": row.event,
+        "sink": row.sink,
+        "scope": row.scope,
+        "target": row.target,
+        "status": row.status,
+        "attempts": row.attempts,
+        "lastCode": row.last_code,
+        "lastError": row.last_error,
+        "createdAt": _iso(row.created_at),
+        "nextAttemptAt": _iso(row.next_at) if row.status == PENDING else None,
+        "doneAt": _iso(row.done_at),
+    }
+
+
+@router.get("/events/deliveries/{instanceName}")
+async def deliveries(
+    request: Request,
+    reg: InstanceDep,
+    status: Annotated[str | None, Query(pattern=f"^({PENDING}|{DELIVERED}|{DEAD})$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """The instance's most recent deliveries, newest first, with status and attempts."""
+    rows = await _events(request).store.recent(reg.id, limit, status)
+    return [delivery_view(r) for r in rows]
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest([f'since "{text}" is not an ISO 8601 time']) from None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+@router.post("/events/redeliver/{instanceName}")
+async def redeliver(request: Request, reg: InstanceDep, body: RedeliverBody) -> dict[str, Any]:
+    """Deliver the instance's events again, from a time or an event id on (still kept ones)."""
+    if body.since is None and body.fromId is None:
+        raise BadRequest(['give "since" (an ISO 8601 time) or "fromId" (an event id)'])
+    since = _parse_time(body.since) if body.since is not None else None
+    if body.fromId is not None and len(body.fromId) != 26:
+        raise BadRequest([f'fromId "{body.fromId}" is not an event id'])
+    ev = _events(request)
+    count = await ev.store.redeliver(reg.id, since, body.fromId)
+    ev.dispatcher.wake()
+    return {"instanceName": reg.name, "redelivered": count}

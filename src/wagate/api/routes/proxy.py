@@ -1,0 +1,76 @@
+"""/proxy/set and /proxy/find (Evolution's shapes). Engines that support a proxy read the row
+when they start a session; nothing is fetched through it here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from wagate.api.deps import InstanceDep
+from wagate.api.json import JSONResponse
+from wagate.api.schemas.events import ProxyBody
+from wagate.domain.errors import BadRequest
+from wagate.events.runtime import Events
+from wagate.store.outbox import Proxy
+
+router = APIRouter(prefix="/proxy", tags=["proxy"])
+PROTOCOLS = ("http", "https", "socks4", "socks5")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="milliseconds") + "Z" if value is not None else None
+
+
+def proxy_view(row: Proxy) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "enabled": row.enabled,
+        "host": row.host,
+        "port": row.port,
+        "protocol": row.protocol,
+        "username": row.username,
+        "password": row.password,
+        "createdAt": _iso(row.created_at),
+        "updatedAt": _iso(row.updated_at),
+        "instanceId": row.instance_id,
+    }
+
+
+def _validated(body: ProxyBody) -> dict[str, Any]:
+    """Disabled: every field blanked (as Evolution). Enabled: a usable host, port, protocol."""
+    if not body.enabled:
+        return dict(enabled=False, host="", port="", protocol="", username="", password="")
+    problems = []
+    if not body.host.strip() or any(c in body.host for c in " /@"):
+        problems.append(f'host "{body.host}" is not a host name or address')
+    if not body.port.isdigit() or not 1 <= int(body.port) <= 65535:
+        problems.append(f'port "{body.port}" is not a port number (1-65535)')
+    if body.protocol not in PROTOCOLS:
+        problems.append(f'protocol "{body.protocol}" is not one of {", ".join(PROTOCOLS)}')
+    if problems:
+        raise BadRequest("Invalid proxy", *problems)
+    return dict(
+        enabled=True,
+        host=body.host.strip(),
+        port=body.port,
+        protocol=body.protocol,
+        username=body.username or "",
+        password=body.password or "",
+    )
+
+
+@router.post("/set/{instanceName}", status_code=201)
+async def set_proxy(request: Request, reg: InstanceDep, body: ProxyBody) -> dict[str, Any]:
+    values = _validated(body)
+    events: Events = request.app.state.events
+    await events.store.set_proxy(reg.id, values)
+    return {"proxy": {"instanceName": reg.name, "proxy": values}}
+
+
+@router.get("/find/{instanceName}")
+async def find_proxy(request: Request, reg: InstanceDep) -> JSONResponse:
+    events: Events = request.app.state.events
+    row = await events.store.get_proxy(reg.id)
+    return JSONResponse(proxy_view(row) if row is not None else None)

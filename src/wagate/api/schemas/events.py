@@ -1,0 +1,57 @@
+"""Request bodies of the event-config routers (webhook, websocket, rabbitmq, nats) and proxy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import StrictBool, StrictStr
+
+from wagate.api.schemas.instance import Body
+
+
+class WebhookFields(Body):
+    enabled: StrictBool
+    url: StrictStr
+    headers: dict[str, Any] | None = None
+    byEvents: StrictBool | None = None  # noqa: N815
+    base64: StrictBool | None = None
+    events: list[StrictStr] | None = None
+    secret: StrictStr | None = None
+    """wagate: sign each delivery with HMAC-SHA256 (X-Signature-256); "" removes it."""
+
+
+class WebhookBody(Body):
+    webhook: WebhookFields
+
+
+class TransportFields(Body):
+    enabled: StrictBool
+    events: list[StrictStr] | None = None
+
+
+class WebsocketBody(Body):
+    websocket: TransportFields
+
+
+class RabbitmqBody(Body):
+    rabbitmq: TransportFields
+
+
+class NatsBody(Body):
+    nats: TransportFields
+
+
+class ProxyBody(Body):
+    enabled: StrictBool
+    host: StrictStr
+    port: StrictStr
+    protocol: StrictStr
+    username: StrictStr | None = None
+    password: StrictStr | None = None
+
+
+class RedeliverBody(Body):
+    since: StrictStr | None = None
+    """ISO 8601 time: every event of the instance created at or after it."""
+    fromId: StrictStr | None = None  # noqa: N815
+    """An event id: that event and every later one."""

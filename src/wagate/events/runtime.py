@@ -1,0 +1,120 @@
+"""Assemble the events layer from the settings: routes, outbox, bus, dispatcher and sinks.
+
+Broker and Socket.IO libraries are imported only when their transport is enabled, so a default
+start pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from wagate.config import Settings
+from wagate.events.backoff import RetryPolicy, parse_codes
+from wagate.events.bus import EventBus
+from wagate.events.catalogue import env_flags
+from wagate.events.dispatcher import Dispatcher
+from wagate.events.routing import GlobalRoutes, Routes
+from wagate.events.sinks.webhook import WebhookSink
+from wagate.store.outbox import OutboxStore
+
+_log = structlog.get_logger("wagate.events")
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.webhook_retry_max_attempts,
+        initial=settings.webhook_retry_initial,
+        exponential=settings.webhook_retry_exponential,
+        max_delay=settings.webhook_retry_max_delay,
+        jitter=settings.webhook_retry_jitter,
+        non_retryable=parse_codes(settings.webhook_non_retryable),
+    )
+
+
+def global_routes(settings: Settings) -> GlobalRoutes:
+    return GlobalRoutes(
+        webhook_url=settings.webhook_global_url if settings.webhook_global_enabled else None,
+        webhook_by_events=settings.webhook_global_by_events,
+        webhook_events=env_flags("WEBHOOK_EVENTS_", settings.event_flags("WEBHOOK_EVENTS_")),
+        webhook_secret=settings.webhook_global_secret,
+        rabbitmq=settings.rabbitmq_enabled,
+        rabbitmq_global=settings.rabbitmq_global_enabled,
+        rabbitmq_exchange=settings.rabbitmq_exchange_name,
+        rabbitmq_events=env_flags("RABBITMQ_EVENTS_", settings.event_flags("RABBITMQ_EVENTS_")),
+        rabbitmq_prefix=settings.rabbitmq_prefix_key,
+        nats=settings.nats_enabled,
+        nats_global=settings.nats_global_enabled,
+        nats_prefix=settings.nats_prefix_key,
+        nats_events=env_flags("NATS_EVENTS_", settings.event_flags("NATS_EVENTS_")),
+    )
+
+
+async def _try_connect(setting: str, connecting: Coroutine[Any, Any, None]) -> None:
+    """A broker that is down at start is not fatal: its rows wait in the outbox and the sink
+    connects again on the next delivery."""
+    try:
+        await connecting
+    except Exception as exc:
+        _log.warning("broker unreachable at start; will retry", setting=setting, error=repr(exc))
+
+
+@dataclass(slots=True)
+class Events:
+    """The running events layer."""
+
+    settings: Settings
+    store: OutboxStore
+    routes: Routes
+    bus: EventBus
+    dispatcher: Dispatcher
+    live: list[Any] = field(default_factory=list)
+
+    async def start(self) -> None:
+        """Load the configs, connect the enabled brokers and start delivering."""
+        await self.routes.load()
+        s = self.settings
+        if s.rabbitmq_enabled:
+            from wagate.events.sinks.amqp import AmqpSink
+
+            amqp = AmqpSink(s.rabbitmq_uri or "amqp://guest:guest@127.0.0.1:5672/", s)
+            await _try_connect("RABBITMQ_URI", amqp.connect())
+            self.dispatcher.add_sink("amqp", amqp)
+        if s.nats_enabled:
+            from wagate.events.sinks.nats import NatsSink
+
+            nats = NatsSink(s.nats_uri or "nats://127.0.0.1:4222")
+            await _try_connect("NATS_URI", nats.connect())
+            self.dispatcher.add_sink("nats", nats)
+        self.dispatcher.start()
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop()
+
+
+def build_events(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    rng: random.Random | None = None,
+) -> Events:
+    store = OutboxStore(sessions)
+    routes = Routes(global_routes(settings), store)
+    bus = EventBus(settings.public_url, routes=routes, outbox=store)
+    policy = retry_policy(settings)
+    dispatcher = Dispatcher(
+        store,
+        {"webhook": WebhookSink(policy, settings.webhook_timeout_ms / 1000)},
+        policy,
+        batch=settings.events_batch,
+        max_lanes=settings.events_lanes,
+        keep_delivered_hours=settings.events_keep_hours,
+        keep_dead_hours=settings.events_keep_dead_hours,
+        rng=rng,
+    )
+    bus.on_written(dispatcher.wake)
+    return Events(settings, store, routes, bus, dispatcher)

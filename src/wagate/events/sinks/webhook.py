@@ -1,0 +1,100 @@
+"""The webhook sink: one POST per outbox row, with Evolution's headers and wagate's additions.
+
+Per-instance deliveries carry the instance's custom headers (a `jwt_key` header becomes
+`Authorization: Bearer <HS256 JWT>` as in Evolution), `X-Instance-ID`, `X-Instance-Name`,
+`X-Event-Type` and `X-Timestamp`. Every delivery carries `X-Event-Id` (the envelope's id, the
+same on every retry) and, when a secret is set, `X-Signature-256: sha256=<HMAC of the body>`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+
+import httpx2
+import orjson
+
+from wagate import __version__
+from wagate.events.backoff import RetryPolicy
+from wagate.events.sinks.base import Result
+from wagate.store.outbox import Claimed
+
+USER_AGENT = f"wagate-Webhook/{__version__}"
+JWT_TTL = 600
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def make_jwt(secret: str, now: int | None = None) -> str:
+    """Evolution's webhook JWT: HS256, claims {iat, exp: iat+600, app, action}."""
+    iat = int(time.time()) if now is None else now
+    header = _b64(orjson.dumps({"alg": "HS256", "typ": "JWT"}))
+    claims = _b64(
+        orjson.dumps({"iat": iat, "exp": iat + JWT_TTL, "app": "evolution", "action": "webhook"})
+    )
+    signing = f"{header}.{claims}".encode()
+    sig = _b64(hmac.new(secret.encode(), signing, hashlib.sha256).digest())
+    return f"{header}.{claims}.{sig}"
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The X-Signature-256 value: sha256=<hex HMAC-SHA256 of the raw body>."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def request_headers(row: Claimed, body: bytes) -> dict[str, str]:
+    headers: dict[str, str] = {"Content-Type": "application/json", "X-Event-Id": row.event_id}
+    if row.scope == "instance":
+        for name, value in (row.headers or {}).items():
+            if name == "jwt_key":
+                headers["Authorization"] = f"Bearer {make_jwt(str(value))}"
+            elif value is not None:
+                headers[str(name)] = str(value)
+        headers.update(
+            {
+                "X-Instance-ID": row.instance_id,
+                "X-Instance-Name": row.instance_name,
+                "X-Event-Type": row.event,
+                "X-Timestamp": str(int(time.time() * 1000)),
+                "User-Agent": USER_AGENT,
+            }
+        )
+    if row.secret:
+        headers["X-Signature-256"] = signature(row.secret, body)
+    return headers
+
+
+class WebhookSink:
+    """POSTs rows with one pooled client; a per-request timeout bounds every attempt."""
+
+    def __init__(self, policy: RetryPolicy, timeout: float, max_connections: int = 100) -> None:
+        self._policy = policy
+        self._client = httpx2.AsyncClient(
+            timeout=httpx2.Timeout(timeout),
+            limits=httpx2.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            follow_redirects=False,
+        )
+
+    async def deliver(self, row: Claimed) -> Result:
+        body = row.payload.encode()
+        try:
+            response = await self._client.post(
+                row.target, content=body, headers=request_headers(row, body)
+            )
+        except httpx2.TimeoutException:
+            return Result(False, None, "timed out")
+        except (httpx2.HTTPError, OSError) as exc:
+            return Result(False, None, f"{type(exc).__name__}: {exc}"[:500])
+        code = response.status_code
+        if 200 <= code < 300:
+            return Result(True, code)
+        return Result(False, code, f"HTTP {code}", self._policy.retryable(code))
+
+    async def close(self) -> None:
+        await self._client.aclose()

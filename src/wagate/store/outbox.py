@@ -1,0 +1,390 @@
+"""The event outbox and the event-sink configs: models and every SQL the events layer runs.
+
+An outbox row is one delivery of one event to one destination (the instance's webhook, the
+global webhook, a broker). Rows are written in the same transaction as the state they report,
+claimed by the dispatcher in order per lane, and pruned once delivered and old.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wagate.core.ports import StatusSnapshot
+from wagate.store.models import Base, Instance, Webhook, new_cuid, utcnow
+from wagate.store.repos import status_values
+
+PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+_SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class OutboxRow(Base):
+    __tablename__ = "event_outbox"
+    __table_args__ = (
+        Index("ix_event_outbox_status_seq", "status", "seq"),
+        Index("ix_event_outbox_instance_seq", "instance_id", "seq"),
+        Index("ix_event_outbox_done_at", "status", "done_at"),
+    )
+
+    seq: Mapped[int] = mapped_column(_SEQ, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(26), index=True)
+    instance_id: Mapped[str] = mapped_column(String(36))
+    instance_name: Mapped[str] = mapped_column(String(255))
+    event: Mapped[str] = mapped_column(String(64))
+    lane: Mapped[str] = mapped_column(String(120))
+    sink: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    secret: Mapped[str | None] = mapped_column(Text, default=None)
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+
+
+class TransportConfig(Base):
+    """Per-instance config of websocket / rabbitmq / nats (Evolution's `{enabled, events}`)."""
+
+    __tablename__ = "event_transports"
+    __table_args__ = (UniqueConstraint("instance_id", "transport"),)
+
+    id: Mapped[str] = mapped_column(String(30), primary_key=True, default=new_cuid)
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), index=True
+    )
+    transport: Mapped[str] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Proxy(Base):
+    __tablename__ = "proxies"
+
+    id: Mapped[str] = mapped_column(String(30), primary_key=True, default=new_cuid)
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), unique=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    port: Mapped[str] = mapped_column(String(16), default="")
+    protocol: Mapped[str] = mapped_column(String(16), default="")
+    username: Mapped[str] = mapped_column(Text, default="")
+    password: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One row to write: an event for one destination."""
+
+    event_id: str
+    instance_id: str
+    instance_name: str
+    event: str
+    lane: str
+    sink: str
+    scope: str
+    target: str
+    payload: str
+    headers: dict[str, Any] | None = None
+    secret: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A pending row as the dispatcher sees it."""
+
+    seq: int
+    event_id: str
+    instance_id: str
+    instance_name: str
+    event: str
+    lane: str
+    sink: str
+    scope: str
+    target: str
+    headers: dict[str, Any] | None
+    secret: str | None
+    payload: str
+    attempts: int
+    next_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one delivery attempt did to its row."""
+
+    seq: int
+    status: str
+    attempts: int
+    next_at: datetime | None = None
+    code: int | None = None
+    error: str | None = None
+
+
+def _row(d: Delivery, now: datetime) -> dict[str, Any]:
+    return {
+        "event_id": d.event_id,
+        "instance_id": d.instance_id,
+        "instance_name": d.instance_name,
+        "event": d.event,
+        "lane": d.lane,
+        "sink": d.sink,
+        "scope": d.scope,
+        "target": d.target,
+        "headers": d.headers,
+        "secret": d.secret,
+        "payload": d.payload,
+        "status": PENDING,
+        "attempts": 0,
+        "next_at": now,
+        "created_at": now,
+    }
+
+
+class OutboxStore:
+    """The outbox and sink-config tables over one async sessionmaker."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    # --- writing --------------------------------------------------------------------------
+
+    async def append(self, deliveries: Sequence[Delivery]) -> None:
+        """Write rows in their own transaction."""
+        if not deliveries:
+            return
+        now = utcnow()
+        async with self._sessions.begin() as s:
+            await s.execute(insert(OutboxRow), [_row(d, now) for d in deliveries])
+
+    async def save_status_with(
+        self, instance_id: str, snap: StatusSnapshot, deliveries: Sequence[Delivery]
+    ) -> None:
+        """The instance's status row and the rows announcing it, in one transaction."""
+        now = utcnow()
+        async with self._sessions.begin() as s:
+            await s.execute(
+                update(Instance).where(Instance.id == instance_id).values(**status_values(snap))
+            )
+            if deliveries:
+                await s.execute(insert(OutboxRow), [_row(d, now) for d in deliveries])
+
+    # --- dispatching ----------------------------------------------------------------------
+
+    async def pending(self, limit: int, exclude: Sequence[str] = ()) -> list[Claimed]:
+        """The oldest pending rows, lanes in `exclude` left out."""
+        q = select(OutboxRow).where(OutboxRow.status == PENDING)
+        if exclude:
+            q = q.where(OutboxRow.lane.not_in(list(exclude)))
+        q = q.order_by(OutboxRow.seq).limit(limit)
+        async with self._sessions() as s:
+            rows = (await s.scalars(q)).all()
+            return [
+                Claimed(
+                    r.seq,
+                    r.event_id,
+                    r.instance_id,
+                    r.instance_name,
+                    r.event,
+                    r.lane,
+                    r.sink,
+                    r.scope,
+                    r.target,
+                    r.headers,
+                    r.secret,
+                    r.payload,
+                    r.attempts,
+                    r.next_at,
+                )
+                for r in rows
+            ]
+
+    async def record(self, outcomes: Sequence[Outcome]) -> None:
+        """Store the outcomes of delivery attempts; delivered rows in one statement."""
+        if not outcomes:
+            return
+        now = utcnow()
+        done = [o.seq for o in outcomes if o.status == DELIVERED and o.attempts == 1]
+        async with self._sessions.begin() as s:
+            if done:
+                await s.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.seq.in_(done))
+                    .values(status=DELIVERED, attempts=1, done_at=now, last_code=200)
+                )
+            for o in outcomes:
+                if o.status == DELIVERED and o.attempts == 1:
+                    continue
+                values: dict[str, Any] = {
+                    "status": o.status,
+                    "attempts": o.attempts,
+                    "last_code": o.code,
+                    "last_error": o.error,
+                }
+                if o.next_at is not None:
+                    values["next_at"] = o.next_at
+                if o.status != PENDING:
+                    values["done_at"] = now
+                await s.execute(update(OutboxRow).where(OutboxRow.seq == o.seq).values(**values))
+
+    async def prune(self, delivered_before: datetime, dead_before: datetime) -> int:
+        async with self._sessions.begin() as s:
+            result = await s.execute(
+                delete(OutboxRow).where(
+                    or_(
+                        (OutboxRow.status == DELIVERED) & (OutboxRow.done_at < delivered_before),
+                        (OutboxRow.status == DEAD) & (OutboxRow.done_at < dead_before),
+                    )
+                )
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    # --- inspection and replay ------------------------------------------------------------
+
+    async def recent(
+        self, instance_id: str, limit: int, status: str | None = None
+    ) -> list[OutboxRow]:
+        q = select(OutboxRow).where(OutboxRow.instance_id == instance_id)
+        if status is not None:
+            q = q.where(OutboxRow.status == status)
+        async with self._sessions() as s:
+            return list((await s.scalars(q.order_by(OutboxRow.seq.desc()).limit(limit))).all())
+
+    async def redeliver(
+        self, instance_id: str, since: datetime | None, after_id: str | None
+    ) -> int:
+        """Put an instance's rows back in the queue from a time or an event id on."""
+        q = update(OutboxRow).where(OutboxRow.instance_id == instance_id)
+        if since is not None:
+            q = q.where(OutboxRow.created_at >= since)
+        if after_id is not None:
+            q = q.where(OutboxRow.event_id >= after_id)
+        q = q.where(OutboxRow.status != PENDING).values(
+            status=PENDING, attempts=0, next_at=utcnow(), done_at=None, last_error=None
+        )
+        async with self._sessions.begin() as s:
+            result = await s.execute(q)
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    async def counts(self) -> dict[str, int]:
+        from sqlalchemy import func
+
+        async with self._sessions() as s:
+            rows = await s.execute(
+                select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
+            )
+            return {status: int(n) for status, n in rows}
+
+    # --- sink configs ---------------------------------------------------------------------
+
+    async def webhooks(self, instance_id: str | None = None) -> list[Webhook]:
+        q = select(Webhook)
+        if instance_id is not None:
+            q = q.where(Webhook.instance_id == instance_id)
+        async with self._sessions() as s:
+            return list((await s.scalars(q)).all())
+
+    async def set_webhook(self, instance_id: str, values: dict[str, Any]) -> Webhook:
+        async with self._sessions.begin() as s:
+            row = await s.scalar(select(Webhook).where(Webhook.instance_id == instance_id))
+            if row is None:
+                row = Webhook(instance_id=instance_id, **values)
+                s.add(row)
+            else:
+                for key, value in values.items():
+                    setattr(row, key, value)
+                row.updated_at = utcnow()
+            await s.flush()
+            await s.refresh(row)
+            return row
+
+    async def transports(
+        self, instance_id: str | None = None, transport: str | None = None
+    ) -> list[TransportConfig]:
+        q = select(TransportConfig)
+        if instance_id is not None:
+            q = q.where(TransportConfig.instance_id == instance_id)
+        if transport is not None:
+            q = q.where(TransportConfig.transport == transport)
+        async with self._sessions() as s:
+            return list((await s.scalars(q)).all())
+
+    async def set_transport(
+        self, instance_id: str, transport: str, enabled: bool, events: list[str]
+    ) -> TransportConfig:
+        async with self._sessions.begin() as s:
+            row = await s.scalar(
+                select(TransportConfig).where(
+                    TransportConfig.instance_id == instance_id,
+                    TransportConfig.transport == transport,
+                )
+            )
+            if row is None:
+                row = TransportConfig(
+                    instance_id=instance_id, transport=transport, enabled=enabled, events=events
+                )
+                s.add(row)
+            else:
+                row.enabled, row.events, row.updated_at = enabled, events, utcnow()
+            await s.flush()
+            await s.refresh(row)
+            return row
+
+    async def get_proxy(self, instance_id: str) -> Proxy | None:
+        async with self._sessions() as s:
+            return await s.scalar(select(Proxy).where(Proxy.instance_id == instance_id))
+
+    async def set_proxy(self, instance_id: str, values: dict[str, Any]) -> Proxy:
+        async with self._sessions.begin() as s:
+            row = await s.scalar(select(Proxy).where(Proxy.instance_id == instance_id))
+            if row is None:
+                row = Proxy(instance_id=instance_id, **values)
+                s.add(row)
+            else:
+                for key, value in values.items():
+                    setattr(row, key, value)
+                row.updated_at = utcnow()
+            await s.flush()
+            await s.refresh(row)
+            return row
+
+    async def forget_configs(self, instance_id: str) -> None:
+        """Drop the instance's sink configs and proxy (its outbox rows stay until pruned)."""
+        async with self._sessions.begin() as s:
+            for model in (TransportConfig, Proxy):
+                await s.execute(delete(model).where(model.instance_id == instance_id))
+
+
+def retention(hours: float) -> datetime:
+    return utcnow() - timedelta(hours=hours)
