@@ -89,6 +89,7 @@ class Server:
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = cfg.data_dir / f"server-{self.port}.log"
+        self.startup_cpu_s = 0.0
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_PREFIXES)}
@@ -123,7 +124,9 @@ class Server:
                     f"the server exited with {self.proc.returncode}:\n{self.log_tail()}"
                 )
             if self._health_ok():
-                return time.perf_counter() - t0
+                wall = time.perf_counter() - t0
+                self.startup_cpu_s = self.cpu_seconds()
+                return wall
             if time.perf_counter() > deadline:
                 self.stop()
                 raise BenchError(f"no 200 from /health within {timeout}s:\n{self.log_tail()}")
@@ -138,6 +141,13 @@ class Server:
             return False
         finally:
             conn.close()
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process (all its threads) has used so far."""
+        assert self.proc is not None
+        stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
         """Resident set size of the server process, from /proc/<pid>/status."""
@@ -403,6 +413,8 @@ def _percentile(sorted_values: list[float], pct: float) -> float:
 class EndpointFigures:
     runs: list[dict[str, Any]] = field(default_factory=list)
     rps: float = 0.0
+    # the server's CPU time per request: robust when other work shares the cores
+    cpu_us_per_request: float = 0.0
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     requests: int = 0
@@ -507,6 +519,7 @@ def bench(args: argparse.Namespace, log: Any) -> Report:
         server = Server(cfg)
         try:
             report.startup["first_s"] = server.start()
+            report.startup["first_cpu_s"] = server.startup_cpu_s
             log(f"first start (empty database, migrations): {report.startup['first_s']:.3f} s")
             time.sleep(0.5)  # let the start-up settle before reading RSS
             report.rss_mb["idle"] = server.rss_mb()
@@ -545,27 +558,36 @@ def bench(args: argparse.Namespace, log: Any) -> Report:
                     measure(warm, wrk, workdir)
                 figures = EndpointFigures()
                 for _ in range(args.repeat):
+                    cpu0 = server.cpu_seconds()
                     res = measure(base, wrk, workdir)
-                    figures.runs.append({**asdict(res), "rps": res.rps})
+                    cpu_us = (server.cpu_seconds() - cpu0) * 1e6 / max(1, res.requests)
+                    figures.runs.append(
+                        {**asdict(res), "rps": res.rps, "cpu_us_per_request": cpu_us}
+                    )
                     log(
                         f"{label:>16}: {res.rps:8.0f} req/s  p50 {res.p50_ms:6.2f} ms  "
-                        f"p99 {res.p99_ms:6.2f} ms  ({res.requests} requests in "
+                        f"p99 {res.p99_ms:6.2f} ms  server CPU {cpu_us:6.0f} us/request  "
+                        f"({res.requests} requests in "
                         f"{res.seconds:.2f} s, {res.errors} errors, {res.generator})"
                     )
                 figures.rps = statistics.median(r["rps"] for r in figures.runs)
                 figures.p50_ms = statistics.median(r["p50_ms"] for r in figures.runs)
                 figures.p99_ms = statistics.median(r["p99_ms"] for r in figures.runs)
+                figures.cpu_us_per_request = statistics.median(
+                    r["cpu_us_per_request"] for r in figures.runs
+                )
                 figures.requests = sum(r["requests"] for r in figures.runs)
                 figures.errors = sum(r["errors"] for r in figures.runs)
                 report.endpoints[label] = figures
         finally:
             server.stop()
 
-        runs = []
+        runs, cpu = [], []
         for i in range(args.startup_runs):
             server = Server(cfg)
             try:
                 runs.append(server.start())
+                cpu.append(server.startup_cpu_s)
                 if i == args.startup_runs - 1 and args.database != "sqlite":
                     for name in names:  # leave a shared database as it was
                         server.request("DELETE", f"/instance/delete/{name}")
@@ -573,9 +595,12 @@ def bench(args: argparse.Namespace, log: Any) -> Report:
                 server.stop()
         report.startup["runs_s"] = runs
         report.startup["median_s"] = statistics.median(runs)
+        report.startup["cpu_runs_s"] = cpu
+        report.startup["median_cpu_s"] = statistics.median(cpu)
         log(
             f"start-up with {args.instances} instances: median {report.startup['median_s']:.3f} s"
-            f" of {', '.join(f'{r:.3f}' for r in runs)}"
+            f" of {', '.join(f'{r:.3f}' for r in runs)} (server CPU median "
+            f"{report.startup['median_cpu_s']:.3f} s)"
         )
 
     figures_by_target = {
