@@ -18,6 +18,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    wall: float = 0.0
 
     @property
     def json(self) -> Any:
@@ -90,7 +91,7 @@ class Receiver:
                 if self.delay:
                     await asyncio.sleep(self.delay)
                 status = self.answer(path, body) if self.answer else 200
-                self.received.append(Received(path, headers, body, time.monotonic()))
+                self.received.append(Received(path, headers, body, time.monotonic(), time.time()))
                 self._arrived.set()
                 reply = b'{"ok":true}'
                 writer.write(

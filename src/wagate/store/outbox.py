@@ -7,10 +7,11 @@ claimed by the dispatcher in order per lane, and pruned once delivered and old.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -21,10 +22,10 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     delete,
-    insert,
     or_,
     select,
     update,
@@ -152,6 +153,25 @@ class Outcome:
     error: str | None = None
 
 
+_T = cast(Table, OutboxRow.__table__)
+_CLAIMED = (
+    "seq",
+    "event_id",
+    "instance_id",
+    "instance_name",
+    "event",
+    "lane",
+    "sink",
+    "scope",
+    "target",
+    "headers",
+    "secret",
+    "payload",
+    "attempts",
+    "next_at",
+)
+
+
 def _row(d: Delivery, now: datetime) -> dict[str, Any]:
     return {
         "event_id": d.event_id,
@@ -172,63 +192,94 @@ def _row(d: Delivery, now: datetime) -> dict[str, Any]:
     }
 
 
+Write = Callable[[AsyncSession], Awaitable[None]]
+
+
 class OutboxStore:
-    """The outbox and sink-config tables over one async sessionmaker."""
+    """The outbox and sink-config tables over one async sessionmaker.
+
+    Outbox writes go through one group-commit writer: the writes that queue up while a
+    transaction runs are committed together in the next one (each still all-or-nothing; a
+    failing group is retried write by write so one bad write fails alone). Concurrent
+    producers then cost one commit per group, and SQLite never sees two outbox writers."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._queued: list[tuple[Write, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     # --- writing --------------------------------------------------------------------------
 
+    async def _write(self, op: Write) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.append((op, fut))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(
+                self._flush(), name="outbox:writer"
+            )
+        await fut
+
+    async def _flush(self) -> None:
+        while self._queued:
+            group, self._queued = self._queued, []
+            try:
+                await self._commit([op for op, _ in group])
+            except Exception as exc:
+                if len(group) == 1:
+                    _settle(group[0][1], exc)
+                    continue
+                for op, fut in group:  # isolate the failing write
+                    try:
+                        await self._commit([op])
+                    except Exception as one:
+                        _settle(fut, one)
+                    else:
+                        _settle(fut, None)
+            else:
+                for _, fut in group:
+                    _settle(fut, None)
+
+    async def _commit(self, ops: list[Write]) -> None:
+        async with self._sessions.begin() as s:
+            for op in ops:
+                await op(s)
+
     async def append(self, deliveries: Sequence[Delivery]) -> None:
-        """Write rows in their own transaction."""
+        """Write rows in their own transaction (possibly shared with other writes)."""
         if not deliveries:
             return
-        now = utcnow()
-        async with self._sessions.begin() as s:
-            await s.execute(insert(OutboxRow), [_row(d, now) for d in deliveries])
+        rows = [_row(d, utcnow()) for d in deliveries]
+
+        async def op(s: AsyncSession) -> None:
+            await s.execute(_T.insert(), rows)
+
+        await self._write(op)
 
     async def save_status_with(
         self, instance_id: str, snap: StatusSnapshot, deliveries: Sequence[Delivery]
     ) -> None:
         """The instance's status row and the rows announcing it, in one transaction."""
-        now = utcnow()
-        async with self._sessions.begin() as s:
-            await s.execute(
-                update(Instance).where(Instance.id == instance_id).values(**status_values(snap))
-            )
-            if deliveries:
-                await s.execute(insert(OutboxRow), [_row(d, now) for d in deliveries])
+        rows = [_row(d, utcnow()) for d in deliveries]
+        values = status_values(snap)
+
+        async def op(s: AsyncSession) -> None:
+            await s.execute(update(Instance).where(Instance.id == instance_id).values(**values))
+            if rows:
+                await s.execute(_T.insert(), rows)
+
+        await self._write(op)
 
     # --- dispatching ----------------------------------------------------------------------
 
     async def pending(self, limit: int, exclude: Sequence[str] = ()) -> list[Claimed]:
         """The oldest pending rows, lanes in `exclude` left out."""
-        q = select(OutboxRow).where(OutboxRow.status == PENDING)
+        c = _T.c
+        q = select(*(c[name] for name in _CLAIMED)).where(c.status == PENDING)
         if exclude:
-            q = q.where(OutboxRow.lane.not_in(list(exclude)))
-        q = q.order_by(OutboxRow.seq).limit(limit)
+            q = q.where(c.lane.not_in(list(exclude)))
+        q = q.order_by(c.seq).limit(limit)
         async with self._sessions() as s:
-            rows = (await s.scalars(q)).all()
-            return [
-                Claimed(
-                    r.seq,
-                    r.event_id,
-                    r.instance_id,
-                    r.instance_name,
-                    r.event,
-                    r.lane,
-                    r.sink,
-                    r.scope,
-                    r.target,
-                    r.headers,
-                    r.secret,
-                    r.payload,
-                    r.attempts,
-                    r.next_at,
-                )
-                for r in rows
-            ]
+            return [Claimed(*row) for row in (await s.execute(q)).all()]
 
     async def record(self, outcomes: Sequence[Outcome]) -> None:
         """Store the outcomes of delivery attempts; delivered rows in one statement."""
@@ -236,11 +287,12 @@ class OutboxStore:
             return
         now = utcnow()
         done = [o.seq for o in outcomes if o.status == DELIVERED and o.attempts == 1]
-        async with self._sessions.begin() as s:
+
+        async def op(s: AsyncSession) -> None:
             if done:
                 await s.execute(
-                    update(OutboxRow)
-                    .where(OutboxRow.seq.in_(done))
+                    _T.update()
+                    .where(_T.c.seq.in_(done))
                     .values(status=DELIVERED, attempts=1, done_at=now, last_code=200)
                 )
             for o in outcomes:
@@ -256,7 +308,9 @@ class OutboxStore:
                     values["next_at"] = o.next_at
                 if o.status != PENDING:
                     values["done_at"] = now
-                await s.execute(update(OutboxRow).where(OutboxRow.seq == o.seq).values(**values))
+                await s.execute(_T.update().where(_T.c.seq == o.seq).values(**values))
+
+        await self._write(op)
 
     async def prune(self, delivered_before: datetime, dead_before: datetime) -> int:
         async with self._sessions.begin() as s:
@@ -384,6 +438,15 @@ class OutboxStore:
         async with self._sessions.begin() as s:
             for model in (TransportConfig, Proxy):
                 await s.execute(delete(model).where(model.instance_id == instance_id))
+
+
+def _settle(fut: asyncio.Future[None], exc: BaseException | None) -> None:
+    if fut.done():
+        return
+    if exc is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(exc)
 
 
 def retention(hours: float) -> datetime:

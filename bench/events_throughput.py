@@ -1,0 +1,241 @@
+"""Webhook delivery throughput and latency through the durable outbox, SQLite and PostgreSQL.
+
+The app runs in this process (its lifespan, real database, real dispatcher and webhook sink);
+the receiver is a separate process on 127.0.0.1 that answers 200 and records when each event
+arrived. Events are produced with the bus's `emit` (one outbox transaction each, as the
+supervisor and the gateway do) by `--instances` concurrent producers.
+
+Two measurements per database:
+- saturation: `--events` events emitted as fast as the producers can; delivered events/s is
+  counted from the first emit to the last arrival;
+- latency: events emitted at a fixed rate (default: half the saturated rate) for `--seconds`;
+  p50/p99/max of emit -> arrival.
+
+Run: `.venv/bin/python bench/events_throughput.py [--db sqlite,postgresql] [--events N]`.
+PostgreSQL is used when it answers on 127.0.0.1:5432 (`--pg-uri`). Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+API_KEY = "bench-global-key-0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- the receiver process -------------------------------------------------------------------
+
+
+def serve_receiver(port: int, out: str) -> None:
+    """Answer 200 to every POST and record (event id, emit time, arrival time)."""
+    import orjson
+    from tests.events.receiver import Receiver
+
+    async def main() -> list[Any]:
+        rec = Receiver(port=port)
+        await rec.start()
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await rec.stop()
+        rows = []
+        for r in rec.received:
+            body = orjson.loads(r.body)
+            rows.append((body["id"], body["data"]["t"], r.wall, body["data"]["p"]))
+        return rows
+
+    Path(out).write_bytes(orjson.dumps(asyncio.run(main())))
+
+
+# --- the producer side ----------------------------------------------------------------------
+
+
+async def measure(provider: str, uri: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    from tests.conftest import _admin
+
+    from wagate.app import Overrides, build_app
+    from wagate.config import load_settings
+
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="wagate-throughput-") as tmp:
+        out = Path(tmp) / "received.json"
+        receiver = start_receiver(port, out)
+        settings = load_settings(
+            api_key=API_KEY,
+            data_dir=Path(tmp) / "data",
+            database_provider=provider,
+            database_uri=uri,
+            log_level="WARNING",
+        )
+        if uri:
+            await _admin(provider, uri, "drop", "wagate_bench")
+            await _admin(provider, uri, "create", "wagate_bench")
+            settings = settings.model_copy(
+                update={"database_uri": uri.rsplit("/", 1)[0] + "/wagate_bench"}
+            )
+        app = build_app(settings, Overrides())
+        ctx = app.router.lifespan_context(app)
+        await ctx.__aenter__()
+        try:
+            await wait_port(port)
+            result = await _run(app, port, args)
+        finally:
+            await ctx.__aexit__(None, None, None)
+            receiver.send_signal(signal.SIGTERM)
+            receiver.wait(30)
+        import orjson
+
+        arrivals = orjson.loads(out.read_bytes())
+    return _figures(provider, result, arrivals)
+
+
+def start_receiver(port: int, out: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, __file__, "--serve-receiver", str(port), str(out)])
+
+
+async def wait_port(port: int) -> None:
+    for _ in range(200):
+        try:
+            _, w = await asyncio.open_connection("127.0.0.1", port)
+            w.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError("receiver did not start")
+
+
+async def _run(app: Any, port: int, args: argparse.Namespace) -> dict[str, Any]:
+    import httpx2
+
+    gw = app.state.gateway
+    transport = httpx2.ASGITransport(app=app)
+    names = [f"tp-{i}" for i in range(args.instances)]
+    ids: dict[str, str] = {}
+    async with httpx2.AsyncClient(
+        transport=transport, base_url="http://bench", headers={"apikey": API_KEY}
+    ) as c:
+        for name in names:
+            r = await c.post(
+                "/instance/create", json={"instanceName": name, "integration": "WHATSAPP-BAILEYS"}
+            )
+            ids[name] = r.json()["instance"]["instanceId"]
+            hook = {"enabled": True, "url": f"http://127.0.0.1:{port}/h", "events": ["CALL"]}
+            await c.post(f"/webhook/set/{name}", json={"webhook": hook})
+
+    async def produce(name: str, count: int, interval: float, phase: str) -> None:
+        next_at = time.monotonic()
+        for k in range(count):
+            if interval:
+                next_at += interval
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await gw.bus.emit(
+                name, ids[name], "call", {"t": time.time(), "k": k, "p": phase}, None
+            )
+
+    async def drained(timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            counts = await app.state.events.store.counts()
+            if not counts.get("pending"):
+                return time.monotonic()
+            await asyncio.sleep(0.01)
+        raise RuntimeError("outbox did not drain")
+
+    # saturation
+    per = args.events // len(names)
+    t0 = time.monotonic()
+    await asyncio.gather(*(produce(n, per, 0.0, "sat") for n in names))
+    emitted_in = time.monotonic() - t0
+    t_done = await drained(300)
+    saturation = {
+        "events": per * len(names),
+        "emit_seconds": round(emitted_in, 3),
+        "emit_per_s": round(per * len(names) / emitted_in),
+        "delivered_per_s": round(per * len(names) / (t_done - t0)),
+    }
+    # latency at a fixed rate
+    rate = args.rate or max(50, saturation["delivered_per_s"] // 2)
+    per_instance_rate = rate / len(names)
+    count = int(per_instance_rate * args.seconds)
+    t1 = time.monotonic()
+    await asyncio.gather(*(produce(n, count, 1 / per_instance_rate, "lat") for n in names))
+    achieved = count * len(names) / (time.monotonic() - t1)
+    await drained(120)
+    return {"saturation": saturation, "rate": rate, "achieved_rate": round(achieved)}
+
+
+def _figures(provider: str, result: dict[str, Any], arrivals: list[Any]) -> dict[str, Any]:
+    first: dict[str, float] = {}
+    for event_id, t_emit, t_arrive, phase in arrivals:
+        if event_id not in first and phase == "lat":
+            first[event_id] = (t_arrive - t_emit) * 1000
+    lat = sorted(first.values())
+    n = len(lat)
+    return {
+        "database": provider,
+        **result,
+        "latency_ms_at_rate": {
+            "samples": n,
+            "p50": round(statistics.median(lat), 2) if lat else None,
+            "p99": round(lat[min(n - 1, int(n * 0.99))], 2) if lat else None,
+            "max": round(lat[-1], 2) if lat else None,
+        },
+        "duplicates": len(arrivals) - len({a[0] for a in arrivals}),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--serve-receiver", nargs=2, metavar=("PORT", "OUT"))
+    ap.add_argument("--db", default="sqlite,postgresql")
+    ap.add_argument("--events", type=int, default=20_000)
+    ap.add_argument("--instances", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--rate", type=int, default=0, help="events/s of the latency run")
+    ap.add_argument(
+        "--pg-uri",
+        default=os.environ.get("WAGATE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
+    args = ap.parse_args()
+    if args.serve_receiver:
+        serve_receiver(int(args.serve_receiver[0]), args.serve_receiver[1])
+        return 0
+    results = []
+    for provider in args.db.split(","):
+        uri = None
+        if provider == "postgresql":
+            try:
+                socket.create_connection(("127.0.0.1", 5432), 0.5).close()
+            except OSError:
+                print("PostgreSQL is not running on 127.0.0.1:5432; skipped", file=sys.stderr)
+                continue
+            uri = args.pg_uri
+        # the latency samples come from the fixed-rate phase only
+        results.append(asyncio.run(measure(provider, uri, args)))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
