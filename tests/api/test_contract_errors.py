@@ -299,6 +299,21 @@ async def test_create_accepts_names_at_the_limits(harness: Harness) -> None:
     assert names == sorted(["x" * 100, "José da Silva 😀", "a.b-c_d e", "1"])
 
 
+async def test_names_differing_only_in_case_accents_or_spaces_are_distinct(
+    harness: Harness,
+) -> None:
+    """Names compare exactly on every database (MariaDB's default collation would not)."""
+    h = harness
+    names = ["Main", "main", "ação", "acao", "trail", "trail "]
+    for name in names:
+        await h.create(name)
+    listed = [row["name"] for row in (await h.client.get("/instance/fetchInstances")).json()]
+    assert sorted(listed) == sorted(names)
+    for name in names:
+        r = await h.client.get(f"/instance/connectionState/{name}")
+        assert r.json()["instance"]["instanceName"] == name
+
+
 async def test_duplicate_name_is_403_and_the_first_instance_survives(harness: Harness) -> None:
     h = harness
     first = await h.create("dup")
