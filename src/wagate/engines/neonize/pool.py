@@ -122,6 +122,8 @@ class HostProcess:
                 start_new_session=True,  # a signal to the server's group does not reach hosts
             )
             self.started_at = time.monotonic()
+            if self.closing:  # closed while it was being spawned
+                self.kill("closed before it was ready")
             self._tasks = [
                 asyncio.ensure_future(self._read()),
                 asyncio.ensure_future(self._read_stderr()),
@@ -279,7 +281,7 @@ class HostPool:
         self.spawned = 0
         self.crashes = 0
         self._not_before = 0.0
-        self._closing: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         self.on_exit: Callable[[HostProcess, str], None] | None = None
 
     def place(self, instance_id: str) -> HostProcess:
@@ -359,13 +361,16 @@ class HostPool:
                 await asyncio.wait_for(asyncio.shield(host.exited), self.config.exit_timeout + 6)
 
     def _track(self, task: asyncio.Task[Any]) -> None:
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def close(self) -> None:
-        """Shutdown: every host exits (or is killed)."""
+        """Shutdown: every host exits (or is killed), including any still being spawned."""
         hosts = list(self.hosts)
         if hosts:
             await asyncio.gather(*(h.close() for h in hosts), return_exceptions=True)
-        for task in list(self._closing):
-            task.cancel()
+        pending = [t for t in self._background if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=self.config.exit_timeout + 6)
+        for host in hosts:
+            host.kill("shutdown")
