@@ -26,6 +26,7 @@ from typing import Any
 
 from wagate.engines.base import EngineEvent, SessionSpec
 from wagate.engines.neonize import HostConfig, NeonizeConfig, NeonizeEngine, NeonizeSession
+from wagate.observability.logging import configure as configure_logging
 
 
 @dataclass
@@ -154,6 +155,7 @@ def table(rows: list[Row]) -> str:
 
 
 if __name__ == "__main__":
+    configure_logging("WARNING")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--shards", type=int, nargs="+", default=[1, 10])

@@ -76,6 +76,7 @@ class HostProcess:
         self.connects = 0
         self.draining = False
         self.closing = False
+        self.started = False
         self.kill_reason: str | None = None
         self.started_at = time.monotonic()
         self.stderr_tail: deque[str] = deque(maxlen=40)
@@ -129,6 +130,7 @@ class HostProcess:
                 asyncio.ensure_future(self._read_stderr()),
             ]
             await asyncio.wait_for(asyncio.shield(self.ready), cfg.ready_timeout)
+            self.started = True
             self._log.info("engine host ready", pid=self.pid)
         except Exception as exc:
             if not self.ready.done():
@@ -319,8 +321,10 @@ class HostPool:
             if self.bound.get(instance_id) is host:
                 del self.bound[instance_id]
         sessions, host.live = list(host.live.values()), {}
-        expected = host.closing and host.kill_reason is None
-        if not expected:
+        # A crash: the host died on its own, or never came up. Exits we caused (closing, or a
+        # kill for a stop past its deadline) do not delay the next spawn.
+        crashed = not host.closing and (host.kill_reason is None or not host.started)
+        if crashed:
             lived = time.monotonic() - host.started_at
             self.crashes = 1 if lived > self.config.stable_after else self.crashes + 1
             backoff = self.config.restart_initial * 2 ** (self.crashes - 1)
