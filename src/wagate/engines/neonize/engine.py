@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from wagate.config import Settings
-from wagate.domain.errors import EngineError, EngineUnavailable
+from wagate.domain.errors import EngineError, EngineFatal, EngineUnavailable
 from wagate.engines.base import (
     Closed,
     CredsUpdate,
@@ -277,6 +277,13 @@ class NeonizeEngine:
 
 def from_settings(settings: Settings) -> NeonizeEngine:
     """The engine as configured by WAGATE_NEONIZE_* (and the database provider)."""
+    from wagate.engines.neonize import available
+
+    if not available():
+        raise EngineFatal(
+            "WAGATE_ENGINE=neonize, but neonize (with its Go library) is not installed; "
+            "install wagate's locked dependencies or use WAGATE_ENGINE=sim"
+        )
     config = NeonizeConfig(
         shard_size=settings.neonize_shard_size,
         recycle_after=settings.neonize_recycle_after,
