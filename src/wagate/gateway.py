@@ -257,19 +257,19 @@ class Gateway:
     async def connect(self, name: str, number: str | None = None) -> Registered:
         reg = self.get(name)
         sup = reg.supervisor
-        decision = await sup.submit(lc.Connect(number))
-        if decision.reply == "started" or (
-            sup.external_state == "connecting" and not sup.code.code
+        await sup.submit(lc.Connect(number))
+        # Answer with the first QR/pairing code, or once the session settles: never a hang. The
+        # wait is the HTTP caller's, so it runs on the loop's time, not the lifecycle's clock;
+        # a reconnect backoff has no session to wait for.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.connect_wait
+        while sup.inst.state in (lc.State.CONNECTING, lc.State.AWAITING_IDENTITY) and not (
+            sup.code.code or sup.code.pairing_code
         ):
-            # Answer with the first QR/pairing code, or once the state settles: never a hang.
-            deadline = self.clock.now() + self.settings.connect_wait
-            while sup.external_state == "connecting" and not (
-                sup.code.code or sup.code.pairing_code
-            ):
-                left = deadline - self.clock.now()
-                if left <= 0:
-                    break
-                await sup.wait_changed(min(left, 0.25))
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            await sup.wait_changed(min(left, 0.25))
         return reg
 
     async def restart(self, name: str) -> Registered:
@@ -306,41 +306,20 @@ class Gateway:
         with_creds = await self.credentials.present()
         restoring = 0
         for row in rows:
-            initial = lc.Instance(
-                state=lc.State(row.lifecycle_state)
-                if row.lifecycle_state in lc.State._value2member_map_
-                else lc.State.IDLE,
-                reason=row.status_reason,
-                jid=row.owner_jid,
-                has_credentials=row.id in with_creds,
+            initial = lc.restored(
+                row.lifecycle_state, row.status_reason, row.owner_jid, row.id in with_creds
             )
-            # Nothing is live after a restart: start from a non-live state.
-            if initial.state in lc.LIVE or initial.state in (
-                lc.State.RECONNECTING,
-                lc.State.DELETED,
-            ):
-                initial = lc.Instance(
-                    state=lc.State.IDLE,
-                    reason=row.status_reason,
-                    jid=row.owner_jid,
-                    has_credentials=row.id in with_creds,
-                )
             if self.sim is not None:
                 self.sim.reset_instance(row.name)
             sup = self._supervisor(row.id, row.name, initial, row.profile_name)
             reg = Registered(row.id, row.name, row.integration, row.token_hash, row.number, sup)
             self._register(reg)
-            boot = lc.Boot(row.connection_status, row.id in with_creds)
-            delay = restoring * self.settings.boot_stagger if boot.has_credentials else 0.0
-            if boot.has_credentials and row.connection_status in ("open", "connecting"):
+            has_creds = row.id in with_creds
+            stagger = restoring * self.settings.boot_stagger
+            sup.boot(lc.Boot(row.connection_status, has_creds, stagger))
+            if has_creds and row.connection_status in ("open", "connecting"):
                 restoring += 1
-            spawn(self._boot_one(sup, boot, delay), name=f"boot:{row.name}")
         _log.info("instances restored", total=len(rows), reconnecting=restoring)
-
-    async def _boot_one(self, sup: Supervisor, boot: lc.Boot, delay: float) -> None:
-        if delay:
-            await self.clock.sleep(delay)
-        await sup.submit(boot)
 
     async def shutdown(self) -> None:
         for task in self._expiry.values():

@@ -4,10 +4,13 @@ No I/O, no awaits, no clock. The supervisor (core/supervisor.py) feeds it API in
 events and timer firings, and carries out the effects it returns, in order.
 
 Rules (shared/DESIGN.md "The connection lifecycle"):
+- `ACCEPTS` says in which states each input means something. Anywhere else the input is
+  dropped on purpose (`Decision.dropped`), never by accident; so is an input of a stale epoch.
 - Every session gets a new epoch; stopping a session retires its epoch, so anything it still
   reports is stale and dropped here.
 - Close codes are classified by code *and* state: 408 before pairing is an expired QR (terminal),
-  408 after pairing is a lost connection (transient).
+  408 after pairing is a lost connection (transient). 515 restarts at once, but only once per
+  streak of failures: a second one waits for the backoff like any other transient close.
 - Logout and delete set the intent down first: timers are cancelled before any teardown, the
   remote unlink is attempted only on a live paired session, and credentials are purged whatever
   the engine said.
@@ -45,6 +48,11 @@ class State(StrEnum):
 
 
 LIVE = frozenset({State.CONNECTING, State.AWAITING_PAIRING, State.AWAITING_IDENTITY, State.OPEN})
+"""States with an engine session."""
+UP = LIVE | {State.RECONNECTING}
+"""States in which the instance intends to be connected."""
+EXISTING = frozenset(State) - {State.DELETED}
+PAIRING = frozenset({State.CONNECTING, State.AWAITING_PAIRING})
 EXTERNAL: dict[State, str] = {
     State.IDLE: "close",
     State.CONNECTING: "connecting",
@@ -60,6 +68,7 @@ LOGGED_OUT_CODES = frozenset({401})
 PERMANENT_CODES = frozenset({402, 403, 406, 440})
 QR_EXPIRED = 408
 RESTART_REQUIRED = 515
+QR_LIMIT_REASON = 428
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -87,10 +96,13 @@ class Delete:
 
 @dataclass(frozen=True, slots=True)
 class Boot:
-    """Restore from the store: `persisted` is the stored connectionStatus."""
+    """Restore from the store: `persisted` is the stored connectionStatus. An instance to
+    reconnect waits `stagger` seconds first (as `reconnecting`), so a restart does not open
+    every session at once."""
 
     persisted: str
     has_credentials: bool
+    stagger: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +191,11 @@ class Announce:
 
 @dataclass(frozen=True, slots=True)
 class ScheduleReconnect:
+    """Fire `ReconnectDue(epoch)` after the backoff for `attempt`, or after `after` seconds."""
+
     epoch: int
     attempt: int
+    after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,17 +260,45 @@ class Decision:
     """True when the input was stale or meaningless in this state and changed nothing."""
 
 
+ACCEPTS: dict[type, frozenset[State]] = {
+    Connect: EXISTING,
+    Restart: EXISTING,
+    Logout: EXISTING,
+    Delete: EXISTING,
+    Boot: frozenset({State.IDLE}),
+    ReconnectDue: frozenset({State.RECONNECTING}),
+    StableDue: frozenset({State.OPEN}),
+    Qr: PAIRING,
+    PairCode: PAIRING,
+    Opened: PAIRING | {State.AWAITING_IDENTITY},
+    Closed: LIVE,
+    LoggedOut: LIVE,
+    CredsUpdate: LIVE,
+}
+"""The states in which each input means something; everywhere else it is dropped."""
+
+
+def restored(state: str, reason: int, jid: str | None, has_credentials: bool) -> Instance:
+    """The instance as a restart finds it: nothing is live any more, so live states are idle."""
+    found = State(state) if state in State._value2member_map_ else State.IDLE
+    if found in UP or found is State.DELETED:
+        found = State.IDLE
+    return Instance(state=found, reason=reason, jid=jid, has_credentials=has_credentials)
+
+
 def decide(inst: Instance, event: Input, policy: Policy = Policy()) -> Decision:
     """The next instance and the effects that get there. Total: every (state, input) pair."""
-    if inst.state is State.DELETED:
-        return Decision(inst, reply="deleted", dropped=True)
+    if inst.state not in ACCEPTS[type(event)] or _stale(inst, event):
+        return Decision(
+            inst, reply="deleted" if inst.state is State.DELETED else "ignored", dropped=True
+        )
     match event:
         case Connect(number):
-            if inst.state in LIVE:
+            if inst.state in UP:  # one session at most: answer with the current state
                 return Decision(inst, reply="already")
             return _finish(inst, _start(inst, number, fresh=True), reply="started")
         case Restart():
-            if inst.state in LIVE or inst.state is State.RECONNECTING:
+            if inst.state in UP:
                 new, fx = _teardown(inst)
                 started, fx2 = _start(new, inst.number, fresh=True)
                 return _finish(inst, (started, fx + fx2), reply="restarted")
@@ -263,64 +306,66 @@ def decide(inst: Instance, event: Input, policy: Policy = Policy()) -> Decision:
                 return _finish(inst, _start(inst, inst.number, fresh=True), reply="restarted")
             return Decision(inst, reply="not_connected")
         case Logout():
-            if inst.state not in LIVE and inst.state is not State.RECONNECTING:
-                if inst.has_credentials:
-                    gone = replace(
-                        inst, state=State.LOGGED_OUT, reason=401, has_credentials=False, jid=None
-                    )
-                    return _finish(inst, (gone, (PurgeCredentials(),)), reply="already_closed")
-                return Decision(inst, reply="already_closed")
             new, fx = _teardown(inst, remote=True)
-            new = replace(
-                new,
-                state=State.LOGGED_OUT,
-                reason=401,
-                detail="logged out",
-                has_credentials=False,
-                jid=None,
-            )
-            return _finish(inst, (new, (*fx, PurgeCredentials())), reply="logged_out")
+            if inst.state not in UP and not inst.has_credentials:
+                return Decision(inst, fx, reply="already_closed")
+            gone = _logged_out(new, "logged out")
+            reply = "logged_out" if inst.state in UP else "already_closed"
+            return _finish(inst, (gone, (*fx, PurgeCredentials())), reply=reply)
         case Delete():
             new, fx = _teardown(inst, remote=True)
-            if inst.state in LIVE or inst.state is State.RECONNECTING:
-                closed = replace(new, state=State.LOGGED_OUT, reason=401, detail="deleted")
-                done = _finish(inst, (closed, fx))
-                new, fx = closed, done.effects
+            if inst.state in UP:  # announce the close before the instance disappears
+                new = _logged_out(new, "deleted")
+                fx = _finish(inst, (new, fx)).effects
             dead = replace(new, state=State.DELETED, has_credentials=False, jid=None)
             return Decision(dead, (*fx, PurgeCredentials(), Forget()), reply="deleted")
-        case Boot(persisted, has_creds):
-            inst = replace(inst, has_credentials=has_creds)
-            if has_creds and persisted in ("open", "connecting"):
-                booted, fx = _start(inst, None, fresh=True)
-                return Decision(booted, (Persist(), *fx), reply="restoring")
-            if persisted != "close":
-                return Decision(inst, (Persist(),), reply="reconciled")
-            return Decision(inst, reply="idle")
-        case ReconnectDue(epoch):
-            if inst.state is not State.RECONNECTING or epoch != inst.epoch:
-                return Decision(inst, dropped=True)
+        case Boot(_, has_creds):
+            return _boot(replace(inst, has_credentials=has_creds), event)
+        case ReconnectDue():
             return _finish(inst, _start(inst, inst.number, fresh=False))
-        case StableDue(epoch):
-            if inst.state is not State.OPEN or epoch != inst.epoch:
-                return Decision(inst, dropped=True)
+        case StableDue():
             return Decision(replace(inst, failures=0))
-        case Qr() | PairCode() | Opened() | Closed() | LoggedOut() | CredsUpdate():
-            if event.epoch != inst.epoch or inst.state not in LIVE:
-                return Decision(inst, dropped=True)
+        case _:
             return _on_engine(inst, event, policy)
-    raise TypeError(f"not a lifecycle input: {event!r}")  # pragma: no cover
 
 
-def _on_engine(inst: Instance, event: EngineInput, policy: Policy) -> Decision:
+def _boot(inst: Instance, boot: Boot) -> Decision:
+    """Restore after a restart, announcing what changed since the store's last word."""
+    if inst.has_credentials and boot.persisted in ("open", "connecting"):
+        if boot.stagger > 0:  # wait as `reconnecting`: the store never says `open` meanwhile
+            new = replace(inst, state=State.RECONNECTING, detail="restoring after restart")
+            fx: tuple[Effect, ...] = (ScheduleReconnect(inst.epoch, 0, after=boot.stagger),)
+        else:
+            new, fx = _start(inst, None, fresh=True)
+        reply = "restoring"
+    elif boot.persisted != "close":
+        new, fx = replace(inst, reason=QR_LIMIT_REASON, detail="not restored: no credentials"), ()
+        reply = "reconciled"
+    else:
+        return Decision(inst, reply="idle")
+    changed = boot.persisted != EXTERNAL[new.state]
+    announce = (Announce(EXTERNAL[new.state], new.reason),) if changed else ()
+    return Decision(new, (Persist(), *announce, *fx), reply=reply)
+
+
+def _stale(inst: Instance, event: Input) -> bool:
+    """From a session or timer of an older epoch (a boot restores only an untouched instance)."""
+    if isinstance(event, Boot):
+        return inst.epoch != 0
+    epoch = getattr(event, "epoch", None)
+    return epoch is not None and epoch != inst.epoch
+
+
+def _on_engine(inst: Instance, event: Input, policy: Policy) -> Decision:
     match event:
         case Qr(_, code):
-            if inst.state not in (State.CONNECTING, State.AWAITING_PAIRING):
-                return Decision(inst, dropped=True)
             if inst.qr_count >= policy.qr_limit:
                 new, fx = _teardown(inst)
-                new = replace(new, state=State.IDLE, reason=428, detail="QR code limit reached")
-                refused = (Announce("refused", 428),)
-                return _finish(inst, (new, (*fx, *refused)))
+                new = replace(
+                    new, state=State.IDLE, reason=QR_LIMIT_REASON, detail="QR code limit reached"
+                )
+                persist, close = _finish(inst, (new, fx)).effects[-2:]
+                return Decision(new, (*fx, persist, Announce("refused", new.reason), close))
             new = replace(inst, state=State.AWAITING_PAIRING, qr_count=inst.qr_count + 1)
             return _finish(inst, (new, (ShowCode(qr=code),)))
         case PairCode(_, code):
@@ -328,9 +373,11 @@ def _on_engine(inst: Instance, event: EngineInput, policy: Policy) -> Decision:
             return _finish(inst, (new, (ShowCode(pairing=code),)))
         case CredsUpdate(_, creds):
             return Decision(replace(inst, has_credentials=True), (SaveCredentials(dict(creds)),))
+        case Opened(epoch, None):
+            if inst.state is State.AWAITING_IDENTITY:
+                return Decision(inst, reply="ignored", dropped=True)
+            return _finish(inst, (replace(inst, state=State.AWAITING_IDENTITY), ()))
         case Opened(epoch, jid):
-            if jid is None:
-                return _finish(inst, (replace(inst, state=State.AWAITING_IDENTITY), ()))
             new = replace(
                 inst,
                 state=State.OPEN,
@@ -342,26 +389,25 @@ def _on_engine(inst: Instance, event: EngineInput, policy: Policy) -> Decision:
             )
             return _finish(inst, (new, (ScheduleStable(epoch),)))
         case LoggedOut(epoch, detail):
-            return _on_engine(inst, Closed(epoch, 401, detail or "logged out remotely"), policy)
+            return _on_close(inst, 401, detail or "logged out remotely", policy)
         case Closed(_, code, detail):
             return _on_close(inst, code, detail, policy)
-    raise TypeError(f"not an engine event: {event!r}")  # pragma: no cover
+    raise TypeError(f"not a lifecycle input: {event!r}")  # pragma: no cover
 
 
 def _on_close(inst: Instance, code: int, detail: str, policy: Policy) -> Decision:
     new, fx = _teardown(inst)
     new = replace(new, reason=code, detail=detail)
     if code in LOGGED_OUT_CODES:
-        new = replace(new, state=State.LOGGED_OUT, has_credentials=False, jid=None)
-        return _finish(inst, (new, (*fx, PurgeCredentials())))
+        return _finish(inst, (_logged_out(new, detail), (*fx, PurgeCredentials())))
     if code in PERMANENT_CODES:
         return _finish(inst, (replace(new, state=State.FAILED), fx))
-    if code == QR_EXPIRED and not inst.has_credentials:
+    if code == QR_EXPIRED and not inst.has_credentials:  # before pairing: the QR expired
         return _finish(inst, (replace(new, state=State.IDLE, detail=detail or "QR expired"), fx))
-    if code == RESTART_REQUIRED:
-        started, fx2 = _start(new, inst.number, fresh=False)
-        return _finish(inst, (started, fx + fx2))
     failures = inst.failures + 1
+    if code == RESTART_REQUIRED and failures == 1:
+        started, fx2 = _start(replace(new, failures=failures), inst.number, fresh=False)
+        return _finish(inst, (started, fx + fx2))
     if failures >= policy.max_failures:
         failed = replace(
             new,
@@ -372,6 +418,12 @@ def _on_close(inst: Instance, code: int, detail: str, policy: Policy) -> Decisio
         return _finish(inst, (failed, fx))
     waiting = replace(new, state=State.RECONNECTING, failures=failures)
     return _finish(inst, (waiting, (*fx, ScheduleReconnect(waiting.epoch, failures))))
+
+
+def _logged_out(inst: Instance, detail: str) -> Instance:
+    return replace(
+        inst, state=State.LOGGED_OUT, reason=401, detail=detail, has_credentials=False, jid=None
+    )
 
 
 def _start(
@@ -417,4 +469,4 @@ def _finish(
 
 
 def _persisted(inst: Instance) -> tuple[object, ...]:
-    return (inst.state, inst.reason, inst.jid)
+    return (inst.state, inst.reason, inst.detail, inst.jid)

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
-    """Capped exponential backoff with jitter: initial, 2x initial, 4x … up to `maximum`."""
+    """Capped exponential backoff with jitter: initial, 2x initial, 4x … up to `maximum`.
+
+    Jitter spreads each delay by ±`jitter` (a fraction) so instances that lost the network
+    together do not come back in lockstep; a delay never exceeds `maximum`."""
 
     initial: float = 1.0
     maximum: float = 60.0
@@ -16,7 +19,8 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before reconnect number `attempt` (1-based)."""
-        base = float(min(self.initial * (2 ** max(0, attempt - 1)), self.maximum))
+        doublings = min(max(0, attempt - 1), 64)  # past the cap already; keeps floats finite
+        base = float(min(self.initial * 2.0**doublings, self.maximum))
         if not self.jitter:
             return base
         spread = (rng or random).uniform(-self.jitter, self.jitter)

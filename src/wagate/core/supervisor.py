@@ -156,6 +156,10 @@ class Supervisor:
         self._queue.put_nowait(_Item(intent, fut))
         return await fut
 
+    def boot(self, boot: lc.Boot) -> None:
+        """Queue the restore after a restart (the worker takes it before any later input)."""
+        self._queue.put_nowait(_Item(boot))
+
     def on_engine_event(self, event: EngineEvent) -> None:
         """The engine's sink: only enqueues, never blocks (engines may call it from callbacks)."""
         if not self.deleted:
@@ -278,8 +282,8 @@ class Supervisor:
                 if not any(isinstance(e, lc.Persist) for e in self._batch):
                     await self._send(self._announcements(state, reason))
                 # else: written with the status by this decision's Persist, in one transaction
-            case lc.ScheduleReconnect(epoch, attempt):
-                delay = self._backoff.delay(attempt, self._rng)
+            case lc.ScheduleReconnect(epoch, attempt, after):
+                delay = self._backoff.delay(attempt, self._rng) if after is None else after
                 self._log.info("reconnect scheduled", attempt=attempt, delay=round(delay, 3))
                 self._timer(delay, lc.ReconnectDue(epoch), "reconnect")
             case lc.ScheduleStable(epoch):
@@ -306,8 +310,8 @@ class Supervisor:
         except EngineError as exc:
             self._log.info("connect failed", error=str(exc), code=exc.code)
             return Closed(epoch, exc.code, str(exc) or type(exc).__name__)
-        except TimeoutError:
-            return Closed(epoch, 408, "connect timed out")
+        except TimeoutError:  # a lost connection, not an expired QR: not 408
+            return Closed(epoch, 428, "connect timed out")
         except Exception as exc:  # an engine bug must not kill the instance's worker
             self._log.error("engine start raised", error=repr(exc))
             return Closed(epoch, 500, repr(exc))
@@ -475,7 +479,7 @@ def explain(inst: lc.Instance) -> tuple[str, str]:
         case s.IDLE if inst.reason == 408:
             return "The QR code expired before a phone scanned it.", "connect"
         case s.IDLE:
-            return "Not connected.", "connect" if not inst.has_credentials else "connect"
+            return "Not connected.", "connect"
         case s.CONNECTING:
             return "Connecting to WhatsApp.", "wait"
         case s.AWAITING_PAIRING:
@@ -484,6 +488,8 @@ def explain(inst: lc.Instance) -> tuple[str, str]:
             return "Connected; waiting for WhatsApp to confirm the account.", "wait"
         case s.OPEN:
             return "Connected.", "none"
+        case s.RECONNECTING if inst.failures == 0:
+            return "Reconnecting after a restart.", "wait"
         case s.RECONNECTING:
             return (
                 f"Connection lost ({inst.reason}); reconnecting with backoff "
