@@ -33,7 +33,7 @@ async def _assert_down_for_good(h: Harness, name: str) -> None:
     assert await h.gateway.credentials.load(reg.id) is None
     before = await sim_stats(h, name)
     assert before["liveSessions"] == 0
-    await run_for(h, TEN_MINUTES, step=5.0)
+    await run_for(h, TEN_MINUTES)
     assert await sim_stats(h, name) == before
     assert updates(h, name)[-1] == ("close", 401)
 
@@ -145,7 +145,7 @@ async def test_408_before_login_is_an_expired_qr(virtual_harness: Harness) -> No
     state = await connection_state(h, "expired")
     assert state["lifecycle"]["state"] == "idle" and state["lifecycle"]["reason"] == 408
     assert state["lifecycle"]["action"] == "connect"
-    await run_for(h, TEN_MINUTES, step=5.0)
+    await run_for(h, TEN_MINUTES)
     assert (await sim_stats(h, "expired"))["connectAttempts"] == 1
     assert updates(h, "expired") == [("connecting", 200), ("close", 408)]
 
@@ -187,9 +187,9 @@ async def test_delete_while_reconnecting_leaves_no_zombie(virtual_harness: Harne
 
     assert r.status_code == 200
     events = len(h.events)
-    await run_for(h, TEN_MINUTES / 2, step=5.0)
+    await run_for(h, TEN_MINUTES / 2)
     await h.client.post("/sim/network", json={"up": True})
-    await run_for(h, TEN_MINUTES / 2, step=5.0)
+    await run_for(h, TEN_MINUTES / 2)
     assert await sim_stats(h, "zombie") == {"connectAttempts": attempts, "liveSessions": 0}
     assert (await h.client.get("/instance/connectionState/zombie")).status_code == 404
     assert h.events[events:] == []  # nothing from the deleted instance afterwards
@@ -236,7 +236,7 @@ async def test_concurrent_connect_logout_delete_restart(virtual_harness: Harness
     assert all(r.status_code in (200, 201, 404) for r in answers), [r.text for r in answers]
     assert answers[4].status_code == 200
     attempts = (await sim_stats(h, "storm"))["connectAttempts"]
-    await run_for(h, 120.0, step=5.0)
+    await run_for(h, 120.0)
     assert await sim_stats(h, "storm") == {"connectAttempts": attempts, "liveSessions": 0}
     states = [s for s, _ in updates(h, "storm")]
     assert all(a != b for a, b in zip(states, states[1:], strict=False)), states

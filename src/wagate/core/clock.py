@@ -6,6 +6,7 @@ import asyncio
 import heapq
 import itertools
 import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 
@@ -58,19 +59,34 @@ class VirtualClock:
         live = [d for d, _, f in self._sleepers if not f.done()]
         return min(live) if live else None
 
-    async def advance(self, seconds: float, *, settle: int = 20) -> None:
-        """Move time forward by `seconds`, firing every timer due on the way."""
+    async def advance(
+        self,
+        seconds: float,
+        *,
+        settle: int = 20,
+        idle: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Move time forward by `seconds`, firing every timer due on the way, each at its own
+        deadline. After each one the loop runs `settle` rounds, then `idle()` if given (e.g.
+        "until every worker is quiet", for work that waits on threads such as a database
+        driver), so what a timer schedules is scheduled from the time it fired."""
+
+        async def quiet() -> None:
+            await _settle(settle)
+            if idle is not None:
+                await idle()
+
         target = self._now + seconds
-        await _settle(settle)
+        await quiet()
         while self._sleepers and self._sleepers[0][0] <= target:
             deadline, _, fut = heapq.heappop(self._sleepers)
             if fut.done():
                 continue
             self._now = max(self._now, deadline)
             fut.set_result(None)
-            await _settle(settle)
+            await quiet()
         self._now = target
-        await _settle(settle)
+        await quiet()
 
 
 async def _settle(rounds: int) -> None:
