@@ -245,8 +245,11 @@ class LifecycleMachine(RuleBasedStateMachine):
 
         try:
             return self.runner.run(step())
-        except Violation:
-            raise
+        except Violation as exc:
+            if self.strict:
+                raise
+            self.w.problem(str(exc))
+            return None
         except Exception as exc:  # an intent that raised is itself a finding
             self.w.problem(f"a step raised {exc!r}")
             return None
