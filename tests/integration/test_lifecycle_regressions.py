@@ -241,3 +241,38 @@ async def test_concurrent_connect_logout_delete_restart(virtual_harness: Harness
     states = [s for s, _ in updates(h, "storm")]
     assert all(a != b for a, b in zip(states, states[1:], strict=False)), states
     assert states[-1] == "close"
+
+
+async def test_logout_when_the_database_write_fails_once(virtual_harness: Harness) -> None:
+    """The state write is retried (and logged), not swallowed: the store ends up saying close."""
+    h = virtual_harness
+    await h.create("flaky-db")
+    await pair(h, "flaky-db", "5511900000108")
+    await h.client.post("/sim/flaky-db/faults", json={"persistFailsOnce": True})
+
+    r = await h.client.delete("/instance/logout/flaky-db")
+
+    assert r.status_code == 200 and r.json() == LOGGED_OUT
+    assert h.sim.faults_of("flaky-db").persistFailsOnce is False  # the fault did fire
+    await _assert_down_for_good(h, "flaky-db")
+
+
+async def test_delete_when_the_socket_is_gone_and_logout_throws(virtual_harness: Harness) -> None:
+    h = virtual_harness
+    created = await h.create("wreck")
+    await pair(h, "wreck", "5511900000109")
+    await h.client.post(
+        "/sim/wreck/faults", json={"socketAlreadyClosed": True, "logoutFails": True}
+    )
+
+    r = await h.client.delete("/instance/delete/wreck")
+
+    assert r.status_code == 200
+    assert r.json()["response"]["message"] == "Instance deleted"
+    assert await h.gateway.store.rows_owned(created["instance"]["instanceId"]) == 0
+    assert await sim_stats(h, "wreck") == {"connectAttempts": 1, "liveSessions": 0}
+    assert updates(h, "wreck")[-1] == ("close", 401)
+    assert [e["event"] for e in h.events if e["instance"] == "wreck"][-2:] == [
+        "instance.delete",
+        "remove.instance",
+    ]
