@@ -16,7 +16,8 @@ from wagate import __version__
 from wagate.api import errors
 from wagate.api.json import JSONResponse
 from wagate.api.routes import events as events_routes
-from wagate.api.routes import instance, root
+from wagate.api.routes import instance, manager, root
+from wagate.api.routes import metrics as metrics_routes
 from wagate.api.routes import proxy as proxy_routes
 from wagate.api.routes import settings as settings_routes
 from wagate.config import Settings, resolve_api_key
@@ -78,6 +79,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
             rng=ov.rng,
         )
         app.state.gateway = gw
+        metrics_routes.attach(gw, observer)
         app.state.db = db
         if generated:
             _log.warning(
@@ -111,6 +113,9 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
         description="WhatsApp API gateway with Evolution API v2's HTTP contract.",
     )
     errors.install(app)
+    observer = metrics_routes.install(app, settings)
+    if not settings.disable_manager:
+        app.include_router(manager.router)
     app.include_router(root.router)
     app.include_router(instance.router)
     app.include_router(settings_routes.router)

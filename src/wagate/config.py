@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WEAK_KEYS = {"BQYHJGJHJ", "change-me", "changeme", "apikey", "api-key", "secret", "password"}
@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     del_instance: int | None = _env(None, "DEL_INSTANCE")
     log_level: str = _env("INFO", "LOG_LEVEL")
     log_format: Literal["console", "json"] = _env("console", "LOG_FORMAT", "WAGATE_LOG_FORMAT")
+    disable_manager: bool = _env(False, "SERVER_DISABLE_MANAGER")
+    prometheus_metrics: bool = _env(True, "PROMETHEUS_METRICS")
+    metrics_user: str | None = _env(None, "METRICS_USER")
+    metrics_password: str | None = Field(None, validation_alias="METRICS_PASSWORD", repr=False)
+    metrics_auth_required: bool = _env(False, "METRICS_AUTH_REQUIRED")
 
     engine: Literal["sim", "neonize"] = _env("sim", "WAGATE_ENGINE")
     neonize_shard_size: int = Field(1, ge=1, le=100, validation_alias="WAGATE_NEONIZE_SHARD_SIZE")
@@ -172,6 +177,14 @@ class Settings(BaseSettings):
                 f"is guessable; use at least {MIN_KEY_LENGTH} random characters "
                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
             )
+        return value
+
+    @field_validator("metrics_auth_required")
+    @classmethod
+    def _metrics_auth(cls, value: bool, info: ValidationInfo) -> bool:
+        """METRICS_AUTH_REQUIRED needs both credentials (Evolution answers 500 at scrape time)."""
+        if value and not (info.data.get("metrics_user") and info.data.get("metrics_password")):
+            raise ValueError("needs METRICS_USER and METRICS_PASSWORD to be set")
         return value
 
     @field_validator("webhook_non_retryable")

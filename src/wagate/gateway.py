@@ -10,7 +10,7 @@ import asyncio
 import hmac
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,8 @@ class _StatusPort:
         ):
             raise OSError("injected fault: the database write failed")
         await self._gw.store.save_status(instance_id, snap)
+        for listener in self._gw.status_listeners:
+            listener(instance_id, snap.lifecycle_state, snap.reason)
 
     async def save_status_with_events(
         self, instance_id: str, snap: StatusSnapshot, events: Sequence[dict[str, Any]]
@@ -79,6 +81,8 @@ class _StatusPort:
         ):
             raise OSError("injected fault: the database write failed")
         await self._gw.bus.save_status_with(instance_id, snap, events)
+        for listener in self._gw.status_listeners:
+            listener(instance_id, snap.lifecycle_state, snap.reason)
 
     async def forget(self, instance_id: str) -> None:
         await self._gw.store.forget(instance_id)
@@ -109,6 +113,8 @@ class Gateway:
         self.rng = rng or random.Random()
         self.instances: dict[str, Registered] = {}
         self.by_id: dict[str, Registered] = {}
+        self.status_listeners: list[Callable[[str, str, int], None]] = []
+        """Told (instance id, lifecycle state, reason) after each persisted state change."""
         self.policy = lc.Policy(
             qr_limit=settings.qrcode_limit, max_failures=settings.reconnect_max_failures
         )

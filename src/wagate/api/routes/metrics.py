@@ -1,0 +1,74 @@
+"""GET /metrics: Prometheus text format (PROMETHEUS_METRICS, optional Basic auth)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from wagate import __version__
+from wagate.config import Settings
+from wagate.domain.errors import Unauthorized
+from wagate.gateway import Gateway
+from wagate.observability import metrics
+
+router = APIRouter(tags=["metrics"])
+
+
+def install(app: FastAPI, settings: Settings) -> metrics.LifecycleMetrics:
+    """Give the app its registry, the HTTP wrapper and the route. Returns the lifecycle
+    observer for the lifespan to attach to the gateway once it exists."""
+    observer = metrics.LifecycleMetrics()
+
+    def rows() -> list[metrics.InstanceRow]:
+        gw: Gateway | None = getattr(app.state, "gateway", None)
+        if gw is None:
+            return []
+        return [
+            (r.name, r.integration, r.supervisor.inst.state.value) for r in gw.instances.values()
+        ]
+
+    info = {
+        "version": __version__,
+        "clientName": settings.client_name,
+        "serverUrl": settings.public_url,
+    }
+    app.state.metrics_registry = metrics.build_registry(metrics.InstancesCollector(rows, info))
+    if settings.prometheus_metrics:
+        app.add_middleware(metrics.HttpMetrics)
+        app.include_router(router)
+    return observer
+
+
+def attach(gw: Gateway, observer: metrics.LifecycleMetrics) -> None:
+    """Feed the observer from the gateway's persisted state changes and its events."""
+    gw.status_listeners.append(observer.on_status)
+    gw.bus.subscribe(observer.on_event)
+
+
+def _check_basic(request: Request, settings: Settings) -> None:
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise Unauthorized()
+    try:
+        user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized() from None
+    ok_user = hmac.compare_digest(user.encode(), (settings.metrics_user or "").encode())
+    ok_pass = hmac.compare_digest(password.encode(), (settings.metrics_password or "").encode())
+    if not (ok_user and ok_pass):
+        raise Unauthorized()
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def scrape(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    if gw.settings.metrics_auth_required:
+        _check_basic(request, gw.settings)
+    body = generate_latest(request.app.state.metrics_registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Operator tools behind the `wagate` command: the HTTP client, instance commands, doctor."""

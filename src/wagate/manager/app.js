@@ -1,0 +1,551 @@
+// wagate Manager: plain JavaScript over wagate's JSON API. No build step, no dependencies.
+// The key lives in sessionStorage (this tab only) and travels as the `apikey` header.
+"use strict";
+
+const KEY_SLOT = "wagate.apikey";
+const POLL_MS = 1000;          // list refresh while the live stream is down
+const SLOW_POLL_MS = 15000;    // safety refresh while it is up
+const TAIL_MAX = 100;
+
+const ACTIONS = {
+  connect: "Connect",
+  scan: "Scan the QR code (or use a pairing code)",
+  wait: "Wait: it is working on it",
+  check_phone: "Check the phone, then connect again",
+  none: "Nothing",
+};
+
+const ui = {};
+const state = {
+  key: null, global: false, events: [],
+  rows: new Map(),        // name -> fetchInstances row
+  rowEls: new Map(),      // name -> {sig, tr}: the rendered row and what it showed
+  selected: null,         // name of the instance in the detail panel
+  code: new Map(),        // name -> {base64, pairingCode, count}
+  tail: [],
+  streamAbort: null, live: false, pollTimer: null, refreshTimer: null, deliveriesTimer: null,
+};
+
+// --- helpers --------------------------------------------------------------------------------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function messageOf(data, status) {
+  const msg = data && data.response && data.response.message;
+  if (Array.isArray(msg)) return msg.flat().join("; ");
+  if (typeof msg === "string") return msg;
+  if (data && typeof data.message === "string") return data.message;
+  return `HTTP ${status}`;
+}
+
+async function api(method, path, body) {
+  const init = { method, headers: { apikey: state.key } };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+  if (!res.ok) {
+    const err = new Error(messageOf(data, res.status));
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+const enc = encodeURIComponent;
+
+function notify(text, bad = false) {
+  ui.notice.textContent = text;
+  ui.notice.classList.toggle("bad", bad);
+}
+
+function confirmWith(text, okLabel) {
+  return new Promise((resolve) => {
+    ui.confirmText.textContent = text;
+    ui.confirmOk.textContent = okLabel;
+    ui.confirm.returnValue = "";
+    ui.confirm.addEventListener("close", () => resolve(ui.confirm.returnValue === "ok"), { once: true });
+    ui.confirm.showModal();
+    ui.confirmCancel.focus();
+  });
+}
+
+// --- sign in / out --------------------------------------------------------------------------
+
+async function signIn(key) {
+  state.key = key;
+  const who = await api("GET", "/manager/api/whoami");
+  sessionStorage.setItem(KEY_SLOT, key);
+  state.global = who.global;
+  state.events = who.events || [];
+  ui.whoami.textContent = who.global ? "Global key" : `Instance token (${who.instances.join(", ")})`;
+  ui.login.hidden = true;
+  ui.dashboard.hidden = false;
+  ui.session.hidden = false;
+  ui.createForm.hidden = !who.global;
+  buildEventChecks();
+  await refresh();
+  startStream();
+  schedulePoll();
+}
+
+function signOut() {
+  sessionStorage.removeItem(KEY_SLOT);
+  stopStream();
+  clearTimeout(state.pollTimer);
+  state.key = null;
+  state.rows.clear();
+  state.rowEls.clear();
+  state.selected = null;
+  ui.dashboard.hidden = true;
+  ui.session.hidden = true;
+  ui.detail.hidden = true;
+  ui.login.hidden = false;
+  ui.apikey.value = "";
+  ui.apikey.focus();
+}
+
+// --- the instance list ----------------------------------------------------------------------
+
+async function refresh() {
+  try {
+    const rows = await api("GET", "/instance/fetchInstances");
+    state.rows = new Map(rows.map((r) => [r.name, r]));
+    render();
+  } catch (err) {
+    if (err.status === 401) { signOut(); ui.loginError.textContent = "The key is no longer accepted."; return; }
+    notify(`Could not load the instances: ${err.message}`, true);
+  }
+}
+
+function refreshSoon() {
+  clearTimeout(state.refreshTimer);
+  state.refreshTimer = setTimeout(refresh, 150);
+}
+
+function schedulePoll() {
+  clearTimeout(state.pollTimer);
+  state.pollTimer = setTimeout(async () => {
+    if (!state.key) return;
+    await refresh();
+    if (!state.live && state.selected) await pollCode(state.selected);
+    schedulePoll();
+  }, state.live ? SLOW_POLL_MS : POLL_MS);
+}
+
+function stateOf(row) {
+  return row.connectionStatus || "close";
+}
+
+function render() {
+  // Rows are rebuilt only when what they show changed, and focus stays on the same button.
+  const focused = document.activeElement && document.activeElement.getAttribute("aria-label");
+  const rows = [...state.rows.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const kept = new Map();
+  for (const row of rows) {
+    const lc = row.lifecycle || {};
+    const sig = JSON.stringify([row.connectionStatus, row.ownerJid, lc.state, lc.reason, lc.message, lc.action]);
+    const old = state.rowEls.get(row.name);
+    kept.set(row.name, old && old.sig === sig ? old : { sig, tr: renderRow(row) });
+  }
+  state.rowEls = kept;
+  ui.instances.tBodies[0].replaceChildren(...[...kept.values()].map((r) => r.tr));
+  if (focused && document.activeElement === document.body) {
+    const again = [...ui.instances.querySelectorAll("button")].find((b) => b.getAttribute("aria-label") === focused);
+    if (again) again.focus();
+  }
+  ui.empty.hidden = state.rows.size > 0;
+  if (!ui.tokenBox.hidden && !state.rows.has(ui.tokenName.textContent)) ui.tokenBox.hidden = true;
+  if (state.selected && !state.rows.has(state.selected)) closeDetail();
+  else if (state.selected) renderPairing();
+}
+
+function todo(lc, ext) {
+  if (lc.action === "scan" && ext === "close") return "Connect, then scan the QR code";
+  return ACTIONS[lc.action] || lc.action || "";
+}
+
+function renderRow(row) {
+  const lc = row.lifecycle || {};
+  const ext = stateOf(row);
+  const name = row.name;
+  const act = (label, handler, cls) =>
+    el("button", { type: "button", class: cls, "aria-label": `${label} ${name}`, onclick: () => handler(name) }, label);
+  return el("tr", { "data-instance": name },
+    el("td", {}, el("button", { type: "button", class: "name-button", onclick: () => openDetail(name),
+                              "aria-label": `Open ${name}` }, name),
+       el("span", { class: "sub", text: row.ownerJid || "" })),
+    el("td", { class: "state" },
+       el("span", { class: `badge ${ext}`, "data-state": ext }, ext),
+       el("span", { class: "sub", text: lc.state ? lc.state.replace(/_/g, " ") : "" })),
+    el("td", { class: "reason" },
+       el("span", { text: String(lc.reason ?? row.disconnectionReasonCode ?? "") }),
+       el("span", { class: "sub", text: lc.message || "" })),
+    el("td", { class: "todo", text: todo(lc, ext) }),
+    el("td", { class: "actions" },
+       act("Connect", connect), act("Restart", restart, "secondary"),
+       act("Log out", logout, "secondary"), act("Delete", remove, "danger")),
+  );
+}
+
+// --- actions --------------------------------------------------------------------------------
+
+async function create(event) {
+  event.preventDefault();
+  const name = ui.newName.value.trim();
+  if (!name) return;
+  try {
+    const res = await api("POST", "/instance/create", { instanceName: name, integration: "WHATSAPP-BAILEYS" });
+    ui.newName.value = "";
+    ui.tokenName.textContent = name;
+    ui.tokenValue.textContent = res.hash;
+    ui.tokenBox.hidden = false;
+    notify(`Created ${name}.`);
+    await refresh();
+  } catch (err) {
+    notify(`Could not create ${name}: ${err.message}`, true);
+  }
+}
+
+async function connect(name, number) {
+  openDetail(name);
+  try {
+    const qs = number ? `?number=${enc(number)}` : "";
+    const res = await api("GET", `/instance/connect/${enc(name)}${qs}`);
+    if (res.base64 || res.pairingCode) state.code.set(name, res);
+    notify(res.instance && res.instance.state === "open" ? `${name} is already connected.` : `Connecting ${name}…`);
+  } catch (err) {
+    notify(`Could not connect ${name}: ${err.message}`, true);
+  }
+  await refresh();
+}
+
+async function restart(name) {
+  try {
+    await api("POST", `/instance/restart/${enc(name)}`);
+    notify(`Restarting ${name}.`);
+  } catch (err) {
+    notify(`Could not restart ${name}: ${err.message}`, true);
+  }
+  await refresh();
+}
+
+async function logout(name) {
+  if (!(await confirmWith(`Log ${name} out? The phone's linked device is removed and pairing is needed again.`, "Log out"))) return;
+  try {
+    const res = await api("DELETE", `/instance/logout/${enc(name)}`);
+    state.code.delete(name);
+    notify(`${name}: ${messageOf(res)}.`);
+  } catch (err) {
+    notify(`Could not log ${name} out: ${err.message}`, true);
+  }
+  await refresh();
+}
+
+async function remove(name) {
+  if (!(await confirmWith(`Delete ${name}? Its session, settings and credentials are removed for good.`, "Delete"))) return;
+  try {
+    await api("DELETE", `/instance/delete/${enc(name)}`);
+    state.code.delete(name);
+    notify(`Deleted ${name}.`);
+  } catch (err) {
+    notify(`Could not delete ${name}: ${err.message}`, true);
+  }
+  await refresh();
+}
+
+// --- the detail panel -----------------------------------------------------------------------
+
+function openDetail(name) {
+  if (state.selected !== name) {
+    state.selected = name;
+    state.tail = [];
+    renderTail();
+    ui.detailName.textContent = name;
+    loadWebhook(name);
+    loadDeliveries(name);
+    loadSettings(name);
+  }
+  ui.detail.hidden = false;
+  renderPairing();
+}
+
+function closeDetail() {
+  state.selected = null;
+  ui.detail.hidden = true;
+}
+
+function renderPairing() {
+  const name = state.selected;
+  const row = state.rows.get(name);
+  if (!row) return;
+  const lc = row.lifecycle || {};
+  const ext = stateOf(row);
+  const code = state.code.get(name);
+  const pairing = lc.state === "awaiting_pairing" || lc.state === "connecting";
+  if (ext === "open") {
+    ui.pairState.textContent = `Connected${row.ownerJid ? ` as ${row.ownerJid}` : ""}.`;
+  } else if (pairing) {
+    ui.pairState.textContent = lc.message || "Waiting for the phone.";
+  } else {
+    ui.pairState.textContent = `${lc.message || "Not connected."} Use Connect to show a QR code.`;
+  }
+  const showQr = pairing && code && code.base64;
+  ui.qrBox.hidden = !showQr;
+  if (showQr && ui.qr.getAttribute("src") !== code.base64) {
+    ui.qr.src = code.base64;
+    ui.qr.alt = `QR code ${code.count || ""} to link ${name}`.replace("  ", " ");
+  }
+  const showPair = pairing && code && code.pairingCode;
+  ui.pairCodeBox.hidden = !showPair;
+  if (showPair) ui.pairCode.textContent = code.pairingCode;
+  ui.pairForm.hidden = ext === "open";
+}
+
+async function pollCode(name) {
+  // Only while the live stream is down: the QR rotates, and connect returns the current one
+  // without side effects while the instance is pairing.
+  const row = state.rows.get(name);
+  if (!row || !row.lifecycle || row.lifecycle.state !== "awaiting_pairing") return;
+  try {
+    const res = await api("GET", `/instance/connect/${enc(name)}`);
+    if (res.base64 || res.pairingCode) { state.code.set(name, res); renderPairing(); }
+  } catch { /* the next poll tries again */ }
+}
+
+function addToTail(env) {
+  state.tail.unshift(env);
+  state.tail.length = Math.min(state.tail.length, TAIL_MAX);
+  renderTail();
+}
+
+function summary(env) {
+  const d = env.data || {};
+  if (env.event === "connection.update") return `${d.state} (${d.statusReason})${d.lifecycle ? ` ${d.lifecycle.state}` : ""}`;
+  if (env.event === "qrcode.updated") return d.qrcode ? `QR ${d.qrcode.pairingCode ? "and pairing code " : ""}updated` : (d.message || "");
+  const text = JSON.stringify(d);
+  return text && text.length > 160 ? `${text.slice(0, 160)}…` : (text || "");
+}
+
+function renderTail() {
+  ui.events.replaceChildren(...state.tail.map((env) =>
+    el("li", {}, el("time", { datetime: env.date_time, text: (env.date_time || "").slice(11, 23) }),
+       " ", el("strong", { text: env.event }), " ", summary(env))));
+  ui.eventsEmpty.hidden = state.tail.length > 0;
+}
+
+// --- webhook, deliveries, settings ----------------------------------------------------------
+
+function buildEventChecks() {
+  ui.whEvents.replaceChildren(...state.events.map((name) =>
+    el("label", {}, el("input", { type: "checkbox", name: "event", value: name }), name)));
+}
+
+async function loadWebhook(name) {
+  ui.webhookNote.textContent = "";
+  ui.webhookForm.hidden = false;
+  try {
+    const wh = (await api("GET", `/webhook/find/${enc(name)}`)) || {};
+    ui.whUrl.value = wh.url || "";
+    ui.whEnabled.checked = !!wh.enabled;
+    ui.whByEvents.checked = !!wh.webhookByEvents;
+    ui.whBase64.checked = !!wh.webhookBase64;
+    const on = new Set(wh.events || []);
+    for (const box of ui.whEvents.querySelectorAll("input")) box.checked = on.has(box.value);
+    if (!wh.url) ui.webhookNote.textContent = "No webhook is set for this instance.";
+  } catch (err) {
+    if (err.status === 404 && /Cannot GET/.test(err.message)) {
+      ui.webhookForm.hidden = true;
+      ui.webhookNote.textContent = "This server has no webhook configuration routes.";
+    } else {
+      ui.webhookNote.textContent = `Could not load the webhook: ${err.message}`;
+    }
+  }
+}
+
+async function saveWebhook(event) {
+  event.preventDefault();
+  const name = state.selected;
+  const events = [...ui.whEvents.querySelectorAll("input:checked")].map((b) => b.value);
+  const body = { webhook: { enabled: ui.whEnabled.checked, url: ui.whUrl.value.trim(),
+    byEvents: ui.whByEvents.checked, base64: ui.whBase64.checked, events } };
+  try {
+    await api("POST", `/webhook/set/${enc(name)}`, body);
+    ui.webhookNote.textContent = "Webhook saved.";
+    loadDeliveries(name);
+  } catch (err) {
+    ui.webhookNote.textContent = `Not saved: ${err.message}`;
+  }
+}
+
+async function loadDeliveries(name) {
+  const tbody = ui.deliveries.tBodies[0];
+  try {
+    const items = (await api("GET", `/events/deliveries/${enc(name)}?limit=20`)) || [];
+    if (name !== state.selected) return;
+    tbody.replaceChildren(...items.map((d) => el("tr", { "data-status": d.status },
+      el("td", { text: (d.createdAt || "").replace("T", " ").slice(0, 19) }),
+      el("td", { text: `${d.event} → ${d.sink}` }),
+      el("td", { text: d.status || "" }),
+      el("td", { text: String(d.attempts ?? "") }),
+      el("td", { text: [d.lastCode, d.lastError].filter((x) => x !== null && x !== undefined).join(" ") }))));
+    ui.deliveries.hidden = items.length === 0;
+    ui.deliveriesNote.textContent = items.length ? "" : "No deliveries yet (a webhook must be set).";
+  } catch (err) {
+    ui.deliveries.hidden = true;
+    ui.deliveriesNote.textContent = err.status === 404 && /Cannot GET/.test(err.message)
+      ? "This server does not list webhook deliveries."
+      : `Could not load the deliveries: ${err.message}`;
+  }
+}
+
+function deliveriesSoon() {
+  clearTimeout(state.deliveriesTimer);
+  state.deliveriesTimer = setTimeout(() => { if (state.selected) loadDeliveries(state.selected); }, 1500);
+}
+
+async function loadSettings(name) {
+  try {
+    const s = await api("GET", `/settings/find/${enc(name)}`);
+    for (const input of ui.settingsForm.querySelectorAll("input[type=checkbox]")) input.checked = !!s[input.name];
+    ui.msgCall.value = s.msgCall || "";
+  } catch (err) {
+    notify(`Could not load the settings of ${name}: ${err.message}`, true);
+  }
+}
+
+async function saveSettings(event) {
+  event.preventDefault();
+  const body = { msgCall: ui.msgCall.value };
+  for (const input of ui.settingsForm.querySelectorAll("input[type=checkbox]")) body[input.name] = input.checked;
+  try {
+    await api("POST", `/settings/set/${enc(state.selected)}`, body);
+    notify(`Settings of ${state.selected} saved.`);
+  } catch (err) {
+    notify(`Settings not saved: ${err.message}`, true);
+  }
+}
+
+// --- the live stream (Server-Sent Events read through fetch, so the key stays a header) ------
+
+function setLive(on) {
+  state.live = on;
+  ui.live.textContent = on ? "live" : "reconnecting…";
+  ui.live.className = `live ${on ? "on" : "off"}`;
+  schedulePoll();
+}
+
+function stopStream() {
+  if (state.streamAbort) state.streamAbort.abort();
+  state.streamAbort = null;
+}
+
+async function startStream() {
+  stopStream();
+  const abort = new AbortController();
+  state.streamAbort = abort;
+  while (!abort.signal.aborted) {
+    try {
+      const res = await fetch("/manager/api/events", { headers: { apikey: state.key }, signal: abort.signal });
+      if (res.status === 401) { signOut(); return; }
+      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+      setLive(true);
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const frame = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          const data = frame.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+          if (data) onEvent(JSON.parse(data));
+        }
+      }
+    } catch (err) {
+      if (abort.signal.aborted) return;
+    }
+    setLive(false);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+function onEvent(env) {
+  const name = env.instance;
+  if (env.event === "qrcode.updated" && env.data && env.data.qrcode) {
+    state.code.set(name, { base64: env.data.qrcode.base64, pairingCode: env.data.qrcode.pairingCode,
+                           count: (state.code.get(name)?.count || 0) + 1 });
+  }
+  if (env.event === "connection.update" && env.data) {
+    const row = state.rows.get(name);
+    if (row) {
+      row.connectionStatus = env.data.state === "refused" ? "close" : env.data.state;
+      if (env.data.lifecycle) row.lifecycle = env.data.lifecycle;
+      if (env.data.state !== "connecting") state.code.delete(name);
+      render();
+    }
+  }
+  if (name === state.selected) {
+    addToTail(env);
+    renderPairing();
+    deliveriesSoon();
+  }
+  refreshSoon();
+}
+
+// --- start ----------------------------------------------------------------------------------
+
+function bind() {
+  const ids = ["login", "login-form", "apikey", "login-error", "dashboard", "session", "whoami",
+    "live", "signout", "notice", "create-form", "new-name", "token-box", "token-name",
+    "token-value", "token-close", "instances", "empty", "detail", "detail-name", "detail-close",
+    "pair-state", "qr-box", "qr", "pair-code-box", "pair-code", "pair-form", "pair-number",
+    "events", "events-empty", "webhook-note", "webhook-form", "wh-url", "wh-enabled",
+    "wh-by-events", "wh-base64", "wh-events", "deliveries", "deliveries-note", "settings-form",
+    "msg-call", "confirm", "confirm-text", "confirm-ok", "confirm-cancel"];
+  for (const id of ids) ui[id.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase())] = document.getElementById(id);
+  ui.loginForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    ui.loginError.textContent = "";
+    try {
+      await signIn(ui.apikey.value.trim());
+    } catch (err) {
+      state.key = null;
+      ui.loginError.textContent = err.status === 401 ? "That key was not accepted." : `Could not sign in: ${err.message}`;
+    }
+  });
+  ui.signout.addEventListener("click", signOut);
+  ui.createForm.addEventListener("submit", create);
+  ui.tokenClose.addEventListener("click", () => { ui.tokenBox.hidden = true; });
+  ui.detailClose.addEventListener("click", closeDetail);
+  ui.pairForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    connect(state.selected, ui.pairNumber.value.trim() || undefined);
+  });
+  ui.webhookForm.addEventListener("submit", saveWebhook);
+  ui.settingsForm.addEventListener("submit", saveSettings);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  bind();
+  const saved = sessionStorage.getItem(KEY_SLOT);
+  if (saved) signIn(saved).catch(() => signOut());
+  else ui.apikey.focus();
+});

@@ -1,0 +1,88 @@
+"""`wagate doctor` in a real terminal: what passes, and what it says to fix."""
+
+from __future__ import annotations
+
+import pexpect
+
+from tests.live import WAGATE, LiveServer, free_port
+
+
+def doctor(env: dict[str, str], cwd: str) -> tuple[int, str]:
+    child = pexpect.spawn(WAGATE, ["doctor"], env=env, cwd=cwd, encoding="utf-8", timeout=30)
+    child.expect(pexpect.EOF)
+    child.close()
+    return int(child.exitstatus), str(child.before).replace("\r\n", "\n")
+
+
+def test_a_healthy_installation(live: LiveServer) -> None:
+    code, out = doctor(live.env, str(live.data_dir.parent))
+    lines = out.splitlines()
+    assert code == 0, out
+    assert lines[0].startswith("✓ config") and "database sqlite, engine sim" in lines[0]
+    assert any(x.startswith("✓ api key") and "AUTHENTICATION_API_KEY is set" in x for x in lines)
+    assert any(x.startswith("✓ database") and "wagate.db" in x for x in lines)
+    assert any(x.startswith("✓ migrations") and "up to date" in x for x in lines)
+    assert any(x.startswith("✓ server") and f"answering at {live.url}" in x for x in lines)
+    assert any(x.startswith("! engine") for x in lines)  # sim is a warning, not a failure
+    assert "fix: set WAGATE_ENGINE" in out
+    assert lines[-1].startswith("All checks passed (")
+
+
+def test_what_to_fix(live: LiveServer, tmp_path_factory) -> None:
+    where = tmp_path_factory.mktemp("doctor")
+    dead = free_port()
+    env = {
+        **live.env,
+        "WAGATE_DATA_DIR": str(where / "data"),
+        "AUTHENTICATION_API_KEY": "",
+        "DATABASE_PROVIDER": "postgresql",
+        "DATABASE_CONNECTION_URI": f"postgresql://wagate:hunter2secret@127.0.0.1:{dead}/wagate",
+        "CACHE_REDIS_ENABLED": "true",
+        "CACHE_REDIS_URI": f"redis://127.0.0.1:{dead}/0",
+        "SERVER_PORT": str(live.port),  # taken by the live server: doctor finds a wagate there
+    }
+    code, out = doctor(env, str(where))
+    flat = " ".join(out.split(" "))
+    while "  " in flat:
+        flat = flat.replace("  ", " ")
+    assert code == 1, out
+    assert f"✗ database cannot use postgresql+asyncpg://wagate:***@127.0.0.1:{dead}" in flat
+    assert "hunter2secret" not in out
+    assert "fix: check DATABASE_PROVIDER and DATABASE_CONNECTION_URI" in out
+    assert f"✗ cache redis 127.0.0.1:{dead} does not answer" in flat
+    assert "fix: start that service or correct CACHE_REDIS_URI" in out
+    assert "! api key" in out and "first start generates one" in out
+    assert "problem(s) to fix" in out.splitlines()[-1]
+
+
+def test_invalid_settings_and_a_busy_port(live: LiveServer, tmp_path_factory) -> None:
+    where = tmp_path_factory.mktemp("doctor-bad")
+    env = {**live.env, "WAGATE_DATA_DIR": str(where / "data"), "QRCODE_LIMIT": "many"}
+    code, out = doctor(env, str(where))
+    assert code == 1
+    assert "Invalid setting QRCODE_LIMIT='many'" in out.splitlines()[0]
+    assert out.startswith("✗ config")
+    assert "fix: correct the variables named above" in out
+
+    with_port = {**live.env, "WAGATE_DATA_DIR": str(where / "data")}
+    busy = pexpect.spawn(
+        "python3",
+        [
+            "-c",
+            "import socket,time;s=socket.socket();"
+            "s.bind(('127.0.0.1',0));s.listen();"
+            "print(s.getsockname()[1],flush=True);time.sleep(60)",
+        ],
+        encoding="utf-8",
+        timeout=10,
+    )
+    busy.expect(r"(\d+)")
+    try:
+        with_port["SERVER_PORT"] = busy.match.group(1)
+        code, out = doctor(with_port, str(where))
+    finally:
+        busy.terminate(force=True)
+    assert code == 1, out
+    assert "✗ server" in out and "cannot be used" in out
+    assert "fix: set SERVER_PORT to a free port" in out
+    assert "! database" in out and "does not exist yet" in out

@@ -1,0 +1,214 @@
+"""The Manager in real headless Chromium: sign in, create, see the QR rotate, pair through the
+sim, watch `open` arrive without a reload, log out, delete. Screenshots of each step go to
+artifacts/manager/."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import API_KEY
+from tests.live import LiveServer
+from tests.ui.conftest import ARTIFACTS, CHROMEDRIVER
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1100",
+)
+
+
+@pytest.fixture
+def browser(chromium: Path) -> Iterator[WebDriver]:
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    with tempfile.TemporaryDirectory(prefix="wagate-chromium-") as profile:
+        options = Options()
+        options.binary_location = str(chromium)
+        for flag in (*FLAGS, f"--user-data-dir={profile}"):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+        driver.set_page_load_timeout(20)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+class Page:
+    """The Manager as a user sees it."""
+
+    def __init__(self, driver: WebDriver, live: LiveServer, prefix: str) -> None:
+        self.d = driver
+        self.prefix = prefix
+        self.live = live
+        self.shots: list[Path] = []
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def shot(self, name: str) -> None:
+        path = ARTIFACTS / f"{self.prefix}-{len(self.shots) + 1:02d}-{name}.png"
+        self.d.save_screenshot(str(path))
+        self.shots.append(path)
+
+    def wait(self, what: str, cond: Any, timeout: float = 10) -> Any:
+        return WebDriverWait(self.d, timeout, poll_frequency=0.05).until(cond, message=what)
+
+    def css(self, selector: str) -> Any:
+        return self.d.find_element(By.CSS_SELECTOR, selector)
+
+    def visible(self, selector: str) -> bool:
+        return bool(
+            self.d.execute_script(
+                "const e = document.querySelector(arguments[0]);"
+                "return !!e && e.checkVisibility();",
+                selector,
+            )
+        )
+
+    def text(self, selector: str) -> str:
+        got = self.d.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';",
+            selector,
+        )
+        return str(got)
+
+    def row_state(self, name: str) -> str:
+        got = self.d.execute_script(
+            'const e = document.querySelector(`tr[data-instance="${arguments[0]}"] .badge`);'
+            "return e ? e.dataset.state : '';",
+            name,
+        )
+        return str(got)
+
+    def press(self, label: str) -> None:
+        """Click the button a screen reader would announce as `label` (rows may re-render)."""
+        for _ in range(20):
+            try:
+                self.css(f'button[aria-label="{label}"]').click()
+                return
+            except StaleElementReferenceException:
+                continue
+        raise AssertionError(f"could not press {label!r}")
+
+    def confirm(self) -> None:
+        self.wait("the confirmation dialog", lambda d: self.visible("#confirm"))
+        self.css("#confirm-ok").click()
+
+
+def test_manager_end_to_end(browser: WebDriver, live: LiveServer) -> None:
+    page = Page(browser, live, "flow")
+    name = "browser-demo"
+    browser.get(f"{live.url}/manager")
+    page.wait("the sign-in form", lambda d: page.visible("#apikey"))
+    page.shot("sign-in")
+
+    # A wrong key is refused with a message; the right one opens the dashboard.
+    page.css("#apikey").send_keys("not-the-key-at-all")
+    page.css("#login-form button[type=submit]").click()
+    page.wait("the refusal", lambda d: "not accepted" in page.text("#login-error"))
+    page.css("#apikey").clear()
+    page.css("#apikey").send_keys(API_KEY)
+    page.css("#login-form button[type=submit]").click()
+    page.wait("the dashboard", lambda d: page.visible("#instances"))
+    page.wait("the live stream", lambda d: page.text("#live") == "live")
+    assert page.visible("#create-form")
+    assert browser.execute_script("return sessionStorage.getItem('wagate.apikey')") == API_KEY
+    page.shot("signed-in")
+
+    page.css("#new-name").send_keys(name)
+    page.css("#create-form button[type=submit]").click()
+    page.wait("the new row", lambda d: page.row_state(name) == "close")
+    token = page.text("#token-value")
+    assert len(token) >= 16 and page.visible("#token-box")
+    page.shot("created")
+
+    # From here on the page must never reload: a marker on window survives only without one.
+    browser.execute_script("window.__noReload = 42")
+    page.press(f"Connect {name}")
+    page.wait("the QR code", lambda d: page.visible("#qr"))
+    first = page.css("#qr").get_attribute("src")
+    assert first.startswith("data:image/png;base64,")
+    assert page.row_state(name) == "connecting"
+    assert "scan" in page.text("#pair-state").lower()
+    page.shot("qr-code")
+    page.wait(
+        "the QR code to rotate (every 3 s)",
+        lambda d: page.css("#qr").get_attribute("src") != first,
+    )
+    page.shot("qr-code-rotated")
+
+    # The simulated phone scans it; the row turns open by itself.
+    scanned = live.call("POST", f"/sim/{name}/scan", json={"number": "5511999990042"})
+    assert scanned["state"] == "open"
+    page.wait("the state to turn open", lambda d: page.row_state(name) == "open")
+    page.wait(
+        "the pairing panel", lambda d: "Connected as 5511999990042" in page.text("#pair-state")
+    )
+    page.wait("the event in the live tail", lambda d: "open (200)" in page.text("#events"))
+    assert not page.visible("#qr-box")
+    assert browser.execute_script("return window.__noReload") == 42
+    page.shot("open")
+
+    page.press(f"Log out {name}")
+    page.confirm()
+    page.wait("the state to turn close", lambda d: page.row_state(name) == "close")
+    page.wait("the reason", lambda d: "401" in page.text(f'tr[data-instance="{name}"] .reason'))
+    state = live.call("GET", f"/instance/connectionState/{name}")
+    assert state["instance"]["state"] == "close"
+    page.shot("logged-out")
+
+    page.press(f"Delete {name}")
+    page.wait("the confirmation dialog", lambda d: page.visible("#confirm"))
+    assert name in page.text("#confirm-text")
+    page.shot("delete-confirmation")
+    page.css("#confirm-ok").click()
+    page.wait("the row to go", lambda d: not d.find_elements(By.CSS_SELECTOR, "tr[data-instance]"))
+    page.wait("the empty list note", lambda d: page.visible("#empty"))
+    assert live.call("GET", "/instance/fetchInstances") == []
+    assert browser.execute_script("return window.__noReload") == 42
+    page.shot("deleted")
+
+    page.css("#signout").click()
+    page.wait("the sign-in form again", lambda d: page.visible("#apikey"))
+    assert browser.execute_script("return sessionStorage.getItem('wagate.apikey')") is None
+    page.shot("signed-out")
+    assert all(p.stat().st_size > 5000 for p in page.shots)
+
+
+def test_instance_token_sees_only_its_instance(browser: WebDriver, live: LiveServer) -> None:
+    page = Page(browser, live, "token")
+    baileys = {"integration": "WHATSAPP-BAILEYS"}
+    mine = live.call("POST", "/instance/create", json={"instanceName": "tok-mine", **baileys})
+    live.call("POST", "/instance/create", json={"instanceName": "tok-other", **baileys})
+    try:
+        browser.get(f"{live.url}/manager")
+        page.wait("the sign-in form", lambda d: page.visible("#apikey"))
+        page.css("#apikey").send_keys(mine["hash"])
+        page.css("#login-form button[type=submit]").click()
+        page.wait("the row", lambda d: page.row_state("tok-mine") == "close")
+        rows = browser.find_elements(By.CSS_SELECTOR, "tr[data-instance]")
+        assert [r.get_attribute("data-instance") for r in rows] == ["tok-mine"]
+        assert not page.visible("#create-form")
+        assert "Instance token (tok-mine)" in page.text("#whoami")
+        page.shot("instance-token")
+    finally:
+        for n in ("tok-mine", "tok-other"):
+            live.call("DELETE", f"/instance/delete/{n}")
