@@ -62,6 +62,8 @@ class Page:
         self.live = live
         self.shots: list[Path] = []
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for old in ARTIFACTS.glob(f"{prefix}-*.png"):
+            old.unlink()
 
     def shot(self, name: str) -> None:
         path = ARTIFACTS / f"{self.prefix}-{len(self.shots) + 1:02d}-{name}.png"
@@ -166,6 +168,14 @@ def test_manager_end_to_end(browser: WebDriver, live: LiveServer) -> None:
     assert not page.visible("#qr-box")
     assert browser.execute_script("return window.__noReload") == 42
     page.shot("open")
+
+    # Below: the webhook, deliveries and settings panels answer from their routes.
+    browser.execute_script("document.getElementById('settings-form').scrollIntoView()")
+    page.wait("the deliveries panel", lambda d: page.text("#deliveries-note") != "")
+    assert "No deliveries yet" in page.text("#deliveries-note")
+    assert "No webhook is set" in page.text("#webhook-note")
+    page.wait("the settings", lambda d: d.find_element(By.ID, "msg-call") is not None)
+    page.shot("panels")
 
     page.press(f"Log out {name}")
     page.confirm()
