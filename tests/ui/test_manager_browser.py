@@ -115,6 +115,8 @@ class Page:
         self.css("#confirm-ok").click()
 
 
+# The first test may install Chromium with apt-get (minutes); the flow itself takes ~15 s.
+@pytest.mark.timeout(900)
 def test_manager_end_to_end(browser: WebDriver, live: LiveServer) -> None:
     page = Page(browser, live, "flow")
     name = "browser-demo"
@@ -203,6 +205,7 @@ def test_manager_end_to_end(browser: WebDriver, live: LiveServer) -> None:
     assert all(p.stat().st_size > 5000 for p in page.shots)
 
 
+@pytest.mark.timeout(900)
 def test_instance_token_sees_only_its_instance(browser: WebDriver, live: LiveServer) -> None:
     page = Page(browser, live, "token")
     baileys = {"integration": "WHATSAPP-BAILEYS"}
