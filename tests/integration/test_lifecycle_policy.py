@@ -170,3 +170,33 @@ async def test_del_instance_deletes_what_did_not_connect_in_time(
     attempts = (await sim_stats(h, "lazy"))["connectAttempts"]
     await run_for(h, 600.0)
     assert (await sim_stats(h, "lazy"))["connectAttempts"] == attempts
+
+
+async def test_qr_limit_sends_refused_then_close(make_harness: Callable[..., Any]) -> None:
+    """Evolution's QRCODE_LIMIT: the limit message, `refused`, then the instance is closed
+    (Evolution leaves the database at `connecting`, §2.11.8; here it says close)."""
+    h = await make_harness(qrcode_limit=3, reconnect_jitter=0.0)
+    await h.create("unscanned")
+    await h.client.get("/instance/connect/unscanned")
+
+    await run_for(h, 20.0 * 3)  # the sim rotates the QR every 20 s
+
+    qrs = h.events_of("unscanned", "qrcode.updated")
+    assert [bool(e["data"].get("qrcode")) for e in qrs] == [True, True, True, False]
+    assert qrs[-1]["data"] == {
+        "message": "QR code limit reached, please login again",
+        "statusCode": 500,
+    }
+    updates_ = h.events_of("unscanned", "connection.update")
+    assert [(e["data"]["state"], e["data"]["statusReason"]) for e in updates_] == [
+        ("connecting", 200),
+        ("refused", 428),
+        ("close", 428),
+    ]
+    assert {"wuid", "profileName", "profilePictureUrl"} <= set(updates_[1]["data"])
+    assert (await stored(h, "unscanned"))["connectionStatus"] == "close"
+    life = (await connection_state(h, "unscanned"))["lifecycle"]
+    assert (life["state"], life["reason"], life["action"]) == ("idle", 428, "connect")
+    assert await sim_stats(h, "unscanned") == {"connectAttempts": 1, "liveSessions": 0}
+    await run_for(h, 600.0)
+    assert (await sim_stats(h, "unscanned"))["connectAttempts"] == 1

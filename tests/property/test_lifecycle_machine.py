@@ -77,6 +77,9 @@ class World:
     down: dict[str, bool] = field(default_factory=dict)
     """Per instance id: a logout or delete was processed and no explicit connect since."""
     gone: set[str] = field(default_factory=set)
+    booting: set[str] = field(default_factory=set)
+    """Instances restored after a process restart whose first start is still to come (it
+    follows the boot stagger, not the backoff)."""
     problems: list[str] = field(default_factory=list)
 
     def problem(self, text: str) -> None:
@@ -176,7 +179,11 @@ class WatchedEngine(SimEngine):
             self.w.problem("inv1/7: a deleted instance connected (zombie)")
         if self.w.down.get(iid):
             self.w.problem(f"inv1: connect after logout/delete ({self.cause.get(iid)})")
-        self.w.starts.append((iid, self.w.clock.now(), self.cause.get(iid, "?")))
+        cause = self.cause.get(iid, "?")
+        if iid in self.w.booting:
+            self.w.booting.discard(iid)
+            cause = lc.Boot.__name__
+        self.w.starts.append((iid, self.w.clock.now(), cause))
         session = await super().start(spec, sink)
         self.w.sessions.setdefault(iid, []).append(session)
         return session
@@ -194,6 +201,8 @@ class Watched(Supervisor):
             self.world.down[self.instance_id] = True
         elif isinstance(first, lc.Connect | lc.Restart):
             self.world.down[self.instance_id] = False
+        elif isinstance(first, lc.Boot):
+            self.world.booting.add(self.instance_id)
         return await super()._process(first)
 
 
