@@ -106,8 +106,11 @@ class Dispatcher:
         if self._blocked:
             soonest = min(self._blocked.values())
             timeout = max(0.0, min(timeout, (soonest - utcnow()).total_seconds()))
+        # asyncio.timeout, not wait_for: on 3.11 wait_for loses a cancel (stop()) that
+        # arrives as the wake-up does, and this loop would then never end.
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
         except TimeoutError:
             pass
 
