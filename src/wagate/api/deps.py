@@ -11,7 +11,7 @@ from wagate.domain.errors import Unauthorized
 from wagate.gateway import Gateway, Registered
 
 
-def gateway(request: Request) -> Gateway:
+async def gateway(request: Request) -> Gateway:
     gw: Gateway = request.app.state.gateway
     return gw
 
@@ -24,13 +24,13 @@ def is_global_key(gw: Gateway, key: str | None) -> bool:
     return key is not None and hmac.compare_digest(key.encode(), gw.api_key.encode())
 
 
-def require_global_key(gw: GatewayDep, apikey: ApiKeyHeader = None) -> None:
+async def require_global_key(gw: GatewayDep, apikey: ApiKeyHeader = None) -> None:
     """Admin routes: the global key only; an instance token never passes."""
     if not is_global_key(gw, apikey):
         raise Unauthorized()
 
 
-def authorized_instance(
+async def authorized_instance(
     gw: GatewayDep,
     instance_name: Annotated[str, Path(alias="instanceName")],
     apikey: ApiKeyHeader = None,

@@ -45,6 +45,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         db_path = url.split(":///", 1)[1]
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            # Keep what concurrent requests opened: each aiosqlite connection is a thread,
+            # and an overflow connection would be reopened (and its PRAGMAs rerun) per request.
+            kwargs.update(pool_size=2 * pool_size, max_overflow=pool_size)
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     engine = create_async_engine(url, **kwargs)

@@ -7,9 +7,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from wagate.core.ports import StatusSnapshot
@@ -47,6 +47,56 @@ class NewInstance:
 
 class NameTaken(Exception):
     """The instance name is already in the database."""
+
+
+class InstanceRecord(NamedTuple):
+    """An instance as fetchInstances lists it, read without the ORM (a hot path)."""
+
+    id: str
+    name: str
+    connection_status: str
+    owner_jid: str | None
+    profile_name: str | None
+    profile_pic_url: str | None
+    integration: str
+    number: str | None
+    business_id: str | None
+    client_name: str
+    disconnection_reason_code: int | None
+    disconnection_object: str | None
+    disconnection_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SettingRecord(NamedTuple):
+    """An instance's settings as fetchInstances lists them."""
+
+    id: str
+    reject_call: bool
+    msg_call: str
+    groups_ignore: bool
+    always_online: bool
+    read_messages: bool
+    read_status: bool
+    sync_full_history: bool
+    wavoip_token: str
+    created_at: datetime
+    updated_at: datetime
+
+
+_INSTANCE_COLUMNS = len(InstanceRecord._fields)
+# Built once: composing a statement costs more than running it on a small table.
+_FETCH_ALL = (
+    select(
+        *(Instance.__table__.c[f] for f in InstanceRecord._fields),
+        *(Setting.__table__.c[f] for f in SettingRecord._fields),
+    )
+    .outerjoin(Setting, Setting.instance_id == Instance.id)
+    .where(Instance.client_name == bindparam("client_name"))
+    .order_by(Instance.created_at, Instance.name)
+)
+_FETCH_SOME = _FETCH_ALL.where(Instance.id.in_(bindparam("ids", expanding=True)))
 
 
 class Store:
@@ -96,19 +146,21 @@ class Store:
 
     async def fetch_instances(
         self, client_name: str, ids: Sequence[str] | None = None
-    ) -> list[tuple[Instance, Setting | None]]:
+    ) -> list[tuple[InstanceRecord, SettingRecord | None]]:
         """Instances with their settings in one query (no N+1)."""
-        q = (
-            select(Instance, Setting)
-            .outerjoin(Setting, Setting.instance_id == Instance.id)
-            .where(Instance.client_name == client_name)
-            .order_by(Instance.created_at, Instance.name)
-        )
+        params: dict[str, Any] = {"client_name": client_name}
         if ids is not None:
-            q = q.where(Instance.id.in_(list(ids)))
+            params["ids"] = list(ids)
         async with self._sessions() as s:
-            rows = await s.execute(q)
-            return [(i, st) for i, st in rows]
+            rows = await s.execute(_FETCH_SOME if ids is not None else _FETCH_ALL, params)
+        n = _INSTANCE_COLUMNS
+        return [
+            (
+                InstanceRecord._make(row[:n]),
+                SettingRecord._make(row[n:]) if row[n] is not None else None,
+            )
+            for row in rows
+        ]
 
     async def save_status(self, instance_id: str, snap: StatusSnapshot) -> None:
         values = status_values(snap)
@@ -232,7 +284,7 @@ def _setting_columns(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def setting_view(row: Setting | None) -> dict[str, Any]:
+def setting_view(row: Setting | SettingRecord | None) -> dict[str, Any]:
     """Evolution's flat settings object."""
     if row is None:
         return {

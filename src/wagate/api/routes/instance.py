@@ -15,8 +15,7 @@ from wagate.api.schemas.instance import INTEGRATIONS, CreateInstance, SetPresenc
 from wagate.domain.errors import BadRequest, NotFound, Unauthorized
 from wagate.events.catalogue import SUBSCRIBABLE, unknown_events
 from wagate.gateway import Gateway, Registered
-from wagate.store.models import Instance, Setting
-from wagate.store.repos import hash_token, setting_view
+from wagate.store.repos import InstanceRecord, SettingRecord, hash_token, setting_view
 
 router = APIRouter(prefix="/instance", tags=["instance"])
 NAME_RULE = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,100}$")
@@ -172,11 +171,11 @@ async def _pairing_settled(gw: Gateway, reg: Registered) -> None:
         await sup.wait_changed(min(left, 0.25))
 
 
-@router.get("/connectionState/{instanceName}")
-async def connection_state(reg: InstanceDep) -> dict[str, Any]:
+@router.get("/connectionState/{instanceName}", response_model=dict[str, Any])
+async def connection_state(reg: InstanceDep) -> JSONResponse:
     body = _state_body(reg)
     body["lifecycle"] = reg.supervisor.lifecycle_view()
-    return body
+    return JSONResponse(body)  # a hot path: rendered once, by orjson
 
 
 @router.post("/restart/{instanceName}")
@@ -247,7 +246,9 @@ async def fetch_instances(
     return JSONResponse([_instance_row(gw, inst, setting) for inst, setting in rows])
 
 
-def _instance_row(gw: Gateway, inst: Instance, setting: Setting | None) -> dict[str, Any]:
+def _instance_row(
+    gw: Gateway, inst: InstanceRecord, setting: SettingRecord | None
+) -> dict[str, Any]:
     reg = gw.by_id.get(inst.id)
     row: dict[str, Any] = {
         "id": inst.id,
