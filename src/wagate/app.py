@@ -15,8 +15,10 @@ from fastapi import FastAPI
 from wagate import __version__
 from wagate.api import errors
 from wagate.api.json import JSONResponse
+from wagate.api.routes import chat as chat_routes
 from wagate.api.routes import events as events_routes
 from wagate.api.routes import instance, manager, root
+from wagate.api.routes import message as message_routes
 from wagate.api.routes import metrics as metrics_routes
 from wagate.api.routes import proxy as proxy_routes
 from wagate.api.routes import settings as settings_routes
@@ -26,9 +28,12 @@ from wagate.engines.base import Engine
 from wagate.engines.sim import SimEngine, SimNetwork
 from wagate.events.runtime import build_events
 from wagate.gateway import Gateway
+from wagate.messaging.pipeline import Pipeline
+from wagate.messaging.service import Messenger
 from wagate.observability.logging import configure as configure_logging
 from wagate.store import migrate
 from wagate.store.db import database_url, make_engine, make_sessionmaker
+from wagate.store.messages import MessageStore
 from wagate.store.repos import Credentials, Store
 
 _log = structlog.get_logger("wagate.app")
@@ -67,6 +72,8 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
             engine = SimEngine(sim)
         events = build_events(settings, sessions, ov.rng)
         app.state.events = events
+        message_store = MessageStore(sessions)
+        pipeline = Pipeline(settings, events.bus, message_store)
         gw = Gateway(
             settings,
             store=Store(sessions),
@@ -77,8 +84,10 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
             api_key=api_key,
             sim=sim,
             rng=ov.rng,
+            pipeline=pipeline,
         )
         app.state.gateway = gw
+        app.state.messenger = Messenger(gw, pipeline, message_store)
         metrics_routes.attach(gw, observer)
         app.state.db = db
         if generated:
@@ -121,6 +130,8 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
     app.include_router(settings_routes.router)
     app.include_router(events_routes.router)
     app.include_router(proxy_routes.router)
+    app.include_router(message_routes.router)
+    app.include_router(chat_routes.router)
     socketio_sink = None
     if settings.websocket_enabled:
         from wagate.events.sinks.socketio import SocketIOSink

@@ -91,6 +91,22 @@ class Settings(BaseSettings):
     engine_timeout: float = Field(10.0, gt=0, validation_alias="WAGATE_ENGINE_TIMEOUT_SECONDS")
     boot_stagger: float = Field(0.2, ge=0, validation_alias="WAGATE_BOOT_STAGGER_SECONDS")
 
+    # What the message pipeline stores (Evolution's names). Evolution defaults them to false;
+    # wagate to true, which is what deployments run (Evolution's .env.example turns them on).
+    save_new_message: bool = _env(True, "DATABASE_SAVE_DATA_NEW_MESSAGE")
+    save_message_update: bool = _env(True, "DATABASE_SAVE_MESSAGE_UPDATE")
+    save_contacts: bool = _env(True, "DATABASE_SAVE_DATA_CONTACTS")
+    save_chats: bool = _env(True, "DATABASE_SAVE_DATA_CHATS")
+    save_labels: bool = _env(True, "DATABASE_SAVE_DATA_LABELS")
+    save_historic: bool = _env(True, "DATABASE_SAVE_DATA_HISTORIC")
+    delete_message_logical: bool = _env(False, "DATABASE_DELETE_MESSAGE")
+    media_max_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, validation_alias="WAGATE_MEDIA_MAX_BYTES"
+    )
+    media_fetch_timeout: float = Field(
+        20.0, gt=0, le=300, validation_alias="WAGATE_MEDIA_FETCH_TIMEOUT_SECONDS"
+    )
+
     # Events (Evolution's names; WAGATE_* are wagate's additions). The per-event switches
     # (WEBHOOK_EVENTS_*, RABBITMQ_EVENTS_*, NATS_EVENTS_*) are read by `event_flags`.
     webhook_global_enabled: bool = _env(False, "WEBHOOK_GLOBAL_ENABLED")

@@ -24,9 +24,11 @@ from wagate.core.reconnect import Backoff
 from wagate.core.supervisor import Supervisor, Timing
 from wagate.core.tasks import spawn
 from wagate.domain.errors import BadRequest, Conflict, Forbidden, NotFound
+from wagate.domain.ids import bare_jid
 from wagate.engines.base import Engine
 from wagate.engines.sim import SimNetwork
 from wagate.events.bus import EventBus
+from wagate.messaging.pipeline import Pipeline
 from wagate.store.repos import Credentials, NameTaken, NewInstance, Store, hash_token
 
 _log = structlog.get_logger("wagate.gateway")
@@ -101,6 +103,7 @@ class Gateway:
         api_key: str,
         sim: SimNetwork | None = None,
         rng: random.Random | None = None,
+        pipeline: Pipeline | None = None,
     ) -> None:
         self.settings = settings
         self.api_key = api_key
@@ -110,6 +113,8 @@ class Gateway:
         self.engine = engine
         self.clock = clock
         self.sim = sim
+        self.pipeline = pipeline
+        """Where each instance's messages, receipts … go (messaging/pipeline.py)."""
         self.rng = rng or random.Random()
         self.instances: dict[str, Registered] = {}
         self.by_id: dict[str, Registered] = {}
@@ -160,6 +165,11 @@ class Gateway:
             initial=initial,
             profile_name=profile_name,
         )
+        if self.pipeline is not None:
+            lane = self.pipeline.lane(
+                instance_id, name, lambda: bare_jid(sup.inst.jid) if sup.inst.jid else None
+            )
+            sup.inbound = lane.put
         sup.start()
         return sup
 
@@ -232,6 +242,8 @@ class Gateway:
             await reg.supervisor.submit(lc.Delete())
             self.instances.pop(name, None)
             self.by_id.pop(reg.id, None)
+            if self.pipeline is not None:
+                self.pipeline.forget(reg.id)
             task = self._expiry.pop(reg.id, None)
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
@@ -333,4 +345,6 @@ class Gateway:
         await asyncio.gather(
             *(r.supervisor.shutdown() for r in self.instances.values()), return_exceptions=True
         )
+        if self.pipeline is not None:
+            self.pipeline.close()
         await self.engine.close()

@@ -30,6 +30,7 @@ from wagate.engines.base import (
     Engine,
     EngineEvent,
     EngineSession,
+    InboundEvent,
     Opened,
     SessionSpec,
 )
@@ -123,6 +124,8 @@ class Supervisor:
         self._busy = False
         self._batch: tuple[lc.Effect, ...] = ()  # the effects of the decision being carried out
         self._log = structlog.get_logger("wagate.supervisor").bind(instance=name)
+        self.inbound: Callable[[InboundEvent], None] | None = None
+        """Where inbound messaging events of the live session go (set before `start`)."""
 
     # --- public surface -------------------------------------------------------------------
 
@@ -160,8 +163,15 @@ class Supervisor:
         """Queue the restore after a restart (the worker takes it before any later input)."""
         self._queue.put_nowait(_Item(boot))
 
-    def on_engine_event(self, event: EngineEvent) -> None:
-        """The engine's sink: only enqueues, never blocks (engines may call it from callbacks)."""
+    def on_engine_event(self, event: EngineEvent | InboundEvent) -> None:
+        """The engine's sink: only enqueues, never blocks (engines may call it from callbacks).
+        Messages, receipts and the like go to `inbound` (the message pipeline) when they come
+        from the live session; the lifecycle never sees them."""
+        if isinstance(event, InboundEvent):
+            session = self._session
+            if self.inbound is not None and session is not None and event.epoch == session.epoch:
+                self.inbound(event)
+            return
         if not self.deleted:
             self._queue.put_nowait(_Item(event))
 

@@ -7,6 +7,7 @@
     ├── NotFound                     the instance or resource does not exist (HTTP 404)
     ├── Conflict                     the request clashes with the instance's state (HTTP 409)
     ├── StoreUnavailable             the database failed after retries (HTTP 503)
+    ├── NotSupported                 the engine has no such call (HTTP 501)
     └── EngineError                  a WhatsApp engine call failed; classified:
         ├── EngineUnavailable        transient: network down, socket closed, timeout
         ├── EngineAuthFailed         credentials rejected: the account must pair again
@@ -63,6 +64,12 @@ class StoreUnavailable(WagateError):
     """The database failed even after retries."""
 
     status = 503
+
+
+class NotSupported(WagateError):
+    """The instance's engine cannot do this (yet)."""
+
+    status = 501
 
 
 class EngineError(WagateError):

@@ -3,6 +3,10 @@
 Engines translate; they never decide. An engine turns library callbacks into the typed events
 below, each tagged with the session epoch it came from, and turns the supervisor's effects into
 library calls. A failing call raises a classified `EngineError` (domain/errors.py).
+
+The messaging half (sending, receipts, presence, groups, profile, media, and the inbound
+`Message`, `Receipt` … events) is in engines/messaging.py: a session that can message also
+implements `engines.messaging.Messaging`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from wagate.domain.errors import EngineError
+from wagate.engines.messaging import (
+    ChatChange,
+    ContactUpdate,
+    GroupChange,
+    LabelChange,
+    Message,
+    Presence,
+    Receipt,
+)
 
 __all__ = [
     "Closed",
@@ -22,6 +35,7 @@ __all__ = [
     "EngineEvent",
     "EngineSession",
     "EventSink",
+    "InboundEvent",
     "LoggedOut",
     "Opened",
     "PairCode",
@@ -83,7 +97,12 @@ class CredsUpdate:
 
 
 EngineEvent = Qr | PairCode | Opened | Closed | LoggedOut | CredsUpdate
-EventSink = Callable[[EngineEvent], None]
+"""Events that drive the connection lifecycle (core/lifecycle.py)."""
+InboundEvent = (
+    Message | Receipt | Presence | ContactUpdate | ChatChange | GroupChange | LabelChange
+)
+"""Events about messages, contacts, chats, presence, groups and labels (the message pipeline)."""
+EventSink = Callable[[EngineEvent | InboundEvent], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from wagate.core.ports import StatusSnapshot
 from wagate.events.catalogue import event_key
 from wagate.events.ids import new_event_id
 from wagate.events.routing import Routes
-from wagate.store.outbox import Delivery, OutboxStore
+from wagate.store.outbox import Delivery, OutboxStore, Write
 
 Envelope = dict[str, Any]
 Subscriber = Callable[[Envelope], Awaitable[None]]
@@ -104,6 +104,11 @@ class EventBus:
         """The instance's status and the events announcing it, in one transaction."""
         assert self.outbox is not None
         await self.outbox.save_status_with(instance_id, snap, await self.deliveries(events))
+
+    async def write_with(self, op: Write, events: Sequence[Envelope]) -> None:
+        """Rows of another table (`op`) and the events reporting them, in one transaction."""
+        assert self.outbox is not None
+        await self.outbox.write_with(op, await self.deliveries(events))
 
     async def published(self, events: Sequence[Envelope]) -> None:
         """After the commit: ring the dispatcher, then the live subscribers, in order."""

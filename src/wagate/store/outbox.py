@@ -269,6 +269,17 @@ class OutboxStore:
 
         await self._write(op)
 
+    async def write_with(self, op: Write, deliveries: Sequence[Delivery]) -> None:
+        """Another table's write and the rows announcing it, in one transaction."""
+        rows = [_row(d, utcnow()) for d in deliveries]
+
+        async def both(s: AsyncSession) -> None:
+            await op(s)
+            if rows:
+                await s.execute(_T.insert(), rows)
+
+        await self._write(both)
+
     # --- dispatching ----------------------------------------------------------------------
 
     async def pending(self, limit: int, exclude: Sequence[str] = ()) -> list[Claimed]:

@@ -8,13 +8,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import Field, StrictBool
+from pydantic import Field, StrictBool, StrictStr
 
 from wagate.api.deps import GatewayDep, GlobalKey
 from wagate.api.schemas.instance import Body
-from wagate.domain.errors import Conflict, NotFound
+from wagate.domain.errors import BadRequest, Conflict, NotFound
+from wagate.engines.messaging import Outgoing
 from wagate.engines.sim import SimNetwork
+from wagate.engines.sim.post import deliver
 from wagate.gateway import Gateway
+from wagate.messaging import media as m
 
 router = APIRouter(prefix="/sim", tags=["sim"], dependencies=[GlobalKey])
 InstancePath = Annotated[str, Path(alias="instance")]
@@ -39,6 +42,22 @@ class FaultsBody(Body):
     socketAlreadyClosed: StrictBool | None = None  # noqa: N815
     openWithoutIdentity: StrictBool | None = None  # noqa: N815
     persistFailsOnce: StrictBool | None = None  # noqa: N815
+
+
+class ContactBody(Body):
+    number: Annotated[str, Field(pattern=r"^\+?\d{6,20}$")]
+    pushName: Annotated[str, Field(max_length=100)] | None = None  # noqa: N815
+
+
+class InboundBody(Body):
+    """A simulated contact writes to the instance: text, or media (base64) with a caption."""
+
+    from_: Annotated[str, Field(alias="from", pattern=r"^\+?\d{6,20}$")]
+    text: StrictStr | None = None
+    media: StrictStr | None = None
+    mimetype: StrictStr | None = None
+    fileName: StrictStr | None = None  # noqa: N815
+    pushName: Annotated[str, Field(max_length=100)] | None = None  # noqa: N815
 
 
 def _net(gw: Gateway) -> SimNetwork:
@@ -92,3 +111,44 @@ async def faults(gw: GatewayDep, instance: InstancePath, body: FaultsBody) -> di
 async def stats(gw: GatewayDep, instance: InstancePath) -> dict[str, Any]:
     s = _net(gw).stats_of(instance)
     return {"connectAttempts": s.connect_attempts, "liveSessions": s.live_sessions}
+
+
+@router.post("/contacts")
+async def contact(gw: GatewayDep, body: ContactBody) -> dict[str, Any]:
+    """Register a simulated contact (a phone with no linked instance) on the network."""
+    account = _net(gw).account_for(body.number)
+    if body.pushName:
+        account.push_name = body.pushName
+    return {"jid": account.jid, "lid": account.lid, "pushName": account.push_name}
+
+
+@router.post("/{instance}/inbound")
+async def inbound(gw: GatewayDep, instance: InstancePath, body: InboundBody) -> dict[str, Any]:
+    gw.get(instance)
+    net = _net(gw)
+    session = net.sessions.get(instance)
+    if session is None or session.account is None:
+        raise Conflict(f'The "{instance}" instance is not connected to the simulated network')
+    sender = net.account_for(body.from_)
+    if body.pushName:
+        sender.push_name = body.pushName
+    data: bytes | None = None
+    if body.media is not None:
+        media = m.decode_base64(body.media, "media", gw.settings.media_max_bytes)
+        data = media.data
+        mime = body.mimetype or media.mimetype or "application/octet-stream"
+        kind = mime.split("/", 1)[0]
+        member = {"image": "imageMessage", "video": "videoMessage", "audio": "audioMessage"}
+        name = member.get(kind, "documentMessage")
+        part: dict[str, Any] = {"mimetype": mime}
+        if body.text:
+            part["caption"] = body.text
+        if name == "documentMessage":
+            part["fileName"] = body.fileName or "file"
+        content: dict[str, Any] = {name: part}
+    elif body.text:
+        content = {"conversation": body.text}
+    else:
+        raise BadRequest("text or media is required")
+    sent = deliver(net, sender, Outgoing(session.account.jid, content, data))
+    return {"id": sent.key.id, "from": sender.jid, "lid": sender.lid, "to": session.account.jid}

@@ -13,15 +13,17 @@ from wagate.engines.base import (
     CredsUpdate,
     EngineEvent,
     EventSink,
+    InboundEvent,
     Opened,
     PairCode,
     Qr,
     SessionSpec,
 )
 from wagate.engines.sim.network import Account, SimNetwork
+from wagate.engines.sim.post import SimMessaging, retag
 
 
-class SimSession:
+class SimSession(SimMessaging):
     """One connection of one instance to the simulated network."""
 
     def __init__(self, net: SimNetwork, spec: SessionSpec, sink: EventSink) -> None:
@@ -36,10 +38,19 @@ class SimSession:
         self._socket_dead = False
         self._qr_task: asyncio.Task[Any] | None = None
         self.awaiting_pairing = False
+        self.account: Account | None = None
 
-    def _emit(self, event: EngineEvent) -> None:
+    @property
+    def is_open(self) -> bool:
+        return self._alive and self.account is not None
+
+    def _emit(self, event: EngineEvent | InboundEvent) -> None:
         if self._alive:
             self._sink(event)
+
+    def emit_inbound(self, event: InboundEvent) -> None:
+        """A message, receipt … for this session's account (tagged with its epoch)."""
+        self._emit(retag(event, self.epoch))
 
     def begin(self) -> None:
         """Called once the connection is up: either log in with creds or start pairing."""
@@ -72,12 +83,22 @@ class SimSession:
         self._open(account)
 
     def _open(self, account: Account) -> None:
+        self.account = account
+        loop = asyncio.get_running_loop()
         if self._net.faults_of(self.name).openWithoutIdentity:
             self._emit(Opened(self.epoch, None, None))
-            loop = asyncio.get_running_loop()
             loop.call_soon(self._emit, Opened(self.epoch, account.jid, account.push_name))
+        else:
+            self._emit(Opened(self.epoch, account.jid, account.push_name))
+        loop.call_soon(self._synced, account)
+
+    def _synced(self, account: Account) -> None:
+        """Open: what waited in the account's inbox arrives."""
+        if not self._alive:
             return
-        self._emit(Opened(self.epoch, account.jid, account.push_name))
+        waiting, account.inbox = account.inbox, []
+        for event in waiting:
+            self.emit_inbound(event)
 
     def drop(self, code: int, detail: str) -> None:
         """The server side closes the connection."""
@@ -93,6 +114,7 @@ class SimSession:
     def _release(self) -> None:
         if self._alive:
             self._alive = False
+            self.account = None
             self._cancel_qr()
             self._net.stats_of(self.name).live_sessions -= 1
             if self._net.sessions.get(self.name) is self:

@@ -8,13 +8,31 @@ close codes, and can be taken down as a whole.
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wagate.core.clock import Clock
 
 if TYPE_CHECKING:
     from wagate.engines.sim.engine import SimSession
+    from wagate.engines.sim.post import SimGroup
+
+DEFAULT_LABELS = (
+    ("1", "New customer", 1),
+    ("2", "New order", 2),
+    ("3", "Pending payment", 3),
+    ("4", "Paid", 4),
+    ("5", "Order complete", 5),
+)
+PRIVACY_DEFAULTS = {
+    "readreceipts": "all",
+    "profile": "all",
+    "status": "contacts",
+    "online": "all",
+    "last": "contacts",
+    "groupadd": "all",
+}
 
 
 @dataclass(slots=True)
@@ -44,6 +62,17 @@ class Account:
     push_name: str
     linked: set[str] = field(default_factory=set)
     """Device ids of the instances linked to this account."""
+    lid: str = ""
+    status: str = "Hey there! I am using WhatsApp."
+    picture: bytes | None = None
+    picture_version: int = 0
+    privacy: dict[str, str] = field(default_factory=lambda: dict(PRIVACY_DEFAULTS))
+    blocked: set[str] = field(default_factory=set)
+    labels: dict[str, tuple[str, int]] = field(
+        default_factory=lambda: {i: (n, c) for i, n, c in DEFAULT_LABELS}
+    )
+    inbox: list[Any] = field(default_factory=list)
+    """Inbound events waiting for a linked device to connect (bounded)."""
 
 
 class SimNetwork:
@@ -58,6 +87,14 @@ class SimNetwork:
         self.sessions: dict[str, SimSession] = {}
         self.stats: dict[str, SimStats] = {}
         self.faults: dict[str, Faults] = {}
+        self.lids: dict[str, Account] = {}
+        self.groups: dict[str, SimGroup] = {}
+        self.invites: dict[str, str] = {}
+        self.sent: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        """Message id -> (sender's number, chat JID as the recipients see it), bounded."""
+        self.media: OrderedDict[str, bytes] = OrderedDict()
+        self.media_bytes = 0
+        self.media_cap = 256 * 1024 * 1024
 
     # --- bookkeeping (keyed by instance name, as the /sim routes are) ---------------------
 
@@ -86,9 +123,24 @@ class SimNetwork:
         digits = "".join(ch for ch in number if ch.isdigit())
         account = self.accounts.get(digits)
         if account is None:
-            account = Account(digits, f"{digits}@s.whatsapp.net", f"Sim {digits[-4:]}")
+            lid = "".join(secrets.choice("0123456789") for _ in range(15))
+            account = Account(
+                digits, f"{digits}@s.whatsapp.net", f"Sim {digits[-4:]}", lid=f"{lid}@lid"
+            )
             self.accounts[digits] = account
+            self.lids[account.lid] = account
         return account
+
+    def find(self, jid: str) -> Account | None:
+        """The account a phone-number or LID JID addresses, if it exists."""
+        user, _, server = jid.partition("@")
+        if server == "lid":
+            return self.lids.get(jid)
+        return self.accounts.get(user.split(":", 1)[0])
+
+    def live_sessions(self, account: Account) -> list[SimSession]:
+        """The open sessions of the instances linked to `account`."""
+        return [s for s in self.sessions.values() if s.account is account and s.is_open]
 
     # --- the /sim control operations -----------------------------------------------------
 

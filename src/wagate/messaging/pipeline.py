@@ -1,0 +1,480 @@
+"""The message pipeline: what the engines report about messages is stored, then announced.
+
+One lane per instance keeps its events in order. A lane takes everything queued, builds the
+rows (each kind gated by its DATABASE_SAVE_* setting) and the events that report them, commits
+both in one transaction (the outbox's group-commit writer), then publishes the events. Sends
+made through the API take a place in the lane *before* the engine is called, so the receipts
+of a message are never processed before the message itself is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wagate.config import Settings
+from wagate.core.tasks import spawn
+from wagate.domain.jids import is_group
+from wagate.engines.base import InboundEvent
+from wagate.engines.messaging import (
+    ChatChange,
+    ContactUpdate,
+    GroupChange,
+    LabelChange,
+    Message,
+    Presence,
+    Receipt,
+    Sent,
+)
+from wagate.events.bus import EventBus
+from wagate.messaging.raw import message_raw, row_of
+from wagate.store import messages as db
+from wagate.store.models import new_cuid, utcnow
+
+_log = structlog.get_logger("wagate.messaging")
+BATCH = 500
+SEEN = 20_000
+WRITE_RETRIES = 5
+PROTOCOL_REVOKE = ("REVOKE", 0)
+PROTOCOL_EDIT = ("MESSAGE_EDIT", 14)
+PARTICIPANT_ACTIONS = ("add", "remove", "promote", "demote")
+
+
+@dataclass(slots=True)
+class Pending:
+    """A send in flight: the engine's answer comes in `sent`; `stored` gets the messageRaw."""
+
+    sent: asyncio.Future[Sent]
+    stored: asyncio.Future[dict[str, Any]]
+    push_name: str | None
+    event: str = "send.message"
+    store: bool = True
+
+
+Item = InboundEvent | Pending
+
+
+class _Seen:
+    """A bounded memory of keys already handled (duplicates from the engine are dropped)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._keys: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any) -> Any:
+        return self._keys.get(key)
+
+    def put(self, key: Any, value: Any = True) -> None:
+        self._keys[key] = value
+        self._keys.move_to_end(key)
+        if len(self._keys) > self._size:
+            self._keys.popitem(last=False)
+
+
+@dataclass(slots=True)
+class _Batch:
+    writes: list[db.Write] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    chats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    done: list[tuple[asyncio.Future[dict[str, Any]], dict[str, Any]]] = field(default_factory=list)
+
+    def op(self) -> db.Write:
+        """Every write of the batch in order: messages before their updates and chats."""
+        ops = [
+            db.insert_messages(self.messages),
+            db.upsert_contacts(self.contacts),
+            db.upsert_chats(list(self.chats.values())),
+            *self.writes,
+            db.insert_updates(self.updates),
+        ]
+
+        async def run(s: AsyncSession) -> None:
+            for op in ops:
+                await op(s)
+
+        return run
+
+
+class Lane:
+    """One instance's ordered stream of messaging events."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        instance_id: str,
+        name: str,
+        sender: Callable[[], str | None],
+    ) -> None:
+        self.p = pipeline
+        self.instance_id = instance_id
+        self.name = name
+        self.sender = sender
+        self.push_name: Callable[[], str | None] = lambda: None
+        self._items: deque[Item] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[Any] | None = None
+        self._seen_messages = _Seen(SEEN)
+        self._seen_updates = _Seen(SEEN)
+        self._contacts = _Seen(SEEN)
+        self._chats = _Seen(SEEN)
+
+    def put(self, item: Item) -> None:
+        self._items.append(item)
+        self._wake.set()
+        if self._task is None:
+            self._task = spawn(self._run(), name=f"messages:{self.name}")
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        for item in self._items:
+            if isinstance(item, Pending) and not item.stored.done():
+                item.stored.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            while not self._items:
+                self._wake.clear()
+                await self._wake.wait()
+            taken: list[Item] = []
+            while self._items and len(taken) < BATCH:
+                item = self._items[0]
+                if isinstance(item, Pending) and not item.sent.done():
+                    if taken:
+                        break  # flush what is ready; the send is awaited next round
+                    try:
+                        await asyncio.wait([item.sent], timeout=self.p.settings.engine_timeout * 2)
+                    except asyncio.CancelledError:
+                        raise
+                    if not item.sent.done():
+                        item.sent.cancel()
+                taken.append(self._items.popleft())
+            try:
+                await self._handle(taken)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # logged; the lane keeps going
+                _log.error("message batch failed", instance=self.name, error=repr(exc))
+
+    # --- one batch --------------------------------------------------------------------------
+
+    def _env(self, b: _Batch, event: str, data: Any) -> None:
+        b.events.append(
+            self.p.bus.envelope(self.name, self.instance_id, event, data, self.sender())
+        )
+
+    async def _handle(self, items: Sequence[Item]) -> None:
+        b = _Batch()
+        for item in items:
+            try:
+                self._one(b, item)
+            except Exception as exc:
+                _log.error("message event not handled", instance=self.name, error=repr(exc))
+                if isinstance(item, Pending) and not item.stored.done():
+                    item.stored.set_exception(exc)
+        try:
+            await self._commit(b)
+        except Exception as exc:
+            for fut, _ in b.done:
+                if not fut.done():
+                    fut.set_exception(exc)
+            raise
+        for fut, raw in b.done:
+            if not fut.done():
+                fut.set_result(raw)
+        await self.p.bus.published(b.events)
+
+    async def _commit(self, b: _Batch) -> None:
+        op = b.op()
+        delay = 0.05
+        for attempt in range(1, WRITE_RETRIES + 1):
+            try:
+                if self.p.bus.durable:
+                    await self.p.bus.write_with(op, b.events)
+                else:
+                    await self.p.store.run(op)
+                    await self.p.bus.write(b.events)
+                return
+            except Exception as exc:
+                _log.warning("message batch write failed", attempt=attempt, error=repr(exc))
+                if attempt == WRITE_RETRIES:
+                    raise
+                await asyncio.sleep(delay)
+                delay *= 2
+
+    def _one(self, b: _Batch, item: Item) -> None:  # noqa: PLR0912
+        s = self.p.settings
+        match item:
+            case Pending():
+                if item.sent.cancelled() or item.sent.exception() is not None:
+                    return
+                sent = item.sent.result()
+                raw = message_raw(
+                    self.instance_id, sent.key, sent.content, sent.timestamp, item.push_name,
+                    "PENDING",
+                )  # fmt: skip
+                self._seen_messages.put(sent.key.id)
+                if s.save_new_message and item.store:
+                    b.messages.append(row_of(raw))
+                if item.store:
+                    self._chat(b, sent.key.remote_jid, sent.timestamp, unread=0)
+                self._env(b, item.event, raw)
+                b.done.append((item.stored, raw))
+            case Message():
+                self._message(b, item)
+            case Receipt():
+                for key in item.keys:
+                    if self._seen_updates.get((key.id, item.status)):
+                        continue
+                    self._seen_updates.put((key.id, item.status))
+                    data: dict[str, Any] = {
+                        "keyId": key.id,
+                        "remoteJid": key.remote_jid,
+                        "fromMe": key.from_me,
+                        "participant": key.participant,
+                        "status": item.status,
+                        "instanceId": self.instance_id,
+                    }
+                    if key.remote_jid_alt:
+                        data["remoteJidAlt"] = key.remote_jid_alt
+                    if s.save_message_update:
+                        b.updates.append(
+                            {
+                                "id": db.sortable_id(),
+                                "instance_id": self.instance_id,
+                                "message_id": None,
+                                "key_id": key.id,
+                                "remote_jid": key.remote_jid,
+                                "from_me": key.from_me,
+                                "participant": key.participant,
+                                "status": item.status,
+                                "poll_updates": None,
+                                "created_at": utcnow(),
+                            }
+                        )
+                    self._env(b, "messages.update", data)
+            case Presence():
+                presence: dict[str, Any] = {"lastKnownPresence": item.presence}
+                if item.last_seen is not None:
+                    presence["lastSeen"] = item.last_seen
+                self._env(
+                    b,
+                    "presence.update",
+                    {"id": item.chat, "presences": {item.participant: presence}},
+                )
+            case ContactUpdate():
+                row = self._contact_row(item.jid, item.push_name, item.picture_url)
+                if s.save_contacts:
+                    b.contacts.append(row)
+                self._contacts.put(item.jid, item.push_name)
+                self._env(b, "contacts.update", [self._contact_data(row)])
+            case ChatChange():
+                self._chat_change(b, item)
+            case GroupChange():
+                self._group(b, item)
+            case LabelChange():
+                self._label(b, item)
+
+    def _message(self, b: _Batch, m: Message) -> None:
+        s = self.p.settings
+        if self._seen_messages.get(m.key.id):
+            return
+        self._seen_messages.put(m.key.id)
+        proto = m.content.get("protocolMessage")
+        if isinstance(proto, dict) and proto.get("type") in PROTOCOL_REVOKE:
+            target = proto.get("key") or {}
+            target_id = str(target.get("id", ""))
+            b.writes.append(db.mark_deleted(self.instance_id, target_id, s.delete_message_logical))
+            self._env(b, "messages.delete", {**target, "remoteJid": m.key.remote_jid})
+            return
+        if isinstance(proto, dict) and proto.get("type") in PROTOCOL_EDIT:
+            target = proto.get("key") or {}
+            edited = proto.get("editedMessage") or {}
+            if s.save_new_message and edited:
+                b.writes.append(db.edit_message(self.instance_id, str(target.get("id")), edited))
+            self._env(
+                b, "messages.edited", {**proto, "key": {**target, "remoteJid": m.key.remote_jid}}
+            )
+            return
+        if m.kind == "history" and not s.save_historic:
+            return
+        status = "DELIVERY_ACK" if not m.key.from_me else "SERVER_ACK"
+        raw = message_raw(self.instance_id, m.key, m.content, m.timestamp, m.push_name, status)
+        if s.save_new_message:
+            b.messages.append(row_of(raw))
+        if not m.key.from_me:
+            who = m.key.participant if is_group(m.key.remote_jid) else m.key.remote_jid
+            if who and m.push_name and self._contacts.get(who) != m.push_name:
+                self._contacts.put(who, m.push_name)
+                row = self._contact_row(who, m.push_name, None)
+                if s.save_contacts:
+                    b.contacts.append(row)
+                self._env(b, "contacts.upsert", self._contact_data(row))
+        self._chat(b, m.key.remote_jid, m.timestamp, unread=0 if m.key.from_me else 1)
+        self._env(b, "messages.upsert", raw)
+
+    def _contact_row(self, jid: str, name: str | None, picture: str | None) -> dict[str, Any]:
+        now = utcnow()
+        return {
+            "id": new_cuid(),
+            "instance_id": self.instance_id,
+            "remote_jid": jid,
+            "push_name": name,
+            "profile_pic_url": picture,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def _contact_data(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "remoteJid": row["remote_jid"],
+            "pushName": row["push_name"],
+            "profilePicUrl": row["profile_pic_url"],
+            "instanceId": self.instance_id,
+        }
+
+    def _chat(self, b: _Batch, jid: str, ts: int, unread: int) -> None:
+        if self.p.settings.save_chats:
+            row = b.chats.get(jid)
+            if row is not None:  # one row per chat and batch: an upsert touches a row once
+                row["unread_messages"] += unread
+                row["last_message_at"] = max(row["last_message_at"], ts)
+            else:
+                now = utcnow()
+                b.chats[jid] = {
+                    "id": new_cuid(),
+                    "instance_id": self.instance_id,
+                    "remote_jid": jid,
+                    "name": None,
+                    "labels": [],
+                    "unread_messages": unread,
+                    "archived": False,
+                    "last_message_at": ts,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+        if not self._chats.get(jid):
+            self._chats.put(jid)
+            self._env(b, "chats.upsert", [{"remoteJid": jid, "instanceId": self.instance_id}])
+
+    def _chat_change(self, b: _Batch, c: ChatChange) -> None:
+        if c.deleted:
+            self._env(b, "chats.delete", [c.jid])
+            return
+        values: dict[str, Any] = {}
+        data: dict[str, Any] = {"remoteJid": c.jid, "instanceId": self.instance_id}
+        if c.archived is not None:
+            values["archived"] = c.archived
+            data["archived"] = c.archived
+        if c.unread is not None:
+            values["unread_messages"] = -1 if c.unread else 0
+            data["unreadMessages"] = values["unread_messages"]
+        if self.p.settings.save_chats and values:
+            b.writes.append(db.change_chat(self.instance_id, c.jid, values))
+        self._env(b, "chats.update", [data])
+
+    def _group(self, b: _Batch, g: GroupChange) -> None:
+        info = g.group.as_dict()
+        if g.action == "create":
+            self._env(b, "groups.upsert", [info])
+            self._chat(b, g.group.jid, g.group.creation, unread=0)
+        elif g.action in PARTICIPANT_ACTIONS:
+            self._env(
+                b,
+                "group-participants.update",
+                {
+                    "id": g.group.jid,
+                    "author": g.author,
+                    "participants": list(g.participants),
+                    "action": g.action,
+                },
+            )
+        else:
+            self._env(b, "groups.update", [info])
+
+    def _label(self, b: _Batch, lc: LabelChange) -> None:
+        s = self.p.settings
+        if lc.label is not None:
+            label = lc.label
+            if s.save_labels:
+                if label.deleted:
+                    b.writes.append(db.delete_labels(self.instance_id, [label.id]))
+                else:
+                    now = utcnow()
+                    b.writes.append(
+                        db.upsert_labels(
+                            [
+                                {
+                                    "id": new_cuid(),
+                                    "instance_id": self.instance_id,
+                                    "label_id": label.id,
+                                    "name": label.name,
+                                    "color": label.color,
+                                    "predefined_id": label.predefined_id,
+                                    "created_at": now,
+                                    "updated_at": now,
+                                }
+                            ]
+                        )
+                    )
+            self._env(
+                b,
+                "labels.edit",
+                {
+                    "id": label.id,
+                    "name": label.name,
+                    "color": label.color,
+                    "predefinedId": label.predefined_id,
+                    "deleted": label.deleted,
+                    "instance": self.name,
+                },
+            )
+        elif lc.chat is not None and lc.label_id is not None:
+            if s.save_chats:
+                b.writes.append(
+                    db.label_chat(self.instance_id, lc.chat, lc.label_id, bool(lc.added))
+                )
+            self._env(
+                b,
+                "labels.association",
+                {
+                    "instance": self.name,
+                    "type": "add" if lc.added else "remove",
+                    "chatId": lc.chat,
+                    "labelId": lc.label_id,
+                },
+            )
+
+
+class Pipeline:
+    """Every instance's lane, created on its first event."""
+
+    def __init__(self, settings: Settings, bus: EventBus, store: db.MessageStore) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.store = store
+        self.lanes: dict[str, Lane] = {}
+
+    def lane(self, instance_id: str, name: str, sender: Callable[[], str | None]) -> Lane:
+        lane = self.lanes.get(instance_id)
+        if lane is None:
+            lane = self.lanes[instance_id] = Lane(self, instance_id, name, sender)
+        return lane
+
+    def forget(self, instance_id: str) -> None:
+        lane = self.lanes.pop(instance_id, None)
+        if lane is not None:
+            lane.close()
+
+    def close(self) -> None:
+        for instance_id in list(self.lanes):
+            self.forget(instance_id)

@@ -1,0 +1,204 @@
+"""The messaging operations the /message, /chat, /group and /label routes call.
+
+Every engine call needs the instance open (else a 400 naming its state, never a hang) and
+runs under the engine deadline (WAGATE_ENGINE_TIMEOUT_SECONDS; 409 when it passes). Numbers
+become JIDs by Evolution's rules and are checked on WhatsApp before a send (400 with
+Evolution's `{jid, exists: false, number}`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from wagate.domain.errors import BadRequest, Conflict, EngineError
+from wagate.domain.ids import bare_jid
+from wagate.domain.jids import InvalidNumber, brazil_variants, create_jid, is_group
+from wagate.engines.messaging import MessageKey, Messaging, Outgoing, messaging_of
+from wagate.gateway import Gateway, Registered
+from wagate.messaging.pipeline import Lane, Pending, Pipeline
+from wagate.messaging.raw import content_type
+from wagate.store import messages as db
+from wagate.store.messages import MessageStore
+
+T = TypeVar("T")
+PRESENCE_CHUNK = 20.0
+MAX_DELAY_MS = 300_000
+
+
+def with_context(content: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """Attach contextInfo (quote, mentions) to the content's member; text becomes extended."""
+    if not context:
+        return content
+    if "conversation" in content:
+        rest = {k: v for k, v in content.items() if k != "conversation"}
+        text = {"text": content["conversation"], "contextInfo": context}
+        return {"extendedTextMessage": text, **rest}
+    kind = content_type(content)
+    member = content.get(kind)
+    if not isinstance(member, dict):
+        return content
+    merged = {**(member.get("contextInfo") or {}), **context}
+    return {**content, kind: {**member, "contextInfo": merged}}
+
+
+class Messenger:
+    def __init__(self, gw: Gateway, pipeline: Pipeline, store: MessageStore) -> None:
+        self.gw = gw
+        self.pipeline = pipeline
+        self.store = store
+
+    # --- the live session -------------------------------------------------------------------
+
+    def live(self, reg: Registered) -> Messaging:
+        sup = reg.supervisor
+        session = sup._session
+        if sup.external_state != "open" or session is None:
+            raise BadRequest(
+                f'The "{reg.name}" instance is not connected (state: {sup.external_state})'
+            )
+        return messaging_of(session, self.gw.engine.name)
+
+    async def call(self, reg: Registered, fn: Callable[[Messaging], Awaitable[T]]) -> T:
+        """One engine call, bounded by the engine deadline, errors classified."""
+        m = self.live(reg)
+        try:
+            return await asyncio.wait_for(fn(m), self.gw.timing.engine_call)
+        except TimeoutError:
+            raise Conflict(f'The "{reg.name}" instance did not answer in time') from None
+        except EngineError as exc:
+            raise BadRequest(f'The "{reg.name}" instance is not connected: {exc}') from None
+
+    def own_jid(self, reg: Registered) -> str | None:
+        jid = reg.supervisor.inst.jid
+        return bare_jid(jid) if jid else None
+
+    def lane(self, reg: Registered) -> Lane:
+        return self.pipeline.lane(reg.id, reg.name, lambda: self.own_jid(reg))
+
+    # --- numbers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def jid(number: str, field: str = "number") -> str:
+        try:
+            return create_jid(number)
+        except InvalidNumber as exc:
+            raise BadRequest(f"{field}: {exc}") from None
+
+    async def recipient(self, reg: Registered, number: str, field: str = "number") -> str:
+        """The JID to send to: groups, LIDs and broadcasts as given; phone numbers only when
+        they are on WhatsApp (both Brazilian variants are tried)."""
+        jid = self.jid(number, field)
+        if is_group(jid) or not jid.endswith("@s.whatsapp.net"):
+            return jid
+        variants = brazil_variants(jid)
+        checks = await self.call(reg, lambda m: m.check_numbers(variants))
+        for check in checks:
+            if check.exists:
+                return check.jid
+        raise BadRequest({"jid": jid, "exists": False, "number": number})
+
+    async def whatsapp_numbers(self, reg: Registered, numbers: Sequence[str]) -> list[Any]:
+        out: list[dict[str, Any]] = []
+        for i, number in enumerate(numbers):
+            jid = self.jid(number, f"numbers[{i}]")
+            if is_group(jid):
+                out.append({"jid": jid, "exists": False, "number": number})
+                continue
+            variants = brazil_variants(jid)
+            checks = await self.call(reg, lambda m, v=variants: m.check_numbers(v))  # type: ignore[misc]
+            hit = next((c for c in checks if c.exists), None)
+            row: dict[str, Any] = {"jid": hit.jid if hit else jid, "exists": hit is not None}
+            row["number"] = number
+            if hit is not None and hit.lid:
+                row["lid"] = hit.lid
+            out.append(row)
+        return out
+
+    # --- sending ----------------------------------------------------------------------------
+
+    async def quoted_context(self, reg: Registered, quoted: dict[str, Any]) -> dict[str, Any]:
+        key = quoted.get("key") or {}
+        msg_id = str(key.get("id") or "")
+        message = quoted.get("message")
+        remote = key.get("remoteJid")
+        from_me = bool(key.get("fromMe"))
+        participant = key.get("participant")
+        if not message:
+            row = await self.store.message_by_key(reg.id, msg_id)
+            if row is None:
+                raise BadRequest(f'quoted.key.id: message "{msg_id}" not found')
+            message, remote = row.message, remote or row.remote_jid
+            from_me, participant = row.from_me, participant or row.participant
+        who = participant or (self.own_jid(reg) if from_me else remote)
+        return {"stanzaId": msg_id, "participant": who, "quotedMessage": message}
+
+    async def typing(self, reg: Registered, jid: str, delay_ms: int, presence: str) -> None:
+        """Evolution's `delay`: composing (or recording) for the delay, then paused."""
+        left = delay_ms / 1000
+        while left > 0:
+            await self.call(reg, lambda m: m.chat_presence(jid, presence))
+            step = min(left, PRESENCE_CHUNK)
+            await self.gw.clock.sleep(step)
+            left -= step
+        await self.call(reg, lambda m: m.chat_presence(jid, "paused"))
+
+    async def send(
+        self,
+        reg: Registered,
+        number: str,
+        content: dict[str, Any],
+        *,
+        media: bytes | None = None,
+        delay: int | None = None,
+        presence: str = "composing",
+        quoted: dict[str, Any] | None = None,
+        mentioned: Sequence[str] | None = None,
+        everyone: bool = False,
+        status_jids: Sequence[str] = (),
+        event: str = "send.message",
+        jid: str | None = None,
+        store: bool = True,
+    ) -> dict[str, Any]:
+        """Send and store one message; returns its messageRaw (after it was stored)."""
+        self.live(reg)
+        if jid is None:
+            jid = await self.recipient(reg, number)
+        context: dict[str, Any] = {}
+        if quoted:
+            context.update(await self.quoted_context(reg, quoted))
+        mentions = [self.jid(n, f"mentioned[{i}]") for i, n in enumerate(mentioned or ())]
+        if everyone and is_group(jid):
+            group = await self.call(reg, lambda m: m.group(jid))
+            mentions = [p.jid for p in group.participants]
+        if mentions:
+            context["mentionedJid"] = mentions
+        content = with_context(content, context)
+        if delay:
+            await self.typing(reg, jid, delay, presence)
+        loop = asyncio.get_running_loop()
+        pending = Pending(
+            loop.create_future(), loop.create_future(), reg.supervisor.profile_name, event, store
+        )
+        self.lane(reg).put(pending)  # its place in the lane, before any receipt of it
+        out = Outgoing(jid, content, media, status_jids=tuple(status_jids))
+        try:
+            sent = await self.call(reg, lambda m: m.send(out))
+        except BaseException:
+            pending.sent.cancel()
+            raise
+        pending.sent.set_result(sent)
+        return await pending.stored
+
+    async def read(self, reg: Registered, keys: Sequence[MessageKey]) -> None:
+        await self.call(reg, lambda m: m.read(keys))
+
+    async def forget_message(self, reg: Registered, key_id: str) -> None:
+        """After a delete for everyone: the row is removed, or marked (DATABASE_DELETE_MESSAGE)."""
+        logical = self.gw.settings.delete_message_logical
+        await self.store.run(db.mark_deleted(reg.id, key_id, logical))
+
+    async def edited(self, reg: Registered, key_id: str, content: dict[str, Any]) -> None:
+        if self.gw.settings.save_new_message:
+            await self.store.run(db.edit_message(reg.id, key_id, content))

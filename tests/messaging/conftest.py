@@ -1,0 +1,74 @@
+"""Fixtures of the messaging tests: two open sim instances, each with a loopback webhook."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.conftest import Harness
+from tests.events.receiver import Receiver
+
+A_NUMBER = "5511987650001"
+B_NUMBER = "5511987650002"
+
+
+@dataclass
+class Pair:
+    h: Harness
+    a: str
+    b: str
+    hook_a: Receiver
+    hook_b: Receiver
+
+    async def events(self, hook: Receiver, event: str, count: int) -> list[dict[str, Any]]:
+        """Wait until `hook` has received `count` envelopes of `event`; return them."""
+        import asyncio
+        import time
+
+        deadline = time.monotonic() + 10
+        while True:
+            found = hook.bodies(event)
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(found)} of {count} {event} arrived: {hook.bodies()}")
+            await asyncio.sleep(0.02)
+
+
+async def open_instance(h: Harness, name: str, number: str, hook: Receiver | None) -> None:
+    body: dict[str, Any] = {}
+    if hook is not None:
+        body["webhook"] = {"url": hook.url + "/hook", "events": [], "enabled": True}
+    await h.create(name, **body)
+    r = await h.client.get(f"/instance/connect/{name}")
+    assert r.status_code == 200, r.text
+    r = await h.client.post(f"/sim/{name}/scan", json={"number": number})
+    assert r.json()["state"] == "open", r.text
+
+
+async def _pair(h: Harness) -> AsyncIterator[Pair]:
+    hook_a, hook_b = await Receiver().start(), await Receiver().start()
+    try:
+        await open_instance(h, "alice", A_NUMBER, hook_a)
+        await open_instance(h, "bob", B_NUMBER, hook_b)
+        yield Pair(h, "alice", "bob", hook_a, hook_b)
+    finally:
+        await hook_a.stop()
+        await hook_b.stop()
+
+
+@pytest.fixture
+async def pair(harness: Harness) -> AsyncIterator[Pair]:
+    """alice and bob, open, on every database."""
+    async for p in _pair(harness):
+        yield p
+
+
+@pytest.fixture
+async def sqlite_pair(sqlite_harness: Harness) -> AsyncIterator[Pair]:
+    """alice and bob, open, on SQLite."""
+    async for p in _pair(sqlite_harness):
+        yield p
