@@ -17,7 +17,9 @@ from wagate.api import errors
 from wagate.api.json import JSONResponse
 from wagate.api.routes import chat as chat_routes
 from wagate.api.routes import events as events_routes
+from wagate.api.routes import group as group_routes
 from wagate.api.routes import instance, manager, root
+from wagate.api.routes import label as label_routes
 from wagate.api.routes import message as message_routes
 from wagate.api.routes import metrics as metrics_routes
 from wagate.api.routes import proxy as proxy_routes
@@ -132,6 +134,8 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
     app.include_router(proxy_routes.router)
     app.include_router(message_routes.router)
     app.include_router(chat_routes.router)
+    app.include_router(group_routes.router)
+    app.include_router(label_routes.router)
     socketio_sink = None
     if settings.websocket_enabled:
         from wagate.events.sinks.socketio import SocketIOSink

@@ -3,18 +3,11 @@ messages.upsert with the right type and content; media bytes survive the trip.""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
+from tests.messaging.conftest import A_NUMBER, B_NUMBER, PNG, FileServer, Pair
 
-from tests.messaging.conftest import A_NUMBER, B_NUMBER, Pair
-
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-)
 B64 = base64.b64encode(PNG).decode()
 OGG = base64.b64encode(b"OggS" + b"\0" * 60).decode()
 MP4 = base64.b64encode(b"\0\0\0\x18ftypmp42" + b"\0" * 40).decode()
@@ -22,55 +15,6 @@ POLL = {"name": "Lunch?", "selectableCount": 1, "values": ["yes", "no"]}
 BUTTONS = {"title": "t", "buttons": [{"type": "reply", "displayText": "ok", "id": "1"}]}
 A_JID = f"{A_NUMBER}@s.whatsapp.net"
 B_JID = f"{B_NUMBER}@s.whatsapp.net"
-
-
-class FileServer:
-    """A loopback HTTP server: GET /png (a PNG), /big (too large), /slow (never answers)."""
-
-    def __init__(self) -> None:
-        self.server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self) -> FileServer:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            path = head.split(b" ", 2)[1].decode()
-            if path == "/slow":
-                await asyncio.sleep(30)
-            body, status = (PNG, 200) if path == "/png" else (b"x" * 300_000, 200)
-            if path == "/missing":
-                body, status = b"no", 404
-            writer.write(
-                f"HTTP/1.1 {status} X\r\ncontent-type: image/png\r\n"
-                f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode()
-                + body
-            )
-            await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-
-
-@pytest.fixture
-async def files() -> AsyncIterator[FileServer]:
-    server = await FileServer().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 SENDS: list[tuple[str, dict[str, Any], str]] = [

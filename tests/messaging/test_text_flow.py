@@ -69,3 +69,10 @@ async def test_text_round_trip_with_read_receipt(pair: Pair) -> None:
     r = await h.client.post(f"/chat/findMessages/{pair.a}", json={})
     statuses = [u["status"] for u in r.json()["messages"]["records"][0]["MessageUpdate"]]
     assert statuses == ["SERVER_ACK", "DELIVERY_ACK", "READ"]
+
+    r = await h.client.get("/instance/fetchInstances")
+    counts = {row["name"]: row["_count"] for row in r.json()}
+    assert counts == {
+        pair.a: {"Message": 1, "Contact": 0, "Chat": 1},
+        pair.b: {"Message": 1, "Contact": 1, "Chat": 1},
+    }

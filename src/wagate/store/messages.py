@@ -533,12 +533,16 @@ class MessageStore:
                     .group_by(m.remote_jid)
                     .subquery()
                 )
-                q2 = select(m).join(
-                    newest,
-                    (m.remote_jid == newest.c.remote_jid)
-                    & (m.message_timestamp == newest.c.ts)
-                    & (m.instance_id == instance_id),
-                )
+                q2 = (
+                    select(m)
+                    .join(
+                        newest,
+                        (m.remote_jid == newest.c.remote_jid)
+                        & (m.message_timestamp == newest.c.ts)
+                        & (m.instance_id == instance_id),
+                    )
+                    .order_by(m.id.desc())
+                )  # ids sort by creation: the newest of a second first
                 for row in (await s.scalars(q2)).all():
                     last.setdefault(row.remote_jid, row)
         return [(a, b, last.get(a.remote_jid)) for a, b in pairs]

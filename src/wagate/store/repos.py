@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from wagate.core.ports import StatusSnapshot
+from wagate.store.messages import counts_columns
 from wagate.store.models import Instance, Session, Setting, Webhook, utcnow
 
 SETTING_FIELDS = {
@@ -85,12 +86,22 @@ class SettingRecord(NamedTuple):
     updated_at: datetime
 
 
+class Counts(NamedTuple):
+    """fetchInstances' `_count`: the instance's stored messages, contacts and chats."""
+
+    messages: int
+    contacts: int
+    chats: int
+
+
 _INSTANCE_COLUMNS = len(InstanceRecord._fields)
+_SETTING_END = _INSTANCE_COLUMNS + len(SettingRecord._fields)
 # Built once: composing a statement costs more than running it on a small table.
 _FETCH_ALL = (
     select(
         *(Instance.__table__.c[f] for f in InstanceRecord._fields),
         *(Setting.__table__.c[f] for f in SettingRecord._fields),
+        *counts_columns(Instance.__table__.c.id),
     )
     .outerjoin(Setting, Setting.instance_id == Instance.id)
     .where(Instance.client_name == bindparam("client_name"))
@@ -146,18 +157,19 @@ class Store:
 
     async def fetch_instances(
         self, client_name: str, ids: Sequence[str] | None = None
-    ) -> list[tuple[InstanceRecord, SettingRecord | None]]:
-        """Instances with their settings in one query (no N+1)."""
+    ) -> list[tuple[InstanceRecord, SettingRecord | None, Counts]]:
+        """Instances with their settings and row counts in one query (no N+1)."""
         params: dict[str, Any] = {"client_name": client_name}
         if ids is not None:
             params["ids"] = list(ids)
         async with self._sessions() as s:
             rows = await s.execute(_FETCH_SOME if ids is not None else _FETCH_ALL, params)
-        n = _INSTANCE_COLUMNS
+        n, end = _INSTANCE_COLUMNS, _SETTING_END
         return [
             (
                 InstanceRecord._make(row[:n]),
-                SettingRecord._make(row[n:]) if row[n] is not None else None,
+                SettingRecord._make(row[n:end]) if row[n] is not None else None,
+                Counts._make(int(x or 0) for x in row[end:]),
             )
             for row in rows
         ]

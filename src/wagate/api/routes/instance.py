@@ -15,7 +15,7 @@ from wagate.api.schemas.instance import INTEGRATIONS, CreateInstance, SetPresenc
 from wagate.domain.errors import BadRequest, NotFound, Unauthorized
 from wagate.events.catalogue import SUBSCRIBABLE, unknown_events
 from wagate.gateway import Gateway, Registered
-from wagate.store.repos import InstanceRecord, SettingRecord, hash_token, setting_view
+from wagate.store.repos import Counts, InstanceRecord, SettingRecord, hash_token, setting_view
 
 router = APIRouter(prefix="/instance", tags=["instance"])
 NAME_RULE = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,100}$")
@@ -243,11 +243,11 @@ async def fetch_instances(
         return JSONResponse([])
     wanted = None if len(regs) == len(gw.instances) else [r.id for r in regs]
     rows = await gw.store.fetch_instances(gw.settings.client_name, wanted)
-    return JSONResponse([_instance_row(gw, inst, setting) for inst, setting in rows])
+    return JSONResponse([_instance_row(gw, inst, setting, n) for inst, setting, n in rows])
 
 
 def _instance_row(
-    gw: Gateway, inst: InstanceRecord, setting: SettingRecord | None
+    gw: Gateway, inst: InstanceRecord, setting: SettingRecord | None, counts: Counts
 ) -> dict[str, Any]:
     reg = gw.by_id.get(inst.id)
     row: dict[str, Any] = {
@@ -274,7 +274,11 @@ def _instance_row(
         "Sqs": None,
         "Websocket": None,
         "Setting": None,
-        "_count": {"Message": 0, "Contact": 0, "Chat": 0},
+        "_count": {
+            "Message": counts.messages,
+            "Contact": counts.contacts,
+            "Chat": counts.chats,
+        },
     }
     if setting is not None:
         row["Setting"] = {

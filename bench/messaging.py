@@ -1,0 +1,223 @@
+"""Messages/s through the API and delivered as webhooks, between two sim instances.
+
+The app runs in this process (its lifespan, a real database, the sim network, the message
+pipeline, the outbox dispatcher and webhook sink); the webhook receiver is a separate process
+on 127.0.0.1 that answers 200 and records when each `messages.upsert` arrived. `alice` sends
+`--messages` texts to `bob` through POST /message/sendText with `--concurrency` requests in
+flight; each message carries its send time, so the receiver gives send -> webhook latency.
+
+Figures per database:
+- api_per_s: 201 answers per second (each one a stored message and its send.message event);
+- delivered_per_s: messages from the first send to the last messages.upsert webhook at bob;
+- latency_ms: p50/p99/max of API call start -> webhook arrival at bob.
+
+Run: `.venv/bin/python bench/messaging.py [--db sqlite,postgresql] [--messages N]`. PostgreSQL is
+used when it answers on 127.0.0.1:5432 (`--pg-uri`). Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+API_KEY = "bench-global-key-0123456789abcdef"
+BOB = "5511987650002"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_receiver(port: int, out: str) -> None:
+    """Answer 200 to every POST; record (message id, send time, arrival time)."""
+    import orjson
+    from tests.events.receiver import Receiver
+
+    async def main() -> list[Any]:
+        rec = Receiver(port=port)
+        await rec.start()
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await rec.stop()
+        rows = []
+        for r in rec.received:
+            body = orjson.loads(r.body)
+            if body["event"] == "messages.upsert":
+                data = body["data"]
+                rows.append((data["key"]["id"], float(data["message"]["conversation"]), r.wall))
+        return rows
+
+    Path(out).write_bytes(orjson.dumps(asyncio.run(main())))
+
+
+def start_receiver(port: int, out: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, __file__, "--serve-receiver", str(port), str(out)])
+
+
+async def wait_port(port: int) -> None:
+    for _ in range(200):
+        try:
+            _, w = await asyncio.open_connection("127.0.0.1", port)
+            w.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError("receiver did not start")
+
+
+async def measure(provider: str, uri: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    from tests.conftest import _admin
+
+    from wagate.app import Overrides, build_app
+    from wagate.config import load_settings
+
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="wagate-messaging-") as tmp:
+        out = Path(tmp) / "received.json"
+        receiver = start_receiver(port, out)
+        settings = load_settings(
+            api_key=API_KEY,
+            data_dir=Path(tmp) / "data",
+            database_provider=provider,
+            database_uri=uri,
+            log_level="WARNING",
+        )
+        if uri:
+            await _admin(provider, uri, "drop", "wagate_bench")
+            await _admin(provider, uri, "create", "wagate_bench")
+            settings = settings.model_copy(
+                update={"database_uri": uri.rsplit("/", 1)[0] + "/wagate_bench"}
+            )
+        app = build_app(settings, Overrides())
+        ctx = app.router.lifespan_context(app)
+        await ctx.__aenter__()
+        try:
+            await wait_port(port)
+            result = await _run(app, port, args)
+        finally:
+            await ctx.__aexit__(None, None, None)
+            receiver.send_signal(signal.SIGTERM)
+            receiver.wait(30)
+        import orjson
+
+        arrivals = orjson.loads(out.read_bytes())
+    return _figures(provider, result, arrivals, args.messages)
+
+
+async def _run(app: Any, port: int, args: argparse.Namespace) -> dict[str, Any]:
+    import httpx2
+
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(
+        transport=transport, base_url="http://bench", headers={"apikey": API_KEY}, timeout=60
+    ) as c:
+        for name, number, hook in (("alice", "5511987650001", None), ("bob", BOB, port)):
+            body: dict[str, Any] = {"instanceName": name, "integration": "WHATSAPP-BAILEYS"}
+            if hook is not None:
+                url = f"http://127.0.0.1:{hook}/h"
+                body["webhook"] = {"url": url, "enabled": True, "events": ["MESSAGES_UPSERT"]}
+            assert (await c.post("/instance/create", json=body)).status_code == 201
+            await c.get(f"/instance/connect/{name}")
+            r = await c.post(f"/sim/{name}/scan", json={"number": number})
+            assert r.json()["state"] == "open", r.text
+
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for k in range(args.messages):
+            queue.put_nowait(k)
+        failures = 0
+
+        async def worker() -> None:
+            nonlocal failures
+            while not queue.empty():
+                queue.get_nowait()
+                r = await c.post(
+                    "/message/sendText/alice", json={"number": BOB, "text": repr(time.time())}
+                )
+                if r.status_code != 201:
+                    failures += 1
+
+        t0 = time.monotonic()
+        wall0 = time.time()
+        await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+        api_seconds = time.monotonic() - t0
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            counts = await app.state.events.store.counts()
+            if not counts.get("pending"):
+                break
+            await asyncio.sleep(0.02)
+    return {"api_seconds": api_seconds, "wall0": wall0, "failures": failures}
+
+
+def _figures(
+    provider: str, result: dict[str, Any], arrivals: list[Any], sent: int
+) -> dict[str, Any]:
+    first: dict[str, tuple[float, float]] = {}
+    for msg_id, t_send, t_arrive in arrivals:
+        first.setdefault(msg_id, (t_send, t_arrive))
+    lat = sorted((a - s) * 1000 for s, a in first.values())
+    last_arrival = max((a for _, a in first.values()), default=result["wall0"])
+    n = len(lat)
+    return {
+        "database": provider,
+        "messages": sent,
+        "failures": result["failures"],
+        "api_per_s": round(sent / result["api_seconds"]),
+        "delivered": n,
+        "delivered_per_s": round(n / max(last_arrival - result["wall0"], 1e-9)),
+        "latency_ms": {
+            "p50": round(statistics.median(lat), 1) if lat else None,
+            "p99": round(lat[min(n - 1, int(n * 0.99))], 1) if lat else None,
+            "max": round(lat[-1], 1) if lat else None,
+        },
+        "duplicates": len(arrivals) - n,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--serve-receiver", nargs=2, metavar=("PORT", "OUT"))
+    ap.add_argument("--db", default="sqlite,postgresql")
+    ap.add_argument("--messages", type=int, default=3000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument(
+        "--pg-uri",
+        default=os.environ.get("WAGATE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
+    args = ap.parse_args()
+    if args.serve_receiver:
+        serve_receiver(int(args.serve_receiver[0]), args.serve_receiver[1])
+        return 0
+    results = []
+    for provider in args.db.split(","):
+        uri = None
+        if provider == "postgresql":
+            try:
+                socket.create_connection(("127.0.0.1", 5432), 0.5).close()
+            except OSError:
+                print("PostgreSQL is not running on 127.0.0.1:5432; skipped", file=sys.stderr)
+                continue
+            uri = args.pg_uri
+        results.append(asyncio.run(measure(provider, uri, args)))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The label router (Evolution's /label/*)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from wagate.api.deps import InstanceDep
+from wagate.api.routes.message import MessengerDep
+from wagate.api.schemas.group import HandleLabel
+from wagate.store import messages as db
+from wagate.store.models import new_cuid, utcnow
+
+router = APIRouter(prefix="/label", tags=["label"])
+
+
+@router.get("/findLabels/{instanceName}")
+async def find_labels(reg: InstanceDep, ms: MessengerDep) -> Any:
+    """The stored labels; an open instance refreshes them from its account first."""
+    if reg.supervisor.external_state == "open" and ms.gw.settings.save_labels:
+        labels = await ms.call(reg, lambda x: x.labels())
+        now = utcnow()
+        rows = [
+            {
+                "id": new_cuid(),
+                "instance_id": reg.id,
+                "label_id": label.id,
+                "name": label.name,
+                "color": label.color,
+                "predefined_id": label.predefined_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for label in labels
+        ]
+        await ms.store.run(db.upsert_labels(rows))
+    return [
+        {"color": r.color, "name": r.name, "id": r.label_id, "predefinedId": r.predefined_id}
+        for r in await ms.store.labels(reg.id)
+    ]
+
+
+@router.post("/handleLabel/{instanceName}")
+async def handle_label(reg: InstanceDep, ms: MessengerDep, body: HandleLabel) -> Any:
+    jid = ms.jid(body.number)
+    await ms.call(reg, lambda x: x.label_chat(jid, body.labelId, body.action == "add"))
+    return {"numberJid": jid, "labelId": body.labelId, body.action: True}
