@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WEAK_KEYS = {"BQYHJGJHJ", "change-me", "changeme", "apikey", "api-key", "secret", "password"}
@@ -52,12 +53,12 @@ class Settings(BaseSettings):
     database_provider: Literal["sqlite", "postgresql", "mysql"] = _env(
         "sqlite", "DATABASE_PROVIDER"
     )
-    database_uri: str | None = _env(None, "DATABASE_CONNECTION_URI")
+    database_uri: str | None = Field(None, validation_alias="DATABASE_CONNECTION_URI", repr=False)
     client_name: str = _env("wagate", "DATABASE_CONNECTION_CLIENT_NAME")
     data_dir: Path = _env(Path("./data"), "WAGATE_DATA_DIR")
 
     cache_redis_enabled: bool = _env(False, "CACHE_REDIS_ENABLED")
-    cache_redis_uri: str | None = _env(None, "CACHE_REDIS_URI")
+    cache_redis_uri: str | None = Field(None, validation_alias="CACHE_REDIS_URI", repr=False)
 
     qrcode_limit: int = Field(30, ge=1, le=1000, validation_alias="QRCODE_LIMIT")
     qrcode_color: str = Field(
@@ -236,11 +237,20 @@ def load_settings(**overrides: Any) -> Settings:
         raise SettingsError(_describe(exc)) from None
 
 
+def _field_by_alias(alias: str) -> FieldInfo | None:
+    for info in Settings.model_fields.values():
+        names = info.validation_alias
+        choices = names.choices if isinstance(names, AliasChoices) else [names]
+        if alias in choices:
+            return info
+    return None
+
+
 def _describe(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else "?"
-        info = Settings.model_fields.get(field)
+        info = Settings.model_fields.get(field) or _field_by_alias(field)
         alias = info.validation_alias if info else None
         if isinstance(alias, AliasChoices):
             env = str(alias.choices[0])
@@ -248,8 +258,8 @@ def _describe(exc: ValidationError) -> str:
             env = alias
         else:
             env = field.upper()
-        value = err.get("input")
-        lines.append(f"Invalid setting {env}={value!r}: {err['msg']}")
+        shown = "<hidden>" if info is not None and not info.repr else repr(err.get("input"))
+        lines.append(f"Invalid setting {env}={shown}: {err['msg']}")
     return "\n".join(lines)
 
 

@@ -310,3 +310,14 @@ def _stopped_gracefully(server: _Server) -> None:
     code = server.stop()
     assert code in (0, -15), server.output()
     assert "Application shutdown complete" in server.output()
+
+
+def test_a_rejected_secret_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The message names the variable but never prints the secret that was refused."""
+    monkeypatch.setenv("AUTHENTICATION_API_KEY", "short-secret")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert "AUTHENTICATION_API_KEY" in message
+    assert "short-secret" not in message
+    assert "<hidden>" in message
