@@ -123,6 +123,11 @@ class Supervisor:
         self._changed = asyncio.Event()
         self._busy = False
         self._batch: tuple[lc.Effect, ...] = ()  # the effects of the decision being carried out
+        self._write_lock = asyncio.Lock()  # status writes: the worker's and the repair task's
+        self._unsaved: list[dict[str, Any]] | None = None
+        """Events whose state write failed after every retry; None when the store is in step."""
+        self._repair: asyncio.Task[Any] | None = None
+        self._failure: StoreUnavailable | None = None
         self._log = structlog.get_logger("wagate.supervisor").bind(instance=name)
         self.inbound: Callable[[InboundEvent], None] | None = None
         """Where inbound messaging events of the live session go (set before `start`)."""
@@ -142,7 +147,12 @@ class Supervisor:
 
     @property
     def quiescent(self) -> bool:
-        return self._queue.empty() and not self._busy
+        return self._queue.empty() and not self._busy and self._unsaved is None
+
+    @property
+    def store_in_step(self) -> bool:
+        """False while a failed state write is still being retried in the background."""
+        return self._unsaved is None
 
     @property
     def session_live(self) -> bool:
@@ -259,6 +269,9 @@ class Supervisor:
                     pending.append(follow)
             self._changed.set()
         assert result is not None
+        if self._failure is not None:  # the work is done; the caller still hears of the failure
+            failure, self._failure = self._failure, None
+            raise failure
         return result
 
     def _record(self, old: lc.Instance, new: lc.Instance) -> None:
@@ -301,6 +314,9 @@ class Supervisor:
             case lc.CancelTimers():
                 self._cancel_timers()
             case lc.Forget():
+                if self._repair is not None:
+                    self._repair.cancel()
+                self._unsaved = None
                 self._cancel_timers()
                 self.code = CodeView()
                 await self._persisting("forget", lambda: self._store.forget(self.instance_id))
@@ -386,24 +402,56 @@ class Supervisor:
 
     async def _persist(self) -> None:
         """The status row, and the events of this decision's Announce effects, in one
-        transaction (retried with the same envelopes); then they go out."""
-        snap = self.snapshot()
+        transaction (retried with the same envelopes); then they go out.
+
+        If the store still fails after the retries, the rest of the decision is carried out
+        anyway (a logout must finish), the write is retried in the background until it lands
+        (with its events, in order), and the caller gets StoreUnavailable."""
         events = [
             env
             for effect in self._batch
             if isinstance(effect, lc.Announce)
             for env in self._announcements(effect.state, effect.reason)
         ]
-        if not events:
-            await self._persisting(
-                "persist state", lambda: self._store.save_status(self.instance_id, snap)
-            )
-            return
-        await self._persisting(
-            "persist state",
-            lambda: self._store.save_status_with_events(self.instance_id, snap, events),
-        )
-        await self._announcer.published(events)
+        try:
+            await self._write_status(events)
+        except StoreUnavailable as exc:
+            self._log.error("state not persisted; retrying in the background", error=str(exc))
+            self._unsaved = [*(self._unsaved or []), *events]
+            self._failure = exc
+            if self._repair is None or self._repair.done():
+                self._repair = spawn(self._repair_loop(), name=f"repair:{self.name}")
+
+    async def _write_status(self, events: list[dict[str, Any]]) -> None:
+        """One status write of the current snapshot, carrying any earlier unsaved events first."""
+        async with self._write_lock:
+            snap = self.snapshot()
+            carried = [*(self._unsaved or []), *events]
+            if carried:
+                await self._persisting(
+                    "persist state",
+                    lambda: self._store.save_status_with_events(self.instance_id, snap, carried),
+                )
+            else:
+                await self._persisting(
+                    "persist state", lambda: self._store.save_status(self.instance_id, snap)
+                )
+            self._unsaved = None
+        if carried:
+            await self._announcer.published(carried)
+
+    async def _repair_loop(self) -> None:
+        delay = 0.5
+        while self._unsaved is not None and not self.deleted:
+            await self._clock.sleep(delay)
+            if self._unsaved is None or self.deleted:
+                return
+            try:
+                await self._write_status([])
+                self._log.info("state persisted after the store came back")
+                self._changed.set()
+            except StoreUnavailable:
+                delay = min(delay * 2, 30.0)
 
     async def _send(self, events: list[dict[str, Any]]) -> None:
         """Events not tied to a state write: to the outbox in their own transaction, then out."""
@@ -450,6 +498,8 @@ class Supervisor:
     async def shutdown(self) -> None:
         """Process exit: stop timers, the session and the worker, keeping persisted state."""
         self._cancel_timers()
+        if self._repair is not None:
+            self._repair.cancel()
         if self._session is not None:
             await self._stop_session(self._session.epoch)
         if self._worker is not None:
