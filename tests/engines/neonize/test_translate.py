@@ -57,3 +57,21 @@ def test_exit_reasons_name_the_cause() -> None:
     assert "Go runtime fatal error" in go and "concurrent map writes" in go
     assert t.exit_reason(0, []) == "engine host exited with status 0"
     assert t.exit_reason(None, []) == "engine host was lost"
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("not connected to WhatsApp", "unavailable"),
+        ("failed to send usync query: websocket not connected", "unavailable"),
+        ("info query timed out", "unavailable"),
+        ("failed to get group info: item-not-found", "not_found"),
+        ("failed to update group participants: forbidden", "forbidden"),
+        ("server returned error 401: not-authorized", "forbidden"),
+        ("bad-request: 400", "bad"),
+        ("the store doesn't contain a device JID", "auth"),
+        ("something odd", "fatal"),
+    ],
+)
+def test_messaging_call_errors_are_classified(message: str, kind: str) -> None:
+    assert t.call_error_kind(message) == kind

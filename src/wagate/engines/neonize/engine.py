@@ -31,7 +31,9 @@ from wagate.engines.base import (
     SessionSpec,
 )
 from wagate.engines.neonize.hostconfig import HostConfig
+from wagate.engines.neonize.outbound import NeonizeMessaging
 from wagate.engines.neonize.pool import HostPool, HostProcess, PoolConfig
+from wagate.engines.neonize.received import inbound_event
 from wagate.engines.neonize.store import PostgresSessions, SessionStore, SqliteSessions
 
 _log = structlog.get_logger("wagate.neonize")
@@ -70,8 +72,8 @@ class NeonizeConfig:
         )
 
 
-class NeonizeSession:
-    """One session of one instance, living on one host."""
+class NeonizeSession(NeonizeMessaging):
+    """One session of one instance, living on one host (messaging calls: outbound.py)."""
 
     def __init__(self, engine: NeonizeEngine, spec: SessionSpec, sink: EventSink) -> None:
         self.epoch = spec.epoch
@@ -90,7 +92,11 @@ class NeonizeSession:
     def on_event(self, head: dict[str, Any]) -> None:
         if self._closed or int(head.get("epoch", -1)) != self.epoch:
             return
-        event = _engine_event(self.epoch, head)
+        try:
+            event = _engine_event(self.epoch, head) or inbound_event(self.epoch, head)
+        except (KeyError, TypeError, ValueError) as exc:  # a malformed frame: drop it, say so
+            _log.warning("engine host sent a malformed event", ev=head.get("ev"), error=repr(exc))
+            return
         if event is None:
             return
         if isinstance(event, Closed | LoggedOut):
@@ -184,6 +190,9 @@ class NeonizeSession:
         if host is None or not host.alive or self._stopper is not None:
             raise EngineUnavailable("the session is not running")
         return host
+
+    def _call_timeout(self) -> float:
+        return self._engine.config.call_timeout
 
 
 def _engine_event(epoch: int, head: dict[str, Any]) -> EngineEvent | None:

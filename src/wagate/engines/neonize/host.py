@@ -27,21 +27,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from wagate.engines.neonize import translate
+from wagate.engines.neonize import inbound, translate
+from wagate.engines.neonize.calls import CallFailed, Calls
 from wagate.engines.neonize.hostconfig import HostConfig
 from wagate.engines.neonize.rwlock import ReadWriteLock
 from wagate.engines.neonize.wire import Frame, encode, read_frame
 
 T = TypeVar("T")
 _log = logging.getLogger("wagate.neonize.host")
-
-
-class CallFailed(Exception):
-    """A command failed; `kind` tells the API process how to classify it."""
-
-    def __init__(self, message: str, kind: str | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind or translate.error_kind(message)
 
 
 @dataclass(slots=True)
@@ -59,6 +52,7 @@ class Slot:
     closed: bool = False
     stopping: bool = False
     paired: bool = False
+    connected: bool = False
     pair_requested: bool = False
     qr_count: int = 0
 
@@ -75,6 +69,7 @@ class Host:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._exit = asyncio.Event()
         self.nz: Any = None
+        self.calls = Calls(self)
 
     # --- process loop ---------------------------------------------------------------------
 
@@ -137,10 +132,14 @@ class Host:
             "presence": self.op_presence,
             "exit": self.op_exit,
         }.get(str(op))
+        body = b""
         try:
-            if handler is None:
+            if str(op) in self.calls.ops:
+                result, body = await self.calls.serve(head, frame.body)
+            elif handler is None:
                 raise CallFailed(f"unknown command {op!r}", "fatal")
-            result = await handler(head)
+            else:
+                result = await handler(head)
         except CallFailed as exc:
             self.send({"re": head.get("id"), "ok": False, "error": str(exc), "kind": exc.kind})
         except Exception as exc:
@@ -148,7 +147,7 @@ class Host:
             reply = {"ok": False, "error": message, "kind": translate.error_kind(message)}
             self.send({"re": head.get("id"), **reply})
         else:
-            self.send({"re": head.get("id"), "ok": True, **result})
+            self.send({"re": head.get("id"), "ok": True, **result}, body)
 
     # --- FFI discipline -------------------------------------------------------------------
 
@@ -249,6 +248,7 @@ class Host:
 
     async def _stop_slot(self, slot: Slot) -> None:
         slot.stopping = slot.closed = True
+        slot.connected = False
         self._disarm(slot)
         slot.queue.put_nowait(("end", None))
         if slot.client is not None:
@@ -279,6 +279,12 @@ class Host:
             "stream_error": nz.StreamErrorEv,
             "keepalive_timeout": nz.KeepAliveTimeoutEv,
             "keepalive_restored": nz.KeepAliveRestoredEv,
+            "message": nz.MessageEv,
+            "receipt": nz.ReceiptEv,
+            "presence": nz.PresenceEv,
+            "chat_presence": nz.ChatPresenceEv,
+            "joined_group": nz.JoinedGroupEv,
+            "group_info": nz.GroupInfoEv,
         }
         for kind, cls in kinds.items():
             client.event(cls)(_enqueuer(slot, kind))
@@ -325,8 +331,10 @@ class Host:
                     self.close(slot, 500, f"pairing failed: {ev.Error}")
             case "connected":
                 self._disarm(slot)
+                slot.connected = True
                 await self._opened(slot)
             case "disconnected":
+                slot.connected = False
                 self._arm(slot, self.config.reconnect_grace, 408, "connection lost")
             case "stream_error":
                 self._arm(slot, self.config.reconnect_grace, 500, f"stream error {ev.Code}")
@@ -334,7 +342,7 @@ class Host:
                 code = translate.logged_out_code(int(ev.Reason))
                 if code == 401:
                     self.emit(slot, "logged_out", detail="the device was unlinked")
-                    slot.closed = True
+                    slot.closed, slot.connected = True, False
                     self._disarm(slot)
                 else:
                     self.close(slot, code, "logged out by WhatsApp")
@@ -352,6 +360,19 @@ class Host:
                 _log.warning("keepalive timeout on %s (%s errors)", slot.sid, ev.ErrorCount)
             case "task_done":
                 self._task_done(slot, ev)
+            case "message":
+                self.report(slot, inbound.message(ev))
+            case "receipt":
+                self.report(slot, inbound.receipt(ev))
+            case "presence":
+                self.report(slot, inbound.presence(ev))
+            case "chat_presence":
+                self.report(slot, inbound.chat_presence(ev))
+            case "joined_group":
+                self.report(slot, inbound.joined(ev))
+            case "group_info":
+                for head in await self.calls.group_info_event(slot, ev):
+                    self.report(slot, head)
 
     def _task_done(self, slot: Slot, task: asyncio.Task[Any]) -> None:
         if task.cancelled():
@@ -392,8 +413,14 @@ class Host:
         if not slot.closed and not slot.stopping:
             self.send({"ev": ev, "sid": slot.sid, "epoch": slot.epoch, **fields})
 
+    def report(self, slot: Slot, head: dict[str, Any] | None) -> None:
+        """Send an inbound frame (inbound.py's shape) tagged with the session."""
+        if head is not None:
+            self.emit(slot, str(head["ev"]), **{k: v for k, v in head.items() if k != "ev"})
+
     def close(self, slot: Slot, code: int, detail: str) -> None:
         """Report the session closed, once; the API process then stops it."""
+        slot.connected = False
         if slot.closed or slot.stopping:
             return
         self.send({"ev": "closed", "sid": slot.sid, "epoch": slot.epoch, "code": code,
@@ -439,13 +466,28 @@ class _Neonize:
         import neonize.aioze.events as events  # type: ignore[import-untyped]
         from neonize._binder import ProxySettings  # type: ignore[import-untyped]
         from neonize.aioze.client import NewAClient  # type: ignore[import-untyped]
+        from neonize.proto.Neonize_pb2 import (  # type: ignore[import-untyped]
+            JID,
+            GetProfilePictureParams,
+        )
         from neonize.proto.waCompanionReg.WAWebProtobufsCompanionReg_pb2 import (  # type: ignore[import-untyped]
             DeviceProps,
         )
+        from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (  # type: ignore[import-untyped]
+            Message,
+        )
         from neonize.utils.enum import (  # type: ignore[import-untyped]
+            BlocklistAction,
+            ChatPresence,
+            ChatPresenceMedia,
             ClientName,
             ClientType,
+            MediaType,
+            ParticipantChange,
             Presence,
+            PrivacySetting,
+            PrivacySettingType,
+            ReceiptType,
         )
 
         self.events = events
@@ -455,6 +497,23 @@ class _Neonize:
         self.ClientName = ClientName
         self.ClientType = ClientType
         self.Presence = Presence
+        self.JID = JID
+        self.Message = Message
+        self.GetProfilePictureParams = GetProfilePictureParams
+        self.BlocklistAction = BlocklistAction
+        self.ChatPresence = ChatPresence
+        self.ChatPresenceMedia = ChatPresenceMedia
+        self.MediaType = MediaType
+        self.ParticipantChange = ParticipantChange
+        self.PrivacySetting = PrivacySetting
+        self.PrivacySettingType = PrivacySettingType
+        self.ReceiptType = ReceiptType
+        self.MessageEv = events.MessageEv
+        self.ReceiptEv = events.ReceiptEv
+        self.PresenceEv = events.PresenceEv
+        self.ChatPresenceEv = events.ChatPresenceEv
+        self.JoinedGroupEv = events.JoinedGroupEv
+        self.GroupInfoEv = events.GroupInfoEv
         self.PairStatusEv = events.PairStatusEv
         self.ConnectedEv = events.ConnectedEv
         self.DisconnectedEv = events.DisconnectedEv

@@ -23,15 +23,28 @@ from typing import Any, Protocol
 import orjson
 import structlog
 
-from wagate.domain.errors import EngineAuthFailed, EngineError, EngineFatal, EngineUnavailable
+from wagate.domain.errors import (
+    BadRequest,
+    EngineAuthFailed,
+    EngineFatal,
+    EngineUnavailable,
+    Forbidden,
+    NotFound,
+    NotSupported,
+    WagateError,
+)
 from wagate.engines.neonize import translate
 from wagate.engines.neonize.wire import Frame, FrameError, encode, read_frame
 
 _log = structlog.get_logger("wagate.neonize")
-ERRORS: dict[str, type[EngineError]] = {
+ERRORS: dict[str, type[WagateError]] = {
     "unavailable": EngineUnavailable,
     "auth": EngineAuthFailed,
     "fatal": EngineFatal,
+    "bad": BadRequest,
+    "not_found": NotFound,
+    "forbidden": Forbidden,
+    "unsupported": NotSupported,
 }
 
 

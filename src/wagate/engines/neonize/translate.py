@@ -40,6 +40,7 @@ NETWORK_MARKERS = (
     "connection refused",
     "deadline exceeded",
     "timeout",
+    "timed out",
     "websocket",
     "tls",
     "eof",
@@ -105,6 +106,28 @@ def error_kind(message: str) -> str:
         return "auth"
     if any(m in low for m in NOT_CONNECTED_MARKERS) or any(m in low for m in NETWORK_MARKERS):
         return "unavailable"
+    return "fatal"
+
+
+NOT_FOUND_MARKERS = ("item-not-found", "not found", "404", "no such", "doesn't exist")
+FORBIDDEN_MARKERS = ("forbidden", "not-authorized", "403", "not an admin", "not allowed")
+BAD_MARKERS = ("bad-request", "400", "invalid", "not-acceptable", "406")
+
+
+def call_error_kind(message: str) -> str:
+    """How a failed messaging call is classified: the connection's kinds first, then what
+    WhatsApp answered (not_found, forbidden, bad), else fatal."""
+    kind = error_kind(message)
+    if kind != "fatal":
+        return kind
+    low = message.lower()
+    for kind, markers in (
+        ("not_found", NOT_FOUND_MARKERS),
+        ("forbidden", FORBIDDEN_MARKERS),
+        ("bad", BAD_MARKERS),
+    ):
+        if any(m in low for m in markers):
+            return kind
     return "fatal"
 
 

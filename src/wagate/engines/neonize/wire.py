@@ -4,10 +4,15 @@ A frame is `>II` (header length, body length), a JSON header, then the body byte
 (media crosses the pipe here, never inside JSON). Headers:
 
     parent -> host   {"op": "start" | "stop" | "logout" | "presence" | "exit", "id": n, ...}
-    host -> parent   {"re": n, "ok": true, ...} | {"re": n, "ok": false, "error": "...",
-                      "kind": "unavailable" | "auth" | "fatal"}
+                     {"op": <a messaging call of calls.py: "send", "read", "group" …>, "id": n,
+                      "sid": "...", "epoch": n, "deadline": s, ...} (+ media bytes as the body)
+    host -> parent   {"re": n, "ok": true, ...} (+ downloaded bytes as the body)
+                     | {"re": n, "ok": false, "error": "...", "kind": "unavailable" | "auth"
+                        | "fatal" | "bad" | "not_found" | "forbidden" | "unsupported"}
                      {"ev": "ready" | "qr" | "pair_code" | "opened" | "closed" | "logged_out"
                       | "creds", "sid": "...", "epoch": n, ...}
+                     {"ev": "message" | "receipt" | "presence" | "group", "sid": "...",
+                      "epoch": n, ...} (inbound.py builds them, received.py reads them)
 """
 
 from __future__ import annotations
