@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     delete,
     or_,
     select,
@@ -172,6 +173,30 @@ _CLAIMED = (
 )
 
 
+_INSERT = _T.insert()
+_SELECTED = select(*(_T.c[name] for name in _CLAIMED))
+_PENDING_AFTER = (
+    _SELECTED.where(_T.c.status == PENDING, _T.c.seq > bindparam("after"))
+    .order_by(_T.c.seq)
+    .limit(bindparam("limit"))
+)
+_LANE_PENDING = (
+    _SELECTED.where(
+        _T.c.instance_id == bindparam("instance_id"),
+        _T.c.lane == bindparam("lane"),
+        _T.c.status == PENDING,
+        _T.c.seq > bindparam("after"),
+    )
+    .order_by(_T.c.seq)
+    .limit(bindparam("limit"))
+)
+_DELIVERED_FIRST_TIME = (
+    _T.update()
+    .where(_T.c.seq.in_(bindparam("seqs", expanding=True)))
+    .values(status=DELIVERED, attempts=1, done_at=bindparam("now"), last_code=200)
+)
+
+
 def _row(d: Delivery, now: datetime) -> dict[str, Any]:
     return {
         "event_id": d.event_id,
@@ -193,6 +218,16 @@ def _row(d: Delivery, now: datetime) -> dict[str, Any]:
 
 
 Write = Callable[[AsyncSession], Awaitable[None]]
+Rewound = Callable[[], None]
+
+
+@dataclass(slots=True)
+class _Queued:
+    """A write waiting for the group writer: its own statements, then its outbox rows."""
+
+    op: Write | None
+    rows: list[dict[str, Any]]
+    done: asyncio.Future[None]
 
 
 class OutboxStore:
@@ -201,18 +236,24 @@ class OutboxStore:
     Outbox writes go through one group-commit writer: the writes that queue up while a
     transaction runs are committed together in the next one (each still all-or-nothing; a
     failing group is retried write by write so one bad write fails alone). Concurrent
-    producers then cost one commit per group, and SQLite never sees two outbox writers."""
+    producers then cost one commit per group, and SQLite never sees two outbox writers.
+    A group runs its writes' own statements in order, then inserts all their outbox rows,
+    in the same order, with one statement.
+
+    The writer is also why the dispatcher may read new rows with a cursor (`pending_after`):
+    rows are committed in `seq` order, because no two outbox transactions overlap."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._queued: list[tuple[Write, asyncio.Future[None]]] = []
+        self._queued: list[_Queued] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._rewound: list[Rewound] = []
 
     # --- writing --------------------------------------------------------------------------
 
-    async def _write(self, op: Write) -> None:
+    async def _write(self, op: Write | None, rows: list[dict[str, Any]]) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queued.append((op, fut))
+        self._queued.append(_Queued(op, rows, fut))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(
                 self._flush(), name="outbox:writer"
@@ -223,62 +264,55 @@ class OutboxStore:
         while self._queued:
             group, self._queued = self._queued, []
             try:
-                await self._commit([op for op, _ in group])
+                await self._commit(group)
             except Exception as exc:
                 if len(group) == 1:
-                    _settle(group[0][1], exc)
+                    _settle(group[0].done, exc)
                     continue
-                for op, fut in group:  # isolate the failing write
+                for one in group:  # isolate the failing write
                     try:
-                        await self._commit([op])
-                    except Exception as one:
-                        _settle(fut, one)
+                        await self._commit([one])
+                    except Exception as failed:
+                        _settle(one.done, failed)
                     else:
-                        _settle(fut, None)
+                        _settle(one.done, None)
             else:
-                for _, fut in group:
-                    _settle(fut, None)
+                for one in group:
+                    _settle(one.done, None)
 
-    async def _commit(self, ops: list[Write]) -> None:
+    async def _commit(self, group: list[_Queued]) -> None:
         async with self._sessions.begin() as s:
-            for op in ops:
-                await op(s)
+            rows: list[dict[str, Any]] = []
+            for one in group:
+                if one.op is not None:
+                    await one.op(s)
+                rows.extend(one.rows)
+            if rows:
+                await s.execute(_INSERT, rows)
 
     async def append(self, deliveries: Sequence[Delivery]) -> None:
         """Write rows in their own transaction (possibly shared with other writes)."""
         if not deliveries:
             return
-        rows = [_row(d, utcnow()) for d in deliveries]
-
-        async def op(s: AsyncSession) -> None:
-            await s.execute(_T.insert(), rows)
-
-        await self._write(op)
+        now = utcnow()
+        await self._write(None, [_row(d, now) for d in deliveries])
 
     async def save_status_with(
         self, instance_id: str, snap: StatusSnapshot, deliveries: Sequence[Delivery]
     ) -> None:
         """The instance's status row and the rows announcing it, in one transaction."""
-        rows = [_row(d, utcnow()) for d in deliveries]
+        now = utcnow()
         values = status_values(snap)
 
         async def op(s: AsyncSession) -> None:
             await s.execute(update(Instance).where(Instance.id == instance_id).values(**values))
-            if rows:
-                await s.execute(_T.insert(), rows)
 
-        await self._write(op)
+        await self._write(op, [_row(d, now) for d in deliveries])
 
     async def write_with(self, op: Write, deliveries: Sequence[Delivery]) -> None:
         """Another table's write and the rows announcing it, in one transaction."""
-        rows = [_row(d, utcnow()) for d in deliveries]
-
-        async def both(s: AsyncSession) -> None:
-            await op(s)
-            if rows:
-                await s.execute(_T.insert(), rows)
-
-        await self._write(both)
+        now = utcnow()
+        await self._write(op, [_row(d, now) for d in deliveries])
 
     # --- dispatching ----------------------------------------------------------------------
 
@@ -292,6 +326,24 @@ class OutboxStore:
         async with self._sessions() as s:
             return [Claimed(*row) for row in (await s.execute(q)).all()]
 
+    async def pending_after(self, after: int, limit: int) -> list[Claimed]:
+        """Pending rows with `seq` above `after`, oldest first."""
+        async with self._sessions() as s:
+            result = await s.execute(_PENDING_AFTER, {"after": after, "limit": limit})
+            return [Claimed(*row) for row in result.all()]
+
+    async def lane_pending(
+        self, instance_id: str, lane: str, after: int, limit: int
+    ) -> list[Claimed]:
+        """One lane's pending rows with `seq` above `after`, oldest first."""
+        params = {"instance_id": instance_id, "lane": lane, "after": after, "limit": limit}
+        async with self._sessions() as s:
+            return [Claimed(*row) for row in (await s.execute(_LANE_PENDING, params)).all()]
+
+    def on_rewind(self, callback: Rewound) -> None:
+        """Call `callback` after rows were put back in the queue (`redeliver`)."""
+        self._rewound.append(callback)
+
     async def record(self, outcomes: Sequence[Outcome]) -> None:
         """Store the outcomes of delivery attempts; delivered rows in one statement."""
         if not outcomes:
@@ -301,11 +353,7 @@ class OutboxStore:
 
         async def op(s: AsyncSession) -> None:
             if done:
-                await s.execute(
-                    _T.update()
-                    .where(_T.c.seq.in_(done))
-                    .values(status=DELIVERED, attempts=1, done_at=now, last_code=200)
-                )
+                await s.execute(_DELIVERED_FIRST_TIME, {"seqs": done, "now": now})
             for o in outcomes:
                 if o.status == DELIVERED and o.attempts == 1:
                     continue
@@ -321,7 +369,7 @@ class OutboxStore:
                     values["done_at"] = now
                 await s.execute(_T.update().where(_T.c.seq == o.seq).values(**values))
 
-        await self._write(op)
+        await self._write(op, [])
 
     async def prune(self, delivered_before: datetime, dead_before: datetime) -> int:
         async with self._sessions.begin() as s:
@@ -360,7 +408,11 @@ class OutboxStore:
         )
         async with self._sessions.begin() as s:
             result = await s.execute(q)
-            return int(getattr(result, "rowcount", 0) or 0)
+            count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            for callback in self._rewound:
+                callback()
+        return count
 
     async def counts(self) -> dict[str, int]:
         from sqlalchemy import func

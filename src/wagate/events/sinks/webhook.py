@@ -1,4 +1,5 @@
-"""The webhook sink: one POST per outbox row, with Evolution's headers and wagate's additions.
+"""The webhook sink: one POST per outbox row over a kept-alive connection, with Evolution's
+headers and wagate's additions.
 
 Per-instance deliveries carry the instance's custom headers (a `jwt_key` header becomes
 `Authorization: Bearer <HS256 JWT>` as in Evolution), `X-Instance-ID`, `X-Instance-Name`,
@@ -19,10 +20,19 @@ import orjson
 from wagate import __version__
 from wagate.events.backoff import RetryPolicy
 from wagate.events.sinks.base import Result
+from wagate.events.sinks.keepalive import (
+    InvalidRequest,
+    KeepAlivePool,
+    Target,
+    needs_proxy,
+    parse_target,
+    render,
+)
 from wagate.store.outbox import Claimed
 
 USER_AGENT = f"wagate-Webhook/{__version__}"
 JWT_TTL = 600
+TARGETS_CACHED = 4096
 
 
 def _b64(raw: bytes) -> str:
@@ -69,32 +79,62 @@ def request_headers(row: Claimed, body: bytes) -> dict[str, str]:
 
 
 class WebhookSink:
-    """POSTs rows with one pooled client; a per-request timeout bounds every attempt."""
+    """POSTs rows over pooled keep-alive connections; a per-request timeout bounds every attempt.
+
+    Requests go through the lean client (`keepalive`) unless the environment routes their URL
+    through a proxy; those go through httpx2, which speaks to proxies."""
 
     def __init__(self, policy: RetryPolicy, timeout: float, max_connections: int = 100) -> None:
         self._policy = policy
-        self._client = httpx2.AsyncClient(
-            timeout=httpx2.Timeout(timeout),
-            limits=httpx2.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            follow_redirects=False,
-        )
+        self._timeout = timeout
+        self._max_connections = max_connections
+        self._pool = KeepAlivePool(max_idle=max_connections)
+        self._targets: dict[str, tuple[Target, bool]] = {}
+        self._proxied: httpx2.AsyncClient | None = None
+
+    def _target(self, url: str) -> tuple[Target, bool]:
+        """The parsed URL and whether it needs a proxy (cached: lanes reuse their URL)."""
+        known = self._targets.get(url)
+        if known is None:
+            if len(self._targets) >= TARGETS_CACHED:
+                self._targets.clear()
+            target = parse_target(url)
+            known = self._targets[url] = (target, needs_proxy(target))
+        return known
 
     async def deliver(self, row: Claimed) -> Result:
         body = row.payload.encode()
         try:
-            response = await self._client.post(
-                row.target, content=body, headers=request_headers(row, body)
-            )
-        except httpx2.TimeoutException:
+            target, proxied = self._target(row.target)
+            headers = request_headers(row, body)
+            if proxied:
+                code = await self._via_proxy(row.target, body, headers)
+            else:
+                code = await self._pool.post(target, render(target, body, headers), self._timeout)
+        except InvalidRequest as exc:
+            return Result(False, None, str(exc)[:500], retryable=False)
+        except (TimeoutError, httpx2.TimeoutException):
             return Result(False, None, "timed out")
         except (httpx2.HTTPError, OSError) as exc:
             return Result(False, None, f"{type(exc).__name__}: {exc}"[:500])
-        code = response.status_code
         if 200 <= code < 300:
             return Result(True, code)
         return Result(False, code, f"HTTP {code}", self._policy.retryable(code))
 
+    async def _via_proxy(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        if self._proxied is None:
+            self._proxied = httpx2.AsyncClient(
+                timeout=httpx2.Timeout(self._timeout),
+                limits=httpx2.Limits(
+                    max_connections=self._max_connections,
+                    max_keepalive_connections=self._max_connections,
+                ),
+                follow_redirects=False,
+            )
+        response = await self._proxied.post(url, content=body, headers=headers)
+        return response.status_code
+
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._pool.close()
+        if self._proxied is not None:
+            await self._proxied.aclose()
