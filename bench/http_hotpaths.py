@@ -83,6 +83,7 @@ class ServerConfig:
     client_name: str
     log_level: str
     bytecode_cache: bool
+    engine: str | None
 
 
 class Server:
@@ -103,12 +104,15 @@ class Server:
             DATABASE_PROVIDER=self.cfg.database,
             DATABASE_CONNECTION_CLIENT_NAME=self.cfg.client_name,
             LOG_LEVEL=self.cfg.log_level,
+            WAGATE_ENGINE="sim",  # no engine on these paths; pinned so figures stay comparable
             PYTHONPATH=os.pathsep.join(
                 p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p
             ),
         )
         if self.cfg.database_uri:
             env["DATABASE_CONNECTION_URI"] = self.cfg.database_uri
+        if self.cfg.engine:
+            env["WAGATE_ENGINE"] = self.cfg.engine
         if self.cfg.bytecode_cache:
             env.pop("PYTHONDONTWRITEBYTECODE", None)  # as a user's shell: .pyc cached once
         else:
@@ -473,6 +477,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--python", default=sys.executable, help="interpreter that runs the server")
     p.add_argument("--log-level", default="INFO", help="the server's LOG_LEVEL (INFO)")
     p.add_argument(
+        "--engine",
+        choices=["sim", "neonize"],
+        help="the server's WAGATE_ENGINE (sim: the hot paths use no engine)",
+    )
+    p.add_argument(
         "--no-bytecode-cache",
         action="store_true",
         help="run the server with PYTHONDONTWRITEBYTECODE=1 (every start compiles the sources "
@@ -530,6 +539,7 @@ def bench(args: argparse.Namespace, log: Any) -> Report:
             client_name=f"bench-{tag}",
             log_level=args.log_level,
             bytecode_cache=not args.no_bytecode_cache,
+            engine=args.engine,
         )
         names = [f"bench-{tag}-{i}" for i in range(args.instances)]
 

@@ -97,6 +97,7 @@ async def measure(provider: str, uri: str | None, args: argparse.Namespace) -> d
             database_provider=provider,
             database_uri=uri,
             log_level="WARNING",
+            engine="sim",  # driven through the /sim routes
         )
         if uri:
             await _admin(provider, uri, "drop", "wagate_bench")

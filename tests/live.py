@@ -55,6 +55,7 @@ def server_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
         WAGATE_DATA_DIR=str(data_dir),
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
+        WAGATE_ENGINE="sim",  # these servers are driven through the /sim routes
     )
     env.update(extra)
     return env

@@ -43,7 +43,8 @@ _log = structlog.get_logger("wagate.app")
 
 @dataclass(slots=True)
 class Overrides:
-    """Test seams: a clock, an rng, an engine or sim network of the caller's."""
+    """Test seams: a clock, an rng, an engine or sim network of the caller's. A sim network
+    selects the sim engine (and its /sim routes) whatever WAGATE_ENGINE says."""
 
     clock: Clock | None = None
     rng: random.Random | None = None
@@ -65,7 +66,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
         clock = ov.clock or RealClock()
         sim = ov.sim
         engine = ov.engine
-        if engine is None and settings.engine == "neonize":
+        if engine is None and sim is None and settings.engine == "neonize":
             from wagate.engines.neonize import from_settings
 
             engine = from_settings(settings)
@@ -142,7 +143,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
 
         socketio_sink = SocketIOSink(settings, api_key)
         app.state.socketio = socketio_sink
-    if settings.engine == "sim" and (ov.engine is None or ov.sim is not None):
+    if ov.sim is not None or (settings.engine == "sim" and ov.engine is None):
         from wagate.api.routes import sim as sim_routes
 
         app.include_router(sim_routes.router)

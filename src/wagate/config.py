@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     metrics_password: str | None = Field(None, validation_alias="METRICS_PASSWORD", repr=False)
     metrics_auth_required: bool = _env(False, "METRICS_AUTH_REQUIRED")
 
-    engine: Literal["sim", "neonize"] = _env("sim", "WAGATE_ENGINE")
+    engine: Literal["sim", "neonize"] = _env("neonize", "WAGATE_ENGINE")
     neonize_shard_size: int = Field(1, ge=1, le=100, validation_alias="WAGATE_NEONIZE_SHARD_SIZE")
     neonize_recycle_after: int = Field(20, ge=1, validation_alias="WAGATE_NEONIZE_RECYCLE_AFTER")
     neonize_proxy: str | None = _env(None, "WAGATE_NEONIZE_PROXY")

@@ -129,6 +129,7 @@ async def socketio_server(tmp_path: Path) -> AsyncIterator[tuple[str, Any]]:
         port = s.getsockname()[1]
     settings = make_settings(
         tmp_path,
+        engine="sim",
         server_port=port,
         websocket_enabled=True,
         websocket_global_events=True,

@@ -58,6 +58,7 @@ class Server:
             "SERVER_PORT": str(self.port),
             "SERVER_HOST": "127.0.0.1",
             "LOG_LEVEL": "WARNING",
+            "WAGATE_ENGINE": "sim",  # driven through the /sim routes
             "WAGATE_SIM_QR_INTERVAL_SECONDS": "600",
             **self.env_extra,
         }

@@ -106,7 +106,7 @@ def test_defaults_are_the_embedded_ones(env: pytest.MonkeyPatch) -> None:
     assert s.public_url == "http://127.0.0.1:8080"
     assert s.api_key is None, "no built-in key: one is generated or start-up refuses"
     assert (s.qrcode_limit, s.del_instance, s.log_level) == (30, None, "INFO")
-    assert s.engine == "sim"
+    assert s.engine == "neonize", "the real engine; WAGATE_ENGINE=sim keeps the simulator"
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,9 @@ def test_the_engine_is_built_from_settings(tmp_path: Path) -> None:
     assert engine.store.root == settings.data_dir / "neonize"
 
 
-def test_the_simulator_stays_the_default(tmp_path: Path) -> None:
-    assert make_settings(tmp_path).engine == "sim"
+def test_neonize_is_the_default_and_sim_stays_selectable(tmp_path: Path) -> None:
+    assert make_settings(tmp_path).engine == "neonize"
+    assert make_settings(tmp_path, engine="sim").engine == "sim"
 
 
 @pytest.mark.parametrize(
