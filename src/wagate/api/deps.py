@@ -37,6 +37,11 @@ async def authorized_instance(
 ) -> Registered:
     """Evolution's guard order: the instance must exist (404), then the key must be the global
     key or this instance's token (401). The path names the instance; the query never does."""
+    return instance_guard(gw, instance_name, apikey)
+
+
+def instance_guard(gw: Gateway, instance_name: str, apikey: str | None) -> Registered:
+    """The instance named in the path if `apikey` may act on it (404, then 401)."""
     reg = gw.get(instance_name)
     if apikey is None:
         raise Unauthorized()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
@@ -51,6 +52,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     engine = create_async_engine(url, **kwargs)
+    commits_of(engine)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -67,3 +69,49 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class Commits:
+    """The transactions committed through one engine, so that a cache of reads can tell
+    whether a commit may have changed what it holds.
+
+    Every COMMIT the engine sends (ORM sessions, Core connections, connections held across
+    transactions) goes through its dialect's `do_commit`, which this wraps: `generation` moves
+    as a COMMIT is sent and again once it has returned, and `in_flight` counts the COMMITs
+    sent and not yet returned. A read that starts with no COMMIT in flight and ends at the
+    generation it started with saw the latest committed state. Not seen: writes made outside
+    this engine (another process) or on AUTOCOMMIT connections, which wagate makes nowhere."""
+
+    __slots__ = ("generation", "in_flight")
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.in_flight = 0
+
+    def watch(self, engine: Engine) -> None:
+        dialect = engine.dialect  # one per engine: the wrapper affects this engine only
+        commit = dialect.do_commit
+
+        def do_commit(dbapi_connection: Any) -> None:
+            self.in_flight += 1
+            self.generation += 1
+            try:
+                commit(dbapi_connection)
+            finally:
+                self.in_flight -= 1
+                self.generation += 1
+
+        dialect.do_commit = do_commit  # type: ignore[method-assign]
+
+
+_COMMITS: WeakKeyDictionary[Engine, Commits] = WeakKeyDictionary()
+
+
+def commits_of(engine: AsyncEngine) -> Commits:
+    """The engine's commit counter (installed on first use; one per engine)."""
+    sync = engine.sync_engine
+    commits = _COMMITS.get(sync)
+    if commits is None:
+        commits = _COMMITS[sync] = Commits()
+        commits.watch(sync)
+    return commits

@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from wagate.core.ports import StatusSnapshot
+from wagate.store.db import commits_of
 from wagate.store.messages import counts_columns
 from wagate.store.models import Instance, Session, Setting, Webhook, utcnow
 
@@ -110,11 +111,21 @@ _FETCH_ALL = (
 _FETCH_SOME = _FETCH_ALL.where(Instance.id.in_(bindparam("ids", expanding=True)))
 
 
+FetchedRow = tuple[InstanceRecord, SettingRecord | None, Counts]
+_FETCH_CACHE_SIZE = 256
+
+
 class Store:
     """The gateway's persistence, over one async sessionmaker."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        bind = sessions.kw.get("bind")
+        self._commits = commits_of(bind) if isinstance(bind, AsyncEngine) else None
+        # fetchInstances' rows by (client name, ids), with the commit generation they were
+        # read at: any commit through the engine (any table, any writer) moves it on.
+        self._fetched: dict[tuple[str, tuple[str, ...] | None], tuple[int, list[FetchedRow]]]
+        self._fetched = {}
 
     # --- instances ------------------------------------------------------------------------
 
@@ -157,8 +168,28 @@ class Store:
 
     async def fetch_instances(
         self, client_name: str, ids: Sequence[str] | None = None
-    ) -> list[tuple[InstanceRecord, SettingRecord | None, Counts]]:
-        """Instances with their settings and row counts in one query (no N+1)."""
+    ) -> list[FetchedRow]:
+        """Instances with their settings and row counts in one query (no N+1), served from
+        memory while no commit has happened since the same rows were read."""
+        key = (client_name, None if ids is None else tuple(ids))
+        commits = self._commits
+        if commits is None:
+            return await self._read_instances(client_name, ids)
+        cached = self._fetched.get(key)
+        if cached is not None and cached[0] == commits.generation:
+            return list(cached[1])
+        started = commits.generation if commits.in_flight == 0 else None
+        rows = await self._read_instances(client_name, ids)
+        if started is not None and commits.generation == started:
+            if len(self._fetched) >= _FETCH_CACHE_SIZE:
+                self._fetched.clear()
+            self._fetched[key] = (started, rows)
+            return list(rows)
+        return rows
+
+    async def _read_instances(
+        self, client_name: str, ids: Sequence[str] | None
+    ) -> list[FetchedRow]:
         params: dict[str, Any] = {"client_name": client_name}
         if ids is not None:
             params["ids"] = list(ids)

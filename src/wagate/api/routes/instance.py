@@ -7,15 +7,28 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query, Request
 
-from wagate.api.deps import ApiKeyHeader, GatewayDep, GlobalKey, InstanceDep, is_global_key
+from wagate.api.deps import (
+    GatewayDep,
+    GlobalKey,
+    InstanceDep,
+    instance_guard,
+    is_global_key,
+)
 from wagate.api.json import JSONResponse
 from wagate.api.schemas.instance import INTEGRATIONS, CreateInstance, SetPresence
 from wagate.domain.errors import BadRequest, NotFound, Unauthorized
 from wagate.events.catalogue import SUBSCRIBABLE, unknown_events
 from wagate.gateway import Gateway, Registered
-from wagate.store.repos import Counts, InstanceRecord, SettingRecord, hash_token, setting_view
+from wagate.store.repos import (
+    Counts,
+    FetchedRow,
+    InstanceRecord,
+    SettingRecord,
+    hash_token,
+    setting_view,
+)
 
 router = APIRouter(prefix="/instance", tags=["instance"])
 NAME_RULE = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,100}$")
@@ -172,10 +185,14 @@ async def _pairing_settled(gw: Gateway, reg: Registered) -> None:
 
 
 @router.get("/connectionState/{instanceName}", response_model=dict[str, Any])
-async def connection_state(reg: InstanceDep) -> JSONResponse:
+async def connection_state(
+    request: Request, instance_name: Annotated[str, Path(alias="instanceName")]
+) -> JSONResponse:
+    # A hot path: the guard without sub-dependencies, the body rendered once by orjson.
+    reg = instance_guard(request.app.state.gateway, instance_name, request.headers.get("apikey"))
     body = _state_body(reg)
     body["lifecycle"] = reg.supervisor.lifecycle_view()
-    return JSONResponse(body)  # a hot path: rendered once, by orjson
+    return JSONResponse(body)
 
 
 @router.post("/restart/{instanceName}")
@@ -207,12 +224,14 @@ async def delete(gw: GatewayDep, reg: InstanceDep) -> dict[str, Any]:
 
 @router.get("/fetchInstances")
 async def fetch_instances(
-    gw: GatewayDep,
-    apikey: ApiKeyHeader = None,
+    request: Request,
     instance_name: Annotated[str | None, Query(alias="instanceName")] = None,
     instance_id: Annotated[str | None, Query(alias="instanceId")] = None,
     number: str | None = None,
 ) -> JSONResponse:
+    # A hot path: the gateway and the key read from the request, without sub-dependencies.
+    gw: Gateway = request.app.state.gateway
+    apikey = request.headers.get("apikey")
     if apikey is None:
         raise Unauthorized()
     regs: list[Registered]
@@ -243,13 +262,34 @@ async def fetch_instances(
         return JSONResponse([])
     wanted = None if len(regs) == len(gw.instances) else [r.id for r in regs]
     rows = await gw.store.fetch_instances(gw.settings.client_name, wanted)
-    return JSONResponse([_instance_row(gw, inst, setting, n) for inst, setting, n in rows])
+    return JSONResponse([_instance_row(gw, fetched) for fetched in rows])
 
 
-def _instance_row(
-    gw: Gateway, inst: InstanceRecord, setting: SettingRecord | None, counts: Counts
+def _instance_row(gw: Gateway, fetched: FetchedRow) -> dict[str, Any]:
+    row = _stored_row(fetched)
+    reg = gw.by_id.get(fetched[0].id)
+    if reg is None:
+        return dict(row)
+    return {**row, "lifecycle": reg.supervisor.lifecycle_view(history=False)}
+
+
+_STORED_ROWS: dict[FetchedRow, dict[str, Any]] = {}
+
+
+def _stored_row(fetched: FetchedRow) -> dict[str, Any]:
+    """The part of a row read from the database, built once per distinct stored row (a hot
+    path; the nested objects are shared between answers and never changed)."""
+    row = _STORED_ROWS.get(fetched)
+    if row is None:
+        if len(_STORED_ROWS) >= 1024:
+            _STORED_ROWS.clear()
+        row = _STORED_ROWS[fetched] = _build_stored_row(*fetched)
+    return row
+
+
+def _build_stored_row(
+    inst: InstanceRecord, setting: SettingRecord | None, counts: Counts
 ) -> dict[str, Any]:
-    reg = gw.by_id.get(inst.id)
     row: dict[str, Any] = {
         "id": inst.id,
         "name": inst.name,
@@ -288,6 +328,4 @@ def _instance_row(
             "updatedAt": _iso(setting.updated_at),
             "instanceId": inst.id,
         }
-    if reg is not None:
-        row["lifecycle"] = reg.supervisor.lifecycle_view(history=False)
     return row
