@@ -6,6 +6,7 @@
     ├── Forbidden                    the key is valid but may not do this (HTTP 403)
     ├── NotFound                     the instance or resource does not exist (HTTP 404)
     ├── Conflict                     the request clashes with the instance's state (HTTP 409)
+    ├── UpstreamFailed               the engine failed a call on a connected instance (HTTP 502)
     ├── StoreUnavailable             the database failed after retries (HTTP 503)
     ├── NotSupported                 the engine has no such call (HTTP 501)
     └── EngineError                  a WhatsApp engine call failed; classified:
@@ -70,6 +71,12 @@ class NotSupported(WagateError):
     """The instance's engine cannot do this (yet)."""
 
     status = 501
+
+
+class UpstreamFailed(WagateError):
+    """WhatsApp (through the engine) refused or failed a call on a connected instance."""
+
+    status = 502
 
 
 class EngineError(WagateError):

@@ -12,7 +12,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from wagate.domain.errors import BadRequest, Conflict, EngineError
+from wagate.domain.errors import (
+    BadRequest,
+    Conflict,
+    EngineAuthFailed,
+    EngineError,
+    EngineUnavailable,
+    UpstreamFailed,
+)
 from wagate.domain.ids import bare_jid
 from wagate.domain.jids import InvalidNumber, brazil_variants, create_jid, is_group
 from wagate.engines.messaging import MessageKey, Messaging, Outgoing, messaging_of
@@ -67,8 +74,15 @@ class Messenger:
             return await asyncio.wait_for(fn(m), self.gw.timing.engine_call)
         except TimeoutError:
             raise Conflict(f'The "{reg.name}" instance did not answer in time') from None
-        except EngineError as exc:
+        except EngineUnavailable as exc:
             raise BadRequest(f'The "{reg.name}" instance is not connected: {exc}') from None
+        except EngineAuthFailed as exc:
+            raise BadRequest(
+                f'The "{reg.name}" instance\'s credentials were rejected; connect and pair '
+                f"again: {exc}"
+            ) from None
+        except EngineError as exc:
+            raise UpstreamFailed(f'The "{reg.name}" instance\'s engine failed: {exc}') from None
 
     def own_jid(self, reg: Registered) -> str | None:
         jid = reg.supervisor.inst.jid
