@@ -52,9 +52,11 @@ async def store(tmp_path: Path) -> AsyncIterator[OutboxStore]:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}")
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
+    store = OutboxStore(make_sessionmaker(engine))
     try:
-        yield OutboxStore(make_sessionmaker(engine))
+        yield store
     finally:
+        await store.close()
         await engine.dispose()
 
 

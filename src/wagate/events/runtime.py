@@ -95,6 +95,7 @@ class Events:
 
     async def stop(self) -> None:
         await self.dispatcher.stop()
+        await self.store.close()
 
 
 def build_events(

@@ -8,7 +8,9 @@ claimed by the dispatcher in order per lane, and pruned once delivered and old.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -31,7 +33,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wagate.core.ports import StatusSnapshot
@@ -39,6 +42,7 @@ from wagate.store.models import Base, Instance, Webhook, new_cuid, utcnow
 from wagate.store.repos import status_values
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+IDLE_PING_SECONDS = 10.0
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -221,6 +225,77 @@ Write = Callable[[AsyncSession], Awaitable[None]]
 Rewound = Callable[[], None]
 
 
+class _Held:
+    """One connection kept checked out for one user at a time: the pool's pre-ping and its
+    reset on return cost a round trip each, per checkout. A connection idle for a while is
+    pinged before use, any error drops it (the next use opens a fresh one); once closed, each
+    use checks one out of the pool as usual."""
+
+    def __init__(self, engine: AsyncEngine, *, autocommit: bool) -> None:
+        self._engine = engine
+        self._autocommit = autocommit
+        self._conn: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self._used = 0.0
+
+    async def _open(self) -> AsyncConnection:
+        conn = await self._engine.connect()
+        if self._autocommit:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        return conn
+
+    @asynccontextmanager
+    async def use(self) -> AsyncIterator[AsyncConnection]:
+        async with self._lock:
+            if self._closed:
+                conn = await self._open()
+                try:
+                    yield conn
+                finally:
+                    await conn.close()
+                return
+            now = time.monotonic()
+            if self._conn is not None and now - self._used > IDLE_PING_SECONDS:
+                try:
+                    await self._conn.exec_driver_sql("SELECT 1")
+                    if not self._autocommit:
+                        await self._conn.rollback()
+                except Exception:
+                    await self._drop()
+            if self._conn is None:
+                self._conn = await self._open()
+            try:
+                yield self._conn
+            except BaseException:
+                await self._drop()
+                raise
+            finally:
+                self._used = time.monotonic()
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.invalidate()
+            except Exception:
+                pass
+            try:
+                await conn.close()
+            except Exception:
+                pass
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._closed = True
+            await self._drop()
+
+
+def _disconnected(exc: BaseException) -> bool:
+    """The database connection broke (worth one more try on a fresh one)."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 @dataclass(slots=True)
 class _Queued:
     """A write waiting for the group writer: its own statements, then its outbox rows."""
@@ -248,6 +323,14 @@ class OutboxStore:
         self._queued: list[_Queued] = []
         self._flusher: asyncio.Task[None] | None = None
         self._rewound: list[Rewound] = []
+        engine: AsyncEngine = sessions.kw["bind"]
+        self._writer = _Held(engine, autocommit=False)  # the group writer's
+        self._reader = _Held(engine, autocommit=True)  # the dispatcher's reads
+
+    async def close(self) -> None:
+        """Give back the held connections (later uses check connections out as usual)."""
+        await self._writer.close()
+        await self._reader.close()
 
     # --- writing --------------------------------------------------------------------------
 
@@ -281,14 +364,27 @@ class OutboxStore:
                     _settle(one.done, None)
 
     async def _commit(self, group: list[_Queued]) -> None:
-        async with self._sessions.begin() as s:
-            rows: list[dict[str, Any]] = []
+        rows = [row for one in group for row in one.rows]
+        async with (
+            self._writer.use() as conn,
+            AsyncSession(bind=conn, expire_on_commit=False) as s,
+            s.begin(),
+        ):
             for one in group:
                 if one.op is not None:
                     await one.op(s)
-                rows.extend(one.rows)
             if rows:
                 await s.execute(_INSERT, rows)
+
+    async def _read(self, statement: Any, params: dict[str, Any]) -> list[Claimed]:
+        for attempt in (1, 2):
+            try:
+                async with self._reader.use() as conn:
+                    return [Claimed(*row) for row in (await conn.execute(statement, params))]
+            except DBAPIError as exc:
+                if attempt == 2 or not _disconnected(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     async def append(self, deliveries: Sequence[Delivery]) -> None:
         """Write rows in their own transaction (possibly shared with other writes)."""
@@ -328,17 +424,14 @@ class OutboxStore:
 
     async def pending_after(self, after: int, limit: int) -> list[Claimed]:
         """Pending rows with `seq` above `after`, oldest first."""
-        async with self._sessions() as s:
-            result = await s.execute(_PENDING_AFTER, {"after": after, "limit": limit})
-            return [Claimed(*row) for row in result.all()]
+        return await self._read(_PENDING_AFTER, {"after": after, "limit": limit})
 
     async def lane_pending(
         self, instance_id: str, lane: str, after: int, limit: int
     ) -> list[Claimed]:
         """One lane's pending rows with `seq` above `after`, oldest first."""
         params = {"instance_id": instance_id, "lane": lane, "after": after, "limit": limit}
-        async with self._sessions() as s:
-            return [Claimed(*row) for row in (await s.execute(_LANE_PENDING, params)).all()]
+        return await self._read(_LANE_PENDING, params)
 
     def on_rewind(self, callback: Rewound) -> None:
         """Call `callback` after rows were put back in the queue (`redeliver`)."""
