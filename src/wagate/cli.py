@@ -1,50 +1,64 @@
-"""The `wagate` command: serve, migrate, instances, doctor."""
+"""The `wagate` command. A plain `wagate serve [--host H] [--port P]` is parsed and run here,
+so the server never loads the command-line toolkit (typer, click's help, rich); everything
+else, `--help` included, goes to the typer app in console/commands.py."""
 
 from __future__ import annotations
 
-import asyncio
+import gc
 import sys
-from collections.abc import Callable
-from typing import Annotated
-
-import typer
-
-from wagate.config import Settings, SettingsError, load_settings
-from wagate.console.client import ClientError, Server
-from wagate.console.instances import (
-    connect_instance,
-    create_instance,
-    delete_instance,
-    fail,
-    list_instances,
-    logout_instance,
-    server_from,
-    show_state,
-)
-
-app = typer.Typer(help="wagate: a multi-instance WhatsApp API gateway.", no_args_is_help=True)
 
 
-def _settings(**overrides: object) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except SettingsError as exc:
-        print(f"wagate: cannot start.\n{exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+def main() -> None:
+    options = serve_options(sys.argv[1:])
+    if options is None:
+        from wagate.console.commands import app
+
+        app()
+        return
+    serve(*options)
 
 
-@app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
-) -> None:
+def serve_options(argv: list[str]) -> tuple[str | None, int | None] | None:
+    """(host, port) when `argv` is a serve command this parser fully understands, else None
+    (typer then parses it, and reports what is wrong in its own words)."""
+    if not argv or argv[0] != "serve":
+        return None
+    found: dict[str, str] = {}
+    rest = iter(argv[1:])
+    for arg in rest:
+        name, eq, value = arg.partition("=")
+        if name not in ("--host", "--port") or name in found:
+            return None
+        if not eq:
+            value = next(rest, "")
+            if not value or value.startswith("-"):
+                return None
+        found[name] = value
+    port = found.get("--port")
+    if port is not None and not (port.isascii() and port.isdigit()):
+        return None
+    return found.get("--host") or None, int(port) if port else None
+
+
+def serve(host: str | None = None, port: int | None = None) -> None:
     """Run the HTTP server (migrations are applied on start)."""
+    # Start-up allocates a few hundred thousand long-lived objects (modules, classes, schemas):
+    # the cyclic collector would rescan them again and again. It runs again once the app is
+    # built, with those objects set aside (frozen), which later collections then skip.
+    gc.disable()
+    _structlog_without_rich()
+    from wagate.config import SettingsError, load_settings
+
     overrides: dict[str, object] = {}
     if host:
         overrides["server_host"] = host
     if port:
         overrides["server_port"] = port
-    settings = _settings(**overrides)
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as exc:
+        print(f"wagate: cannot start.\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     import uvicorn
 
     from wagate.app import asgi_app
@@ -61,8 +75,11 @@ def serve(
         )
     elif not settings.api_key:
         print(f"  Using the API key saved in {settings.data_dir / 'api-key'}", file=sys.stderr)
+    app = asgi_app(settings)
+    gc.freeze()
+    gc.enable()
     uvicorn.run(
-        asgi_app(settings),
+        app,
         host=settings.server_host,
         port=settings.server_port,
         loop="uvloop",
@@ -74,158 +91,15 @@ def serve(
     )
 
 
-@app.command()
-def migrate() -> None:
-    """Apply the database migrations and exit."""
-    settings = _settings()
-    from wagate.store import migrate as m
-    from wagate.store.db import database_url, make_engine
-
-    async def run() -> set[str]:
-        engine = make_engine(
-            database_url(settings.database_provider, settings.database_uri, settings.data_dir)
-        )
-        try:
-            await m.upgrade(engine)
-            return await m.current(engine)
-        finally:
-            await engine.dispose()
-
-    heads = asyncio.run(run())
-    print(f"database at {', '.join(sorted(heads))}")
-
-
-instances = typer.Typer(
-    help="Manage the instances of a running wagate server.", no_args_is_help=True
-)
-app.add_typer(instances, name="instances")
-
-UrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--url", envvar="WAGATE_URL", help="The server (default: SERVER_URL or host:port)"
-    ),
-]
-KeyOption = Annotated[
-    str | None,
-    typer.Option(
-        "--apikey",
-        envvar="WAGATE_APIKEY",
-        help="The global key or an instance token (default: AUTHENTICATION_API_KEY, or the "
-        "key saved in the data dir)",
-        show_default=False,
-    ),
-]
-
-
-def _server(url: str | None, apikey: str | None) -> Server:
-    """Where the server is and which key to use, from the options or the local settings."""
-    settings: Settings | None = None
+def _structlog_without_rich() -> None:
+    """Load structlog as if rich were absent: structlog imports rich (and pygments) for its
+    pretty tracebacks when it is installed (typer brings it), which wagate's log lines never
+    use (observability/logging.py renders tracebacks without it), at ~5 MB and ~70 ms a
+    start. rich stays importable afterwards for whoever wants it."""
+    if "structlog" in sys.modules or "rich" in sys.modules:
+        return
+    sys.modules["rich"] = None  # type: ignore[assignment]  # makes `import rich` fail
     try:
-        settings = load_settings()
-    except SettingsError:
-        pass
-    if url is None:
-        url = settings.public_url if settings else "http://127.0.0.1:8080"
-    if apikey is None and settings is not None:
-        apikey = settings.api_key
-        saved = settings.data_dir / "api-key"
-        if apikey is None and saved.exists():
-            apikey = saved.read_text().strip()
-    try:
-        return server_from(url, apikey)
-    except ClientError as exc:
-        raise typer.Exit(fail(exc)) from None
-
-
-def _run(call: Callable[[], int]) -> None:
-    try:
-        code = call()
-    except ClientError as exc:
-        code = fail(exc)
-    raise typer.Exit(code)
-
-
-@instances.command("list")
-def instances_list(url: UrlOption = None, apikey: KeyOption = None) -> None:
-    """List the instances with their state and what to do next."""
-    server = _server(url, apikey)
-    _run(lambda: list_instances(server, sys.stdout))
-
-
-@instances.command("create")
-def instances_create(
-    name: Annotated[str, typer.Argument(help="The instance name")],
-    number: Annotated[str | None, typer.Option(help="The phone number, digits only")] = None,
-    url: UrlOption = None,
-    apikey: KeyOption = None,
-) -> None:
-    """Create an instance (global key) and print its token."""
-    server = _server(url, apikey)
-    _run(lambda: create_instance(server, name, number, sys.stdout))
-
-
-@instances.command("connect")
-def instances_connect(
-    name: Annotated[str, typer.Argument(help="The instance name")],
-    number: Annotated[
-        str | None, typer.Option(help="Ask for a pairing code for this phone number too")
-    ] = None,
-    wait: Annotated[bool, typer.Option(help="Wait until the instance is open")] = True,
-    timeout: Annotated[float, typer.Option(help="Give up waiting after this many seconds")] = 300,
-    url: UrlOption = None,
-    apikey: KeyOption = None,
-) -> None:
-    """Draw the QR code in the terminal and wait until a phone links the instance."""
-    server = _server(url, apikey)
-    _run(
-        lambda: connect_instance(server, name, number, wait=wait, timeout=timeout, out=sys.stdout)
-    )
-
-
-@instances.command("state")
-def instances_state(
-    name: Annotated[str, typer.Argument(help="The instance name")],
-    url: UrlOption = None,
-    apikey: KeyOption = None,
-) -> None:
-    """Show the connection state, its reason and what to do."""
-    server = _server(url, apikey)
-    _run(lambda: show_state(server, name, sys.stdout))
-
-
-@instances.command("logout")
-def instances_logout(
-    name: Annotated[str, typer.Argument(help="The instance name")],
-    url: UrlOption = None,
-    apikey: KeyOption = None,
-) -> None:
-    """Log the instance out (unlinks the phone; connect again to pair)."""
-    server = _server(url, apikey)
-    _run(lambda: logout_instance(server, name, sys.stdout))
-
-
-@instances.command("delete")
-def instances_delete(
-    name: Annotated[str, typer.Argument(help="The instance name")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
-    url: UrlOption = None,
-    apikey: KeyOption = None,
-) -> None:
-    """Delete the instance, its session and its data."""
-    server = _server(url, apikey)
-    if not yes and not typer.confirm(f"Delete {name} and everything it holds?"):
-        raise typer.Exit(1)
-    _run(lambda: delete_instance(server, name, sys.stdout))
-
-
-@app.command()
-def doctor() -> None:
-    """Check the configuration, database, services, engine and server; say what to fix."""
-    from wagate.console.doctor import check_all, report
-
-    raise typer.Exit(report(check_all(), sys.stdout))
-
-
-def main() -> None:
-    app()
+        import structlog  # noqa: F401
+    finally:
+        del sys.modules["rich"]

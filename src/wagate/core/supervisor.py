@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import segno
 import structlog
 
 from wagate.core import lifecycle as lc
@@ -384,6 +383,8 @@ class Supervisor:
 
     async def _show_code(self, qr: str | None, pairing: str | None) -> None:
         if qr is not None:
+            import segno  # on the first QR code: servers that never pair do not load it
+
             png = segno.make(qr, error="l").png_data_uri(
                 scale=6, border=2, dark=self._timing.qr_color
             )

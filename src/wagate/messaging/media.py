@@ -11,8 +11,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-import httpx2
-
 from wagate.domain.errors import BadRequest
 
 _MAGIC = (
@@ -69,6 +67,8 @@ def decode_base64(value: str, field: str, max_bytes: int) -> Media:
 
 async def fetch(url: str, field: str, max_bytes: int, timeout: float) -> Media:
     """GET the URL: at most `max_bytes`, within `timeout` seconds in all, else a 400."""
+    import httpx2  # on first use: a server that never fetches media does not load it
+
     try:
         client = httpx2.AsyncClient(timeout=timeout, follow_redirects=True)
         async with asyncio.timeout(timeout), client, client.stream("GET", url) as resp:

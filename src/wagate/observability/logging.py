@@ -7,6 +7,12 @@ import sys
 
 import structlog
 
+# structlog's dict_tracebacks, but the same whether rich is importable or not (the server
+# loads structlog without it: cli.py).
+_DICT_TRACEBACKS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(use_rich=False)
+)
+
 
 def configure(level: str = "INFO", fmt: str = "console") -> None:
     renderer: structlog.typing.Processor
@@ -19,7 +25,7 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks if fmt == "json" else _drop_exc_info,
+            _DICT_TRACEBACKS if fmt == "json" else _drop_exc_info,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
