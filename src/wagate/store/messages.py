@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -23,8 +23,10 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    bindparam,
     delete,
     func,
     insert,
@@ -52,7 +54,7 @@ def sortable_id() -> str:
     while ns:
         ns, r = divmod(ns, 36)
         head = _B36[r] + head
-    return "c" + head.rjust(14, "0") + "".join(secrets.choice(_B36) for _ in range(10))
+    return "c" + head.rjust(14, "0") + "".join(_B36[b % 36] for b in secrets.token_bytes(10))
 
 
 class MessageRow(Base):
@@ -209,6 +211,17 @@ def insert_messages(rows: Sequence[dict[str, Any]]) -> Write:
     return op
 
 
+_MESSAGES = cast(Table, MessageRow.__table__)
+_SET_STATUS = (
+    update(_MESSAGES)
+    .where(
+        _MESSAGES.c.instance_id == bindparam("b_instance"),
+        _MESSAGES.c.key_id == bindparam("b_key"),
+    )
+    .values(status=bindparam("b_status"))
+)
+
+
 def insert_updates(rows: Sequence[dict[str, Any]]) -> Write:
     """Status updates; `message_id` is filled from the message with that key, if stored."""
 
@@ -228,14 +241,12 @@ def insert_updates(rows: Sequence[dict[str, Any]]) -> Write:
             for r in rows
         ]
         await s.execute(insert(MessageUpdateRow), filled)
-        for r in filled:
-            await s.execute(
-                update(MessageRow)
-                .where(
-                    MessageRow.instance_id == r["instance_id"], MessageRow.key_id == r["key_id"]
-                )
-                .values(status=r["status"])
-            )
+        # one statement for the batch, run per row in order (the last status of a key wins)
+        await s.execute(
+            _SET_STATUS,
+            [{"b_instance": r["instance_id"], "b_key": r["key_id"], "b_status": r["status"]}
+             for r in filled],
+        )  # fmt: skip
 
     return op
 
