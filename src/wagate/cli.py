@@ -64,6 +64,9 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     from wagate.app import asgi_app
     from wagate.config import resolve_api_key
     from wagate.observability.logging import configure
+    from wagate.store import migrate
+
+    migrate.in_child_process()
 
     configure(settings.log_level, settings.log_format)
     key, generated = resolve_api_key(settings)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import asyncio
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,10 +60,23 @@ async def at_heads(engine: AsyncEngine) -> bool:
     return applied == script_heads()
 
 
+_apart = False
+
+
+def in_child_process() -> None:
+    """From now on, pending migrations run in a child process: the server calls this, so
+    alembic (and mako), some 12 MB once loaded, never stay in a long-running process."""
+    global _apart
+    _apart = True
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
     """Bring the database to `revision` (every head by default). Alembic, a start-up cost in
     time and memory, is loaded only when some migration is pending."""
     if revision == "heads" and await at_heads(engine):
+        return
+    if _apart:
+        await _upgrade_in_child(engine, revision)
         return
     from alembic import command
 
@@ -72,6 +87,46 @@ async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
         await conn.run_sync(run)
 
 
+async def _upgrade_in_child(engine: AsyncEngine, revision: str) -> None:
+    """`upgrade` in `python -m wagate.store.migrate`; the URL (it may hold a password) goes
+    through its stdin, never its command line."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wagate.store.migrate",
+        revision,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    url = engine.url.render_as_string(hide_password=False)
+    _, err = await child.communicate(url.encode())
+    if child.returncode != 0:  # its traceback, as an in-process failure would have logged
+        detail = err.decode(errors="replace").strip()[-8000:]
+        raise MigrationFailed(detail or f"exit status {child.returncode}")
+
+
+class MigrationFailed(Exception):
+    """The database migrations could not be applied (the child process's last words)."""
+
+
+def _child_main() -> None:
+    """The child: read the URL from stdin, upgrade in this process, exit."""
+    from wagate.store.db import make_engine
+
+    url = sys.stdin.read().strip()
+    revision = sys.argv[1] if len(sys.argv) > 1 else "heads"
+
+    async def run() -> None:
+        engine = make_engine(url)
+        try:
+            await upgrade(engine, revision)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
 async def current(engine: AsyncEngine) -> set[str]:
     from alembic.runtime.migration import MigrationContext
 
@@ -80,3 +135,7 @@ async def current(engine: AsyncEngine) -> set[str]:
 
     async with engine.connect() as conn:
         return await conn.run_sync(read)
+
+
+if __name__ == "__main__":
+    _child_main()
