@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from wagate import __version__
 from wagate.api import errors
+from wagate.api.hotpath import ConnectionStateFastPath
 from wagate.api.json import JSONResponse
 from wagate.api.routes import chat as chat_routes
 from wagate.api.routes import events as events_routes
@@ -125,6 +126,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
         description="WhatsApp API gateway with Evolution API v2's HTTP contract.",
     )
     errors.install(app)
+    app.add_middleware(ConnectionStateFastPath)  # inside the metrics wrapper added next
     observer = metrics_routes.install(app, settings)
     if not settings.disable_manager:
         app.include_router(manager.router)

@@ -188,11 +188,16 @@ async def _pairing_settled(gw: Gateway, reg: Registered) -> None:
 async def connection_state(
     request: Request, instance_name: Annotated[str, Path(alias="instanceName")]
 ) -> JSONResponse:
-    # A hot path: the guard without sub-dependencies, the body rendered once by orjson.
+    # A hot path: the guard without sub-dependencies, the body rendered once by orjson. Its
+    # success case is answered ahead of the router (api/hotpath.py), with this same body.
     reg = instance_guard(request.app.state.gateway, instance_name, request.headers.get("apikey"))
+    return JSONResponse(connection_state_body(reg))
+
+
+def connection_state_body(reg: Registered) -> dict[str, Any]:
     body = _state_body(reg)
     body["lifecycle"] = reg.supervisor.lifecycle_view()
-    return JSONResponse(body)
+    return body
 
 
 @router.post("/restart/{instanceName}")
