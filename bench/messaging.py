@@ -9,10 +9,16 @@ flight; each message carries its send time, so the receiver gives send -> webhoo
 Figures per database:
 - api_per_s: 201 answers per second (each one a stored message and its send.message event);
 - delivered_per_s: messages from the first send to the last messages.upsert webhook at bob;
-- latency_ms: p50/p99/max of API call start -> webhook arrival at bob.
+- latency_ms: p50/p99/max of API call start -> webhook arrival at bob;
+- cpu_us_per_message: user + system CPU time of this process (every thread) from the first send
+  until the outbox drained, per message. It includes the in-process API client's share.
 
-Run: `.venv/bin/python bench/messaging.py [--db sqlite,postgresql] [--messages N]`. PostgreSQL is
-used when it answers on 127.0.0.1:5432 (`--pg-uri`). Prints JSON.
+The event loop is uvloop, as `wagate serve` runs (`--loop asyncio` for the standard one); the
+receiver runs on uvloop too.
+
+Run: `.venv/bin/python bench/messaging.py [--db sqlite,postgresql] [--messages N] [--runs N]`.
+With `--runs` > 1 each figure is the median of the runs. PostgreSQL is used when it answers on
+127.0.0.1:5432 (`--pg-uri`). Prints JSON.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import signal
 import socket
 import statistics
@@ -35,6 +42,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 API_KEY = "bench-global-key-0123456789abcdef"
 BOB = "5511987650002"
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process (all its threads)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def run_loop(coro: Any, loop: str) -> Any:
+    if loop == "uvloop":
+        import uvloop
+
+        return uvloop.run(coro)
+    return asyncio.run(coro)
 
 
 def free_port() -> int:
@@ -63,7 +84,7 @@ def serve_receiver(port: int, out: str) -> None:
                 rows.append((data["key"]["id"], float(data["message"]["conversation"]), r.wall))
         return rows
 
-    Path(out).write_bytes(orjson.dumps(asyncio.run(main())))
+    Path(out).write_bytes(orjson.dumps(run_loop(main(), "uvloop")))
 
 
 def start_receiver(port: int, out: Path) -> subprocess.Popen[bytes]:
@@ -153,6 +174,7 @@ async def _run(app: Any, port: int, args: argparse.Namespace) -> dict[str, Any]:
                 if r.status_code != 201:
                     failures += 1
 
+        c0 = cpu_seconds()
         t0 = time.monotonic()
         wall0 = time.time()
         await asyncio.gather(*(worker() for _ in range(args.concurrency)))
@@ -163,7 +185,8 @@ async def _run(app: Any, port: int, args: argparse.Namespace) -> dict[str, Any]:
             if not counts.get("pending"):
                 break
             await asyncio.sleep(0.02)
-    return {"api_seconds": api_seconds, "wall0": wall0, "failures": failures}
+        cpu = cpu_seconds() - c0
+    return {"api_seconds": api_seconds, "wall0": wall0, "failures": failures, "cpu": cpu}
 
 
 def _figures(
@@ -188,7 +211,22 @@ def _figures(
             "max": round(lat[-1], 1) if lat else None,
         },
         "duplicates": len(arrivals) - n,
+        "cpu_us_per_message": round(result["cpu"] / sent * 1e6),
     }
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each numeric figure as the median of the runs (the runs themselves kept alongside)."""
+
+    def merge(values: list[Any]) -> Any:
+        first = values[0]
+        if isinstance(first, dict):
+            return {k: merge([v[k] for v in values]) for k in first}
+        if isinstance(first, bool) or not isinstance(first, int | float):
+            return first
+        return statistics.median(values)
+
+    return {**merge(runs), "runs": runs}
 
 
 def main() -> int:
@@ -197,6 +235,8 @@ def main() -> int:
     ap.add_argument("--db", default="sqlite,postgresql")
     ap.add_argument("--messages", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--runs", type=int, default=1, help="report the median of N runs")
+    ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     ap.add_argument(
         "--pg-uri",
         default=os.environ.get("WAGATE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
@@ -215,7 +255,8 @@ def main() -> int:
                 print("PostgreSQL is not running on 127.0.0.1:5432; skipped", file=sys.stderr)
                 continue
             uri = args.pg_uri
-        results.append(asyncio.run(measure(provider, uri, args)))
+        runs = [run_loop(measure(provider, uri, args), args.loop) for _ in range(args.runs)]
+        results.append(median_of(runs) if len(runs) > 1 else runs[0])
     print(json.dumps(results, indent=2))
     return 0
 

@@ -200,3 +200,27 @@ async def test_outcomes_the_database_refuses_are_delivered_again(
     assert set(sink.tries) == set(range(1, 11))
     assert max(sink.tries.values()) >= 2  # the refused ones went out again
     in_order(sink)
+
+
+async def test_a_broken_held_connection_is_replaced(
+    store: OutboxStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer's kept connection dies: a write after a pause pings it and opens a fresh
+    one; a write right away fails once (its caller retries), and the next one goes through."""
+    from wagate.store import outbox
+
+    async def break_writer() -> None:
+        async with store._writer.use() as conn:
+            raw = await conn.get_raw_connection()
+        await raw.driver_connection.close()
+
+    await appended(store, rows_for(1, 1))
+    await break_writer()
+    monkeypatch.setattr(outbox, "IDLE_PING_SECONDS", 0.0)
+    await appended(store, rows_for(1, 1))
+    monkeypatch.setattr(outbox, "IDLE_PING_SECONDS", 3600.0)
+    await break_writer()
+    with pytest.raises(Exception):  # noqa: B017 - the driver's own error for a closed link
+        await appended(store, rows_for(1, 1))
+    await appended(store, rows_for(1, 1))
+    assert await store.counts() == {"pending": 3}
