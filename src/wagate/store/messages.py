@@ -29,7 +29,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     or_,
     select,
     update,
@@ -206,12 +205,13 @@ async def _upsert(
 def insert_messages(rows: Sequence[dict[str, Any]]) -> Write:
     async def op(s: AsyncSession) -> None:
         if rows:
-            await s.execute(insert(MessageRow), list(rows))
+            await s.execute(_MESSAGES.insert(), list(rows))  # Core: no ORM bulk machinery
 
     return op
 
 
 _MESSAGES = cast(Table, MessageRow.__table__)
+_UPDATES = cast(Table, MessageUpdateRow.__table__)
 _SET_STATUS = (
     update(_MESSAGES)
     .where(
@@ -240,7 +240,7 @@ def insert_updates(rows: Sequence[dict[str, Any]]) -> Write:
             {**r, "message_id": r.get("message_id") or found.get((r["instance_id"], r["key_id"]))}
             for r in rows
         ]
-        await s.execute(insert(MessageUpdateRow), filled)
+        await s.execute(_UPDATES.insert(), filled)
         # one statement for the batch, run per row in order (the last status of a key wins)
         await s.execute(
             _SET_STATUS,
