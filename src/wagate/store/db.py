@@ -80,7 +80,7 @@ class Commits:
     as a COMMIT is sent and again once it has returned, and `in_flight` counts the COMMITs
     sent and not yet returned. A read that starts with no COMMIT in flight and ends at the
     generation it started with saw the latest committed state. Not seen: writes made outside
-    this engine (another process) or on AUTOCOMMIT connections, which wagate makes nowhere."""
+    this engine (another process) or on AUTOCOMMIT connections (wagate only reads on those)."""
 
     __slots__ = ("generation", "in_flight")
 
