@@ -114,9 +114,15 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
         try:
             yield
         finally:
-            await gw.shutdown()
-            await events.stop()
-            await db.dispose()
+            # Each step runs even if the one before it failed: no task or held connection
+            # may outlive the app.
+            try:
+                await gw.shutdown()
+            finally:
+                try:
+                    await events.stop()
+                finally:
+                    await db.dispose()
 
     app = FastAPI(
         title="wagate",
