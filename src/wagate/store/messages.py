@@ -179,27 +179,28 @@ async def _upsert(
     table: Any = model.__table__
     rows = _dedupe(rows, keys)
     dialect = _dialect(s)
+    # executemany of one statement (compiled once, cached) rather than a VALUES list per call
     if dialect == "mysql":
         from sqlalchemy.dialects.mysql import insert as my_insert
 
-        my = my_insert(table).values(rows)
-        await s.execute(my.on_duplicate_key_update(values(table.c, my.inserted)))
+        my = my_insert(table)
+        await s.execute(my.on_duplicate_key_update(values(table.c, my.inserted)), list(rows))
         return
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        pg = pg_insert(table).values(rows)
+        pg = pg_insert(table)
         stmt: Any = pg.on_conflict_do_update(
             index_elements=list(keys), set_=values(table.c, pg.excluded)
         )
     else:
         from sqlalchemy.dialects.sqlite import insert as lite_insert
 
-        lite = lite_insert(table).values(rows)
+        lite = lite_insert(table)
         stmt = lite.on_conflict_do_update(
             index_elements=list(keys), set_=values(table.c, lite.excluded)
         )
-    await s.execute(stmt)
+    await s.execute(stmt, list(rows))
 
 
 def insert_messages(rows: Sequence[dict[str, Any]]) -> Write:
