@@ -13,7 +13,7 @@ import structlog
 from fastapi import FastAPI
 
 from wagate import __version__
-from wagate.api import errors
+from wagate.api import bodyguard, errors
 from wagate.api.hotpath import ConnectionStateFastPath
 from wagate.api.json import JSONResponse
 from wagate.api.routes import chat as chat_routes
@@ -155,6 +155,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
         from wagate.api.routes import sim as sim_routes
 
         app.include_router(sim_routes.router)
+    app.add_middleware(bodyguard.DepthGuard)  # deep JSON is refused before FastAPI parses it
     return app
 
 
