@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import signal
 import socket
 import statistics
@@ -42,28 +41,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import loopback  # noqa: E402
+from loopback import cpu_seconds, free_port, run_loop  # noqa: E402
 
 API_KEY = "bench-global-key-0123456789abcdef"
-
-
-def cpu_seconds() -> float:
-    """User + system CPU time of this process (all its threads)."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def run_loop(coro: Any, loop: str) -> Any:
-    if loop == "uvloop":
-        import uvloop
-
-        return uvloop.run(coro)
-    return asyncio.run(coro)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- the receiver process -------------------------------------------------------------------
@@ -71,23 +54,11 @@ def free_port() -> int:
 
 def serve_receiver(port: int, out: str) -> None:
     """Answer 200 to every POST and record (event id, emit time, arrival time)."""
-    import orjson
-    from tests.events.receiver import Receiver
 
-    async def main() -> list[Any]:
-        rec = Receiver(port=port)
-        await rec.start()
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await stop.wait()
-        await rec.stop()
-        rows = []
-        for r in rec.received:
-            body = orjson.loads(r.body)
-            rows.append((body["id"], body["data"]["t"], r.wall, body["data"]["p"]))
-        return rows
+    def row(body: dict[str, Any], wall: float) -> Any:
+        return (body["id"], body["data"]["t"], wall, body["data"]["p"])
 
-    Path(out).write_bytes(orjson.dumps(run_loop(main(), "uvloop")))
+    loopback.serve_receiver(port, out, row)
 
 
 # --- the producer side ----------------------------------------------------------------------

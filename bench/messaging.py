@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import signal
 import socket
 import statistics
@@ -39,52 +38,25 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import loopback  # noqa: E402
+from loopback import cpu_seconds, free_port, run_loop  # noqa: E402
 
 API_KEY = "bench-global-key-0123456789abcdef"
 BOB = "5511987650002"
 
 
-def cpu_seconds() -> float:
-    """User + system CPU time of this process (all its threads)."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def run_loop(coro: Any, loop: str) -> Any:
-    if loop == "uvloop":
-        import uvloop
-
-        return uvloop.run(coro)
-    return asyncio.run(coro)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def serve_receiver(port: int, out: str) -> None:
     """Answer 200 to every POST; record (message id, send time, arrival time)."""
-    import orjson
-    from tests.events.receiver import Receiver
 
-    async def main() -> list[Any]:
-        rec = Receiver(port=port)
-        await rec.start()
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await stop.wait()
-        await rec.stop()
-        rows = []
-        for r in rec.received:
-            body = orjson.loads(r.body)
-            if body["event"] == "messages.upsert":
-                data = body["data"]
-                rows.append((data["key"]["id"], float(data["message"]["conversation"]), r.wall))
-        return rows
+    def row(body: dict[str, Any], wall: float) -> Any:
+        if body["event"] != "messages.upsert":
+            return None
+        data = body["data"]
+        return (data["key"]["id"], float(data["message"]["conversation"]), wall)
 
-    Path(out).write_bytes(orjson.dumps(run_loop(main(), "uvloop")))
+    loopback.serve_receiver(port, out, row)
 
 
 def start_receiver(port: int, out: Path) -> subprocess.Popen[bytes]:
