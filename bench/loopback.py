@@ -3,12 +3,14 @@ receiver process that records what arrived until SIGTERM."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
 import resource
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +54,37 @@ def serve_receiver(port: int, out: str, row: Callable[[dict[str, Any], float], A
         return [r for r in rows if r is not None]
 
     Path(out).write_bytes(orjson.dumps(run_loop(main(), "uvloop")))
+
+
+def add_common_args(ap: argparse.ArgumentParser) -> None:
+    """The options every loopback bench takes (receiver mode, databases, runs, loop)."""
+    ap.add_argument("--serve-receiver", nargs=2, metavar=("PORT", "OUT"))
+    ap.add_argument("--db", default="sqlite,postgresql")
+    ap.add_argument("--runs", type=int, default=1, help="report the median of N runs")
+    ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    ap.add_argument(
+        "--pg-uri",
+        default=os.environ.get("WAGATE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
+
+
+def per_database(
+    args: argparse.Namespace,
+    measure: Callable[[str, str | None, argparse.Namespace], Coroutine[Any, Any, Any]],
+    median_of: Callable[[list[Any]], Any],
+) -> list[Any]:
+    """Run `measure` --runs times on each database of --db (PostgreSQL skipped when absent),
+    keeping the median run of each."""
+    results = []
+    for provider in args.db.split(","):
+        uri = None
+        if provider == "postgresql":
+            try:
+                socket.create_connection(("127.0.0.1", 5432), 0.5).close()
+            except OSError:
+                print("PostgreSQL is not running on 127.0.0.1:5432; skipped", file=sys.stderr)
+                continue
+            uri = args.pg_uri
+        runs = [run_loop(measure(provider, uri, args), args.loop) for _ in range(args.runs)]
+        results.append(median_of(runs) if len(runs) > 1 else runs[0])
+    return results

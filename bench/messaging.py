@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loopback  # noqa: E402
-from loopback import cpu_seconds, free_port, run_loop  # noqa: E402
+from loopback import cpu_seconds, free_port  # noqa: E402
 
 API_KEY = "bench-global-key-0123456789abcdef"
 BOB = "5511987650002"
@@ -203,32 +201,14 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--serve-receiver", nargs=2, metavar=("PORT", "OUT"))
-    ap.add_argument("--db", default="sqlite,postgresql")
     ap.add_argument("--messages", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--runs", type=int, default=1, help="report the median of N runs")
-    ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
-    ap.add_argument(
-        "--pg-uri",
-        default=os.environ.get("WAGATE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
-    )
+    loopback.add_common_args(ap)
     args = ap.parse_args()
     if args.serve_receiver:
         serve_receiver(int(args.serve_receiver[0]), args.serve_receiver[1])
         return 0
-    results = []
-    for provider in args.db.split(","):
-        uri = None
-        if provider == "postgresql":
-            try:
-                socket.create_connection(("127.0.0.1", 5432), 0.5).close()
-            except OSError:
-                print("PostgreSQL is not running on 127.0.0.1:5432; skipped", file=sys.stderr)
-                continue
-            uri = args.pg_uri
-        runs = [run_loop(measure(provider, uri, args), args.loop) for _ in range(args.runs)]
-        results.append(median_of(runs) if len(runs) > 1 else runs[0])
+    results = loopback.per_database(args, measure, median_of)
     print(json.dumps(results, indent=2))
     return 0
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -305,6 +305,9 @@ class _Queued:
     done: asyncio.Future[None]
 
 
+_OneRow = TypeVar("_OneRow", Webhook, Proxy)
+
+
 class OutboxStore:
     """The outbox and sink-config tables over one async sessionmaker.
 
@@ -526,10 +529,16 @@ class OutboxStore:
             return list((await s.scalars(q)).all())
 
     async def set_webhook(self, instance_id: str, values: dict[str, Any]) -> Webhook:
+        return await self._set_one(Webhook, instance_id, values)
+
+    async def _set_one(
+        self, model: type[_OneRow], instance_id: str, values: dict[str, Any]
+    ) -> _OneRow:
+        """Insert or update the instance's single row of `model` (webhook, proxy)."""
         async with self._sessions.begin() as s:
-            row = await s.scalar(select(Webhook).where(Webhook.instance_id == instance_id))
+            row = await s.scalar(select(model).where(model.instance_id == instance_id))
             if row is None:
-                row = Webhook(instance_id=instance_id, **values)
+                row = model(instance_id=instance_id, **values)
                 s.add(row)
             else:
                 for key, value in values.items():
@@ -576,18 +585,7 @@ class OutboxStore:
             return await s.scalar(select(Proxy).where(Proxy.instance_id == instance_id))
 
     async def set_proxy(self, instance_id: str, values: dict[str, Any]) -> Proxy:
-        async with self._sessions.begin() as s:
-            row = await s.scalar(select(Proxy).where(Proxy.instance_id == instance_id))
-            if row is None:
-                row = Proxy(instance_id=instance_id, **values)
-                s.add(row)
-            else:
-                for key, value in values.items():
-                    setattr(row, key, value)
-                row.updated_at = utcnow()
-            await s.flush()
-            await s.refresh(row)
-            return row
+        return await self._set_one(Proxy, instance_id, values)
 
     async def forget_configs(self, instance_id: str) -> None:
         """Drop the instance's sink configs and proxy (its outbox rows stay until pruned)."""
