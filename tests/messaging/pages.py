@@ -47,7 +47,7 @@ def jpeg(width: int = 640, height: int = 480) -> bytes:
 
 
 class PageServer:
-    """GET <path> answers `pages[path]` (404 when unknown)."""
+    """GET <path>[?query] answers `pages[path]` (404 when unknown)."""
 
     def __init__(self) -> None:
         self.pages: dict[str, Page] = {}
@@ -77,7 +77,7 @@ class PageServer:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                path = head.split(b" ", 2)[1].decode()
+                path = head.split(b" ", 2)[1].decode().split("?", 1)[0]
                 self.hits[path] += 1
                 page = self.pages.get(path) or Page(b"not found", 404, "text/plain")
                 if page.delay:

@@ -168,6 +168,8 @@ def test_image_urls_resolve_against_base_and_only_http() -> None:
     assert parse(html, "https://example.com/").image == "https://cdn.example.net/s/i.jpg"
     html = '<meta property="og:image" content="data:image/png;base64,AAAA">'
     assert parse(html, "https://example.com/").image is None
+    html = '<meta property="og:image" content="file:///etc/passwd">'
+    assert parse(html, "https://example.com/").image is None
     html = '<link rel="image_src" href="/pic.png">'
     assert parse(html, "https://example.com/a").image == "https://example.com/pic.png"
 
@@ -271,6 +273,11 @@ async def test_redirects_are_followed_up_to_a_limit(site: PageServer) -> None:
     fields = await Previewer(5.0).preview(site.url("/short"))
     assert fields is not None and fields["title"] == "A page"
     assert fields["matchedText"] == site.url("/short")
+    # never to another scheme
+    site.pages["/to-file"] = Page(b"", 302, None, headers={"location": "file:///etc/passwd"})
+    site.pages["/to-ftp"] = Page(b"", 302, None, headers={"location": "ftp://127.0.0.1/x"})
+    assert await Previewer(5.0).preview(site.url("/to-file")) is None
+    assert await Previewer(5.0).preview(site.url("/to-ftp")) is None
     for i in range(pv.MAX_REDIRECTS + 1):
         site.pages[f"/loop{i}"] = Page(b"", 301, None, headers={"location": f"/loop{i + 1}"})
     assert await Previewer(5.0).preview(site.url("/loop0")) is None
@@ -398,6 +405,28 @@ async def test_no_link_no_fetch_and_zero_turns_previews_off(site: PageServer) ->
     assert await Previewer(0).preview(site.url("/page")) is None
     assert await Previewer(5.0).preview(f"ftp://127.0.0.1:{site.port}/page") is None
     assert sum(site.hits.values()) == 0
+
+
+def test_message_raw_keeps_a_preview_and_only_a_preview() -> None:
+    from wagate.engines.messaging import MessageKey
+    from wagate.messaging import content as c
+    from wagate.messaging.raw import message_raw
+
+    key = MessageKey("5511987650002@s.whatsapp.net", True, "3EB0AAAA")
+    preview = {"matchedText": "https://x.org", "title": "X", "previewType": "NONE"}
+    content = c.with_preview(c.text("see https://x.org"), preview)
+    assert content == {"extendedTextMessage": {"text": "see https://x.org", **preview}}
+    raw = message_raw("i", key, content, 1, None, "PENDING")
+    assert raw["messageType"] == "conversation"
+    assert raw["message"] == {
+        "conversation": "see https://x.org",
+        "extendedTextMessage": {"text": "see https://x.org", **preview},
+    }
+    # a text that is extended only for its context stays Evolution's plain conversation
+    quoted = {"extendedTextMessage": {"text": "hi", "contextInfo": {"stanzaId": "A"}}}
+    raw = message_raw("i", key, quoted, 1, None, "PENDING")
+    assert raw["message"] == {"conversation": "hi"} and raw["contextInfo"] == {"stanzaId": "A"}
+    assert c.with_preview(c.text("no link"), None) == {"conversation": "no link"}
 
 
 # --- sendText from A to B ------------------------------------------------------------------

@@ -19,6 +19,11 @@ A preview never blocks or fails a send. Everything is bounded by one deadline
 fails (too slow, too large, not an image) gives a preview without a thumbnail. Only the first
 PAGE_MAX_BYTES of a page are read. Recent previews (and failures, for less time) are kept in a
 bounded LRU, and concurrent sends of one link share one fetch, so a broadcast fetches once.
+
+The thumbnail is inline only. Baileys (as Evolution runs it) can also upload a high-quality one
+to WhatsApp's media servers (`thumbnailDirectPath`, `mediaKey`, `thumbnailWidth/Height`); those
+fields describe that upload, so they are left out. Like a media URL, the link is fetched by the
+server: what it can reach, a text's link can reach (an egress policy is the deployment's).
 """
 
 from __future__ import annotations
@@ -203,6 +208,14 @@ class _Head(HTMLParser):
             self.title.append(data)
 
 
+def _feed(head: _Head, html: str, step: int, enough: Callable[[], bool]) -> None:
+    """Feed in small steps, to stop soon after the head (pages are mostly body)."""
+    for start in range(0, len(html), step):
+        head.feed(html[start : start + step])
+        if head.done or enough():
+            return
+
+
 def _codec(name: str | None) -> str | None:
     """A Python codec for a declared charset; latin-1 is windows-1252 as browsers read it."""
     if not name:
@@ -228,7 +241,7 @@ def decode(data: bytes, declared: str | None) -> str:
     codec = _codec(declared)
     if codec is None:
         prescan = _Head()
-        prescan.feed(data[:4096].decode("latin-1"))
+        _feed(prescan, data[:4096].decode("latin-1"), 512, lambda: bool(prescan.charset))
         codec = _codec(prescan.charset)
         if codec in ("utf-16", "utf-16-le", "utf-16-be"):
             codec = "utf-8"  # an ASCII-readable page cannot be UTF-16 (as browsers decide)
@@ -252,11 +265,7 @@ def _clean(value: str | None, limit: int) -> str | None:
 def parse(html: str, page_url: str) -> PageInfo:
     """The preview's metadata of a page's HTML (its head; parsing stops where the body starts)."""
     head = _Head()
-    step = 16 * 1024
-    for start in range(0, len(html), step):
-        head.feed(html[start : start + step])
-        if head.done:
-            break
+    _feed(head, html, 2048, lambda: False)
     head.close()
     meta = head.meta
     title = meta.get("og:title") or meta.get("twitter:title") or "".join(head.title)
