@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     media_fetch_timeout: float = Field(
         20.0, gt=0, le=300, validation_alias="WAGATE_MEDIA_FETCH_TIMEOUT_SECONDS"
     )
+    # The whole of a link preview (page and image); 0 turns link previews off.
+    link_preview_timeout: float = Field(
+        3.0, ge=0, le=60, validation_alias="WAGATE_LINK_PREVIEW_TIMEOUT_SECONDS"
+    )
 
     # Events (Evolution's names; WAGATE_* are wagate's additions). The per-event switches
     # (WEBHOOK_EVENTS_*, RABBITMQ_EVENTS_*, NATS_EVENTS_*) are read by `event_flags`.

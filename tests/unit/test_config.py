@@ -146,6 +146,7 @@ def test_dotenv_is_honoured_and_the_environment_wins(
         ("AUTHENTICATION_API_KEY", "BQYHJGJHJ"),  # Evolution's well-known default
         ("AUTHENTICATION_API_KEY", "short-key"),
         ("WAGATE_ENGINE", "baileys"),
+        ("WAGATE_LINK_PREVIEW_TIMEOUT_SECONDS", "-1"),
     ],
 )
 def test_an_invalid_setting_names_its_variable(

@@ -25,6 +25,14 @@ def text(body: str) -> dict[str, Any]:
     return {"conversation": body}
 
 
+def with_preview(content: dict[str, Any], preview: dict[str, Any] | None) -> dict[str, Any]:
+    """A text with its link preview (messaging/preview.py) becomes an extendedTextMessage."""
+    if not preview or not isinstance(content.get("conversation"), str):
+        return content
+    rest = {k: v for k, v in content.items() if k != "conversation"}
+    return {"extendedTextMessage": {"text": content["conversation"], **preview}, **rest}
+
+
 def media(
     kind: str, mimetype: str | None, caption: str | None, file_name: str | None
 ) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from wagate.store.messages import sortable_id
 from wagate.store.models import utcnow
 
 _SKIP = ("senderKeyDistributionMessage", "messageContextInfo")
+PREVIEW_FIELDS = ("matchedText", "title", "description", "jpegThumbnail", "thumbnailDirectPath")
 _DEVICES = (
     (re.compile(r"^3A.{18}$"), "ios"),
     (re.compile(r"^3E.{20}$"), "web"),
@@ -40,14 +41,19 @@ def message_raw(
     status: str | None,
 ) -> dict[str, Any]:
     """The messageRaw of Evolution's prepareMessage: text as `conversation`, a captioned
-    document as `documentMessage`, contextInfo lifted to the top."""
+    document as `documentMessage`, contextInfo lifted to the top. A text with a link preview
+    keeps its extendedTextMessage too (Evolution loses the preview)."""
     kind = content_type(content)
     member = content.get(kind)
     context = member.get("contextInfo") if isinstance(member, dict) else None
     message = dict(content)
     if "extendedTextMessage" in message:
         kind = "conversation"
-        message["conversation"] = (message.pop("extendedTextMessage") or {}).get("text", "")
+        extended = message.pop("extendedTextMessage") or {}
+        message["conversation"] = extended.get("text", "")
+        if any(extended.get(f) for f in PREVIEW_FIELDS):
+            # Evolution drops it (and the preview with it); kept next to `conversation`
+            message["extendedTextMessage"] = extended
     if "documentWithCaptionMessage" in message:
         kind = "documentMessage"
         wrapped = message.pop("documentWithCaptionMessage") or {}

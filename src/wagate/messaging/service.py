@@ -24,7 +24,9 @@ from wagate.domain.ids import bare_jid
 from wagate.domain.jids import InvalidNumber, brazil_variants, create_jid, is_group
 from wagate.engines.messaging import MessageKey, Messaging, Outgoing, messaging_of
 from wagate.gateway import Gateway, Registered
+from wagate.messaging import content as c
 from wagate.messaging.pipeline import Lane, Pending, Pipeline
+from wagate.messaging.preview import Previewer
 from wagate.messaging.raw import content_type
 from wagate.store import messages as db
 from wagate.store.messages import MessageStore
@@ -55,6 +57,7 @@ class Messenger:
         self.gw = gw
         self.pipeline = pipeline
         self.store = store
+        self.previews = Previewer(gw.settings.link_preview_timeout)
 
     # --- the live session -------------------------------------------------------------------
 
@@ -144,6 +147,8 @@ class Messenger:
             if row is None:
                 raise BadRequest(f'quoted.key.id: message "{msg_id}" not found')
             message, remote = row.message, remote or row.remote_jid
+            if "conversation" in message:  # a stored text quoted as text (its preview not)
+                message = {k: v for k, v in message.items() if k != "extendedTextMessage"}
             from_me, participant = row.from_me, participant or row.participant
         who = participant or (self.own_jid(reg) if from_me else remote)
         return {"stanzaId": msg_id, "participant": who, "quotedMessage": message}
@@ -174,9 +179,15 @@ class Messenger:
         event: str = "send.message",
         jid: str | None = None,
         store: bool = True,
+        link_preview: bool = False,
     ) -> dict[str, Any]:
-        """Send and store one message; returns its messageRaw (after it was stored)."""
+        """Send and store one message; returns its messageRaw (after it was stored).
+
+        With `link_preview`, a text's first link is previewed (messaging/preview.py); the
+        page is fetched while the number is checked and the typing delay runs."""
         self.live(reg)
+        text = content.get("conversation")
+        preview = self.previews.start(text) if link_preview and isinstance(text, str) else None
         if jid is None:
             jid = await self.recipient(reg, number)
         context: dict[str, Any] = {}
@@ -188,9 +199,11 @@ class Messenger:
             mentions = [p.jid for p in group.participants]
         if mentions:
             context["mentionedJid"] = mentions
-        content = with_context(content, context)
         if delay:
             await self.typing(reg, jid, delay, presence)
+        if preview is not None:  # a send that failed above leaves it to finish (and be cached)
+            content = c.with_preview(content, await preview)
+        content = with_context(content, context)
         loop = asyncio.get_running_loop()
         pending = Pending(
             loop.create_future(), loop.create_future(), reg.supervisor.profile_name, event, store

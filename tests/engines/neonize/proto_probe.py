@@ -27,6 +27,13 @@ from wagate.messaging.service import with_context  # noqa: E402
 
 KEY = {"remoteJid": "5511999990001@s.whatsapp.net", "fromMe": True, "id": "3EB0ABCDEF0123456789"}
 CARD = {"fullName": "Ana Lima", "phoneNumber": "+55 11 99999-0001", "organization": "ACME"}
+PREVIEW = {
+    "matchedText": "https://example.org/a",
+    "title": "Example",
+    "description": "About",
+    "previewType": "VIDEO",
+    "jpegThumbnail": base64.b64encode(b"\xff\xd8\xffjpeg").decode(),
+}
 QUOTE = {"stanzaId": "3EB0QUOTED", "participant": KEY["remoteJid"],
          "quotedMessage": {"conversation": "the quoted text"}}  # fmt: skip
 
@@ -40,6 +47,10 @@ def kinds() -> dict[str, tuple[dict[str, Any], bool]]:
                 mc.text("hi @5511999990002"),
                 {**QUOTE, "mentionedJid": ["5511999990002@s.whatsapp.net"]},
             ),  # fmt: skip
+            False,
+        ),
+        "text_preview": (
+            with_context(mc.with_preview(mc.text("see https://example.org/a"), PREVIEW), QUOTE),
             False,
         ),
         "image": (mc.media("image", "image/png", "a caption", None), True),
@@ -124,6 +135,9 @@ def fields(m: Any) -> dict[str, Any]:
         f["quoted"] = ctx.quotedMessage.conversation
         f["mentionedJID"] = list(ctx.mentionedJID)
         f["backgroundArgb"] = m.extendedTextMessage.backgroundArgb
+        e = m.extendedTextMessage
+        f["preview"] = [e.text, e.matchedText, e.title, e.description, e.previewType,
+                        base64.b64encode(e.JPEGThumbnail).decode()]  # fmt: skip
     for member in ("imageMessage", "audioMessage", "documentMessage", "stickerMessage"):
         if m.HasField(member):
             b = getattr(m, member)

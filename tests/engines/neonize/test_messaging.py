@@ -49,7 +49,7 @@ def probe() -> dict[str, Any]:
 
 def test_every_kind_of_content_becomes_neonizes_protobuf(probe: dict[str, Any]) -> None:
     kinds = probe["kinds"]
-    assert len(kinds) == 21
+    assert len(kinds) == 22
     for name, k in kinds.items():
         assert k["bytes"] > 0, name
         if k["member"] is None and name != "status":
@@ -73,6 +73,16 @@ def test_every_kind_of_content_becomes_neonizes_protobuf(probe: dict[str, Any]) 
     assert len(f["contacts"]["vcards"]) == 2 and "waid=5511999990001" in f["contacts"]["vcards"][0]
     assert f["list"]["set"] == ["listMessage"] and f["buttons"]["set"] == ["interactiveMessage"]
     assert f["status"]["backgroundArgb"] == 0xFF008000  # '#008000' as the proto's ARGB
+    # a link preview: the JSON spelling (jpegThumbnail, previewType by name) to waE2E's fields
+    assert f["text_preview"]["preview"] == [
+        "see https://example.org/a", "https://example.org/a", "Example", "About", 1,
+        base64.b64encode(b"\xff\xd8\xffjpeg").decode(),
+    ]  # fmt: skip
+    assert f["text_preview"]["stanzaID"] == "3EB0QUOTED"
+    assert (
+        kinds["text_preview"]["json"]["extendedTextMessage"]["jpegThumbnail"]
+        == (kinds["text_preview"]["input"]["extendedTextMessage"]["jpegThumbnail"])
+    )
 
 
 def test_media_kinds_carry_the_upload(probe: dict[str, Any]) -> None:

@@ -94,7 +94,11 @@ def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
 async def send_text(reg: InstanceDep, ms: MessengerDep, body: s.SendText) -> JSONResponse:
     if not body.text.strip():
         raise BadRequest("Text is required")
-    return _created(await ms.send(reg, body.number, c.text(body.text), **body.options()))
+    link_preview = body.linkPreview is not False  # Evolution: omitted is a preview
+    raw = await ms.send(
+        reg, body.number, c.text(body.text), link_preview=link_preview, **body.options()
+    )
+    return _created(raw)
 
 
 @router.post("/sendMedia/{instanceName}", status_code=201, openapi_extra=_body_doc(s.SendMedia))

@@ -1,0 +1,179 @@
+"""The latency a link preview adds to POST /message/sendText, against a loopback web site.
+
+The app runs in this process on SQLite with the sim engine (its lifespan, the message pipeline,
+`alice` and `bob` open); the web site is a separate process on 127.0.0.1 serving an HTML page
+with Open Graph tags (`--page-kb` of body after its head) and a 1280x720 JPEG. Sends are one at
+a time, so each figure is one request's latency:
+
+- plain: a text with no link (the baseline);
+- link_off: a text with a link and `linkPreview: false` (no fetch);
+- preview_cold: a text whose link was never previewed (a new URL each time: page, image,
+  thumbnail);
+- preview_cached: the same link again (the in-memory LRU).
+
+Figures are the median and p90 in ms, and `added_ms` is the median over `plain`.
+
+Run: `.venv/bin/python bench/link_preview.py [--sends N] [--page-kb K]`. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import loopback  # noqa: E402
+from loopback import free_port  # noqa: E402
+
+API_KEY = "bench-global-key-0123456789abcdef"
+BOB = "5511987650002"
+
+
+def serve_site(port: int, page_kb: int) -> None:
+    """The web site, until SIGTERM: /page (any query) and /image.jpg."""
+    from tests.messaging.pages import Page, PageServer, jpeg, og_page
+
+    async def main() -> None:
+        site = PageServer()
+        site.port = port
+        head = og_page(image="/image.jpg").split(b"<body>")[0]
+        page = Page(head + b"<body>" + b"<p>lorem ipsum</p>" * (page_kb * 1024 // 18))
+        image = Page(jpeg(1280, 720), content_type="image/jpeg")
+        site.pages = {"/page": page, "/image.jpg": image}
+        site.server = await asyncio.start_server(site._serve, "127.0.0.1", port)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await site.stop()
+
+    loopback.run_loop(main(), "uvloop")
+
+
+async def measure(args: argparse.Namespace, port: int) -> dict[str, Any]:
+    import httpx2
+
+    from wagate.app import Overrides, build_app
+    from wagate.config import load_settings
+
+    with tempfile.TemporaryDirectory(prefix="wagate-preview-") as tmp:
+        settings = load_settings(
+            api_key=API_KEY,
+            data_dir=Path(tmp) / "data",
+            database_provider="sqlite",
+            log_level="WARNING",
+            engine="sim",
+        )
+        app = build_app(settings, Overrides())
+        ctx = app.router.lifespan_context(app)
+        await ctx.__aenter__()
+        try:
+            await _wait_port(port)
+            transport = httpx2.ASGITransport(app=app)
+            async with httpx2.AsyncClient(
+                transport=transport,
+                base_url="http://bench",
+                headers={"apikey": API_KEY},
+                timeout=60,
+            ) as c:
+                return await _run(c, port, args.sends)
+        finally:
+            await ctx.__aexit__(None, None, None)
+
+
+async def _wait_port(port: int) -> None:
+    for _ in range(200):
+        try:
+            _, w = await asyncio.open_connection("127.0.0.1", port)
+            w.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError("the site did not start")
+
+
+async def _run(c: Any, port: int, sends: int) -> dict[str, Any]:
+    for name, number in (("alice", "5511987650001"), ("bob", BOB)):
+        body = {"instanceName": name, "integration": "WHATSAPP-BAILEYS"}
+        assert (await c.post("/instance/create", json=body)).status_code == 201
+        await c.get(f"/instance/connect/{name}")
+        r = await c.post(f"/sim/{name}/scan", json={"number": number})
+        assert r.json()["state"] == "open", r.text
+    base = f"http://127.0.0.1:{port}"
+
+    async def send(text: str, **extra: Any) -> tuple[float, dict[str, Any]]:
+        t0 = time.perf_counter()
+        r = await c.post("/message/sendText/alice", json={"number": BOB, "text": text, **extra})
+        elapsed = (time.perf_counter() - t0) * 1000
+        assert r.status_code == 201, r.text
+        return elapsed, r.json()["message"]
+
+    await send("warm-up")
+    _, first = await send(f"warm-up {base}/page?warm")  # loads httpx2, Pillow, the CA bundle
+    ext = first.get("extendedTextMessage") or {}
+    assert ext.get("title") and ext.get("jpegThumbnail"), first
+    cases: dict[str, list[float]] = {k: [] for k in ("plain", "link_off", "cold", "cached")}
+    thumb_bytes = len(ext["jpegThumbnail"]) * 3 // 4
+    for i in range(sends):
+        cases["plain"].append((await send(f"hello {i}"))[0])
+        cases["link_off"].append((await send(f"see {base}/page", linkPreview=False))[0])
+        ms, message = await send(f"see {base}/page?n={i}")
+        assert "jpegThumbnail" in message["extendedTextMessage"], message
+        cases["cold"].append(ms)
+        cases["cached"].append((await send(f"again {base}/page?n={i}"))[0])
+    plain = statistics.median(cases["plain"])
+
+    def figures(values: list[float]) -> dict[str, float]:
+        values = sorted(values)
+        med = statistics.median(values)
+        return {
+            "median_ms": round(med, 2),
+            "p90_ms": round(values[int(len(values) * 0.9)], 2),
+            "added_ms": round(med - plain, 2),
+        }
+
+    return {
+        "sends_per_case": sends,
+        "thumbnail_bytes": thumb_bytes,
+        "plain": figures(cases["plain"]),
+        "link_off": figures(cases["link_off"]),
+        "preview_cold": figures(cases["cold"]),
+        "preview_cached": figures(cases["cached"]),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    ap.add_argument("--sends", type=int, default=50)
+    ap.add_argument("--page-kb", type=int, default=64)
+    ap.add_argument("--serve-site", type=int, metavar="PORT")
+    ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    args = ap.parse_args()
+    if args.serve_site:
+        serve_site(args.serve_site, args.page_kb)
+        return 0
+    port = free_port()
+    site = subprocess.Popen(
+        [sys.executable, __file__, "--serve-site", str(port), "--page-kb", str(args.page_kb)]
+    )
+    try:
+        result = loopback.run_loop(measure(args, port), args.loop)
+    finally:
+        site.send_signal(signal.SIGTERM)
+        site.wait(30)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
