@@ -108,18 +108,23 @@ class AudioConverter:
     """A loopback stand-in for Evolution's external audio converter (`/process-audio`).
 
     `reply(fields) -> (status, body)` answers each POST; `fields` are the multipart form's
-    fields (bytes). Every request is kept in `seen` as (headers, fields)."""
+    fields (bytes). Every POST is kept in `seen` as (headers, fields). A GET of a path in
+    `files` answers its bytes (a converter that answers with a URL)."""
 
     def __init__(self, reply: Any, delay: float = 0.0) -> None:
         self.reply = reply
         self.delay = delay
         self.seen: list[tuple[dict[str, str], dict[str, bytes]]] = []
+        self.files: dict[str, bytes] = {}
         self.server: asyncio.Server | None = None
         self.port = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/process-audio"
+
+    def file_url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
 
     async def start(self) -> AudioConverter:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -138,6 +143,18 @@ class AudioConverter:
                 k.strip().lower(): v.strip()
                 for k, _, v in (line.partition(":") for line in lines[1:] if ":" in line)
             }
+            method, path = lines[0].split(" ")[:2]
+            if method == "GET":
+                found = self.files.get(path)
+                reply = found if found is not None else b"not here"
+                writer.write(
+                    f"HTTP/1.1 {200 if found is not None else 404} X\r\n"
+                    f"content-type: audio/ogg\r\ncontent-length: {len(reply)}\r\n"
+                    "connection: close\r\n\r\n".encode()
+                    + reply
+                )
+                await writer.drain()
+                return
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             form = BytesParser(policy=HTTP).parsebytes(
                 f"Content-Type: {headers.get('content-type', '')}\r\n\r\n".encode() + body

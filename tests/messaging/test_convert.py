@@ -256,16 +256,26 @@ async def test_the_external_converter_gets_base64_and_the_key(
 async def test_the_external_converter_may_answer_a_url(
     external: AudioConverter, opus: bytes
 ) -> None:
-    from tests.messaging.conftest import FileServer
-
-    files = await FileServer().start()
-    try:
-        external.reply = lambda fields: (200, orjson.dumps({"url": files.url("/png")}))
-        with pytest.raises(UpstreamFailed) as err:  # the URL held a PNG, not Ogg/Opus
-            await converter(audio_api=external.url).voice(Media(wav(0.2), None, None), "a")
-        assert "did not answer Ogg/Opus audio" in str(err.value)
-    finally:
-        await files.stop()
+    external.files["/out/voice.ogg"] = opus
+    external.files["/out/picture.png"] = png(4, 4, (0, 0, 0, 255))
+    conv = converter(audio_api=external.url)
+    for path, says in (
+        ("/out/voice.ogg", None),
+        ("/out/picture.png", "did not answer Ogg/Opus audio"),
+        ("/out/gone.ogg", "answered a URL that failed: "),
+    ):
+        external.reply = lambda fields, path=path: (
+            200,
+            orjson.dumps({"url": external.file_url(path)}),
+        )
+        if says is None:
+            voice = await conv.voice(Media(wav(0.2), None, None), "audio")
+            assert voice.data == opus and voice.seconds == 2
+            continue
+        with pytest.raises(UpstreamFailed) as err:
+            await conv.voice(Media(wav(0.2), None, None), "audio")
+        assert says in str(err.value), path
+    assert "HTTP 404" in str(err.value)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ sticker only when it is WebP; Evolution converts what it is given, and so does w
   over voice notes when set: a multipart POST of the audio as `base64` (with `format=ogg`)
   and the key in an `apikey` header, answered by JSON `{"audio": base64, "duration": s}`
   (newer converters may answer `{"url": …}` instead, which is fetched like a media URL).
+  The answer must be Ogg/Opus; its duration is read from the stream like ffmpeg's.
 
 Input that already is what WhatsApp wants (Ogg/Opus audio, WebP stickers) is sent as it is.
 A voice note's `seconds` is read from the Ogg stream itself (the last granule position less
@@ -287,18 +288,15 @@ class Converter:
         if opus_head(media.data):
             return as_is_voice(media)
         if self.audio_api:
-            data, told = await self._external_voice(media, field)
+            data = await self._external_voice(media, field)
         else:
             exe = self.ffmpeg("audio conversion")
             data = await self._run(exe, media, field, "an Ogg/Opus voice note", _voice_args)
-            told = None
-        seconds = ogg_opus_seconds(data)
-        if seconds is None:
-            seconds = told
-        return Voice(data, OPUS_MIME, whole_seconds(seconds) if seconds is not None else None)
+        return Voice(data, OPUS_MIME, whole_seconds(ogg_opus_seconds(data) or 0.0))
 
-    async def _external_voice(self, media: Media, field: str) -> tuple[bytes, float | None]:
-        """Evolution's external audio converter: the Ogg/Opus bytes and the duration told."""
+    async def _external_voice(self, media: Media, field: str) -> bytes:
+        """Evolution's external audio converter: the Ogg/Opus bytes it answers (its
+        `duration` is not needed: the stream itself tells)."""
         import httpx2  # on first use, as media.fetch
 
         url = str(self.audio_api)
@@ -326,21 +324,21 @@ class Converter:
         if status != 200:
             raise UpstreamFailed(f"{field}: {who} answered HTTP {status}: {_short(body)}")
         answer = _json_object(body)
-        told = answer.get("duration") if answer else None
-        duration = float(told) if isinstance(told, int | float) else None
         if answer and isinstance(answer.get("audio"), str):
             try:
                 data = base64.b64decode(answer["audio"], validate=True)
             except (binascii.Error, ValueError):
                 data = b""
         elif answer and isinstance(answer.get("url"), str):
-            fetched = await fetch(answer["url"], field, self.max_bytes, self.timeout)
-            data = fetched.data
+            try:
+                data = (await fetch(answer["url"], field, self.max_bytes, self.timeout)).data
+            except BadRequest as exc:  # the converter's URL failed, not the caller's media
+                raise UpstreamFailed(f"{who} answered a URL that failed: {exc}") from None
         else:
             raise UpstreamFailed(f"{field}: {who} answered no audio: {_short(body)}")
         if not opus_head(data):
             raise UpstreamFailed(f"{field}: {who} did not answer Ogg/Opus audio")
-        return data, duration
+        return data
 
     # --- stickers -------------------------------------------------------------------------
 
