@@ -111,6 +111,14 @@ class Settings(BaseSettings):
     link_preview_timeout: float = Field(
         3.0, ge=0, le=60, validation_alias="WAGATE_LINK_PREVIEW_TIMEOUT_SECONDS"
     )
+    ffmpeg_path: str | None = _env(None, "WAGATE_FFMPEG_PATH")
+    media_convert_timeout: float = Field(
+        60.0, gt=0, le=3600, validation_alias="WAGATE_MEDIA_CONVERT_TIMEOUT_SECONDS"
+    )
+    audio_converter_url: str | None = _env(None, "API_AUDIO_CONVERTER")
+    audio_converter_key: str | None = Field(
+        None, validation_alias="API_AUDIO_CONVERTER_KEY", repr=False
+    )
 
     # Events (Evolution's names; WAGATE_* are wagate's additions). The per-event switches
     # (WEBHOOK_EVENTS_*, RABBITMQ_EVENTS_*, NATS_EVENTS_*) are read by `event_flags`.
@@ -187,6 +195,19 @@ class Settings(BaseSettings):
         if not levels:
             return "INFO"
         return min(levels, key=LOG_LEVELS.index)
+
+    @field_validator("ffmpeg_path", "audio_converter_url", "audio_converter_key")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """An empty value (Evolution's .env.example has `API_AUDIO_CONVERTER=`) is unset."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if info.field_name == "audio_converter_url" and not value.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
 
     @field_validator("api_key")
     @classmethod

@@ -25,7 +25,7 @@ SENDS: list[tuple[str, dict[str, Any], str]] = [
         {"mediatype": "document", "media": B64, "fileName": "dot.png", "mimetype": "image/png"},
         "documentMessage",
     ),
-    ("sendWhatsAppAudio", {"audio": OGG}, "audioMessage"),
+    ("sendWhatsAppAudio", {"audio": OGG, "encoding": False}, "audioMessage"),
     ("sendPtv", {"video": MP4}, "ptvMessage"),
     ("sendSticker", {"sticker": B64}, "stickerMessage"),
     (

@@ -28,6 +28,7 @@ OURS = (
     "LOG_",
     "CACHE_",
     "WAGATE_",
+    "API_AUDIO_CONVERTER",
 )
 
 
@@ -107,6 +108,27 @@ def test_defaults_are_the_embedded_ones(env: pytest.MonkeyPatch) -> None:
     assert s.api_key is None, "no built-in key: one is generated or start-up refuses"
     assert (s.qrcode_limit, s.del_instance, s.log_level) == (30, None, "INFO")
     assert s.engine == "neonize", "the real engine; WAGATE_ENGINE=sim keeps the simulator"
+
+
+def test_media_conversion_settings(env: pytest.MonkeyPatch) -> None:
+    s = load_settings()
+    assert (s.ffmpeg_path, s.audio_converter_url, s.audio_converter_key) == (None, None, None)
+    assert s.media_convert_timeout == 60.0
+    for name in ("API_AUDIO_CONVERTER", "API_AUDIO_CONVERTER_KEY", "WAGATE_FFMPEG_PATH"):
+        env.setenv(name, " ")  # Evolution's .env.example leaves the converter empty
+    s = load_settings()
+    assert (s.ffmpeg_path, s.audio_converter_url, s.audio_converter_key) == (None, None, None)
+    env.setenv("API_AUDIO_CONVERTER", "http://127.0.0.1:4040/process-audio")
+    env.setenv("API_AUDIO_CONVERTER_KEY", "converter-secret")
+    env.setenv("WAGATE_FFMPEG_PATH", "/opt/ffmpeg/bin/ffmpeg")
+    env.setenv("WAGATE_MEDIA_CONVERT_TIMEOUT_SECONDS", "5")
+    s = load_settings()
+    assert s.audio_converter_url == "http://127.0.0.1:4040/process-audio"
+    assert s.audio_converter_key == "converter-secret" and "converter-secret" not in repr(s)
+    assert (s.ffmpeg_path, s.media_convert_timeout) == ("/opt/ffmpeg/bin/ffmpeg", 5.0)
+    env.setenv("API_AUDIO_CONVERTER", "127.0.0.1:4040")
+    with pytest.raises(SettingsError, match="API_AUDIO_CONVERTER='127.0.0.1:4040'.*http://"):
+        load_settings()
 
 
 @pytest.mark.parametrize(

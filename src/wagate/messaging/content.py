@@ -44,16 +44,30 @@ def media(
     return {MEDIA_MEMBER[kind]: member}
 
 
-def voice(mimetype: str | None) -> dict[str, Any]:
-    return {"audioMessage": {"mimetype": mimetype or "audio/ogg; codecs=opus", "ptt": True}}
+def voice(mimetype: str | None, seconds: int | None = None) -> dict[str, Any]:
+    """A voice note (push-to-talk audio); `seconds` is its duration, when known."""
+    member: dict[str, Any] = {"mimetype": mimetype or "audio/ogg; codecs=opus", "ptt": True}
+    if seconds is not None:
+        member["seconds"] = seconds
+    return {"audioMessage": member}
 
 
 def ptv(mimetype: str | None) -> dict[str, Any]:
     return {"ptvMessage": {"mimetype": mimetype or "video/mp4"}}
 
 
-def sticker(mimetype: str | None) -> dict[str, Any]:
-    return {"stickerMessage": {"mimetype": mimetype or "image/webp"}}
+def sticker(
+    mimetype: str | None,
+    animated: bool | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> dict[str, Any]:
+    member: dict[str, Any] = {"mimetype": mimetype or "image/webp"}
+    if animated is not None:
+        member["isAnimated"] = animated
+    if width and height:
+        member["width"], member["height"] = width, height
+    return {"stickerMessage": member}
 
 
 def location(lat: float, lng: float, name: str, address: str) -> dict[str, Any]:

@@ -36,6 +36,8 @@ def sniff(data: bytes) -> str | None:
     """The MIME type of well-known file signatures."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio/wav"
     if data[4:8] == b"ftyp":
         return "video/mp4"
     return next((mime for magic, mime in _MAGIC if data.startswith(magic)), None)

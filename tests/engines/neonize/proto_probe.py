@@ -58,9 +58,9 @@ def kinds() -> dict[str, tuple[dict[str, Any], bool]]:
         "audio": (mc.media("audio", "audio/mpeg", None, None), True),
         "document": (mc.media("document", "application/pdf", "doc", "report.pdf"), True),
         "image_quoted": (with_context(mc.media("image", "image/jpeg", "c", None), QUOTE), True),
-        "voice": (mc.voice(None), True),
+        "voice": (mc.voice("audio/ogg; codecs=opus", 7), True),
         "ptv": (mc.ptv(None), True),
-        "sticker": (mc.sticker(None), True),
+        "sticker": (mc.sticker("image/webp", True, 512, 512), True),
         "location": (mc.location(-23.55, -46.63, "Paulista", "Av. Paulista 1000"), False),
         "contact": (mc.contacts([CARD]), False),
         "contacts": (mc.contacts([CARD, {**CARD, "fullName": "Bia", "wuid": "5511"}]), False),
@@ -147,6 +147,10 @@ def fields(m: Any) -> dict[str, Any]:
             f["mimetype"] = b.mimetype
             if member == "audioMessage":
                 f["PTT"] = b.PTT
+                f["seconds"] = b.seconds
+            if member == "stickerMessage":
+                f["isAnimated"] = b.isAnimated
+                f["size"] = [b.width, b.height]
             if member == "imageMessage":
                 f["ctx_stanzaID"] = b.contextInfo.stanzaID
     if m.HasField("locationMessage"):

@@ -61,6 +61,10 @@ def test_every_kind_of_content_becomes_neonizes_protobuf(probe: dict[str, Any]) 
     assert f["text_quoted_mentions"]["quoted"] == "the quoted text"
     assert f["text_quoted_mentions"]["mentionedJID"] == ["5511999990002@s.whatsapp.net"]
     assert f["voice"]["PTT"] is True and f["audio"]["PTT"] is False
+    assert f["voice"]["seconds"] == 7 and f["voice"]["mimetype"] == "audio/ogg; codecs=opus"
+    assert kinds["voice"]["json"]["audioMessage"]["ptt"] is True  # whatsmeow's PTT, as JSON
+    assert f["sticker"]["isAnimated"] is True and f["sticker"]["size"] == [512, 512]
+    assert f["sticker"]["mimetype"] == "image/webp"
     assert f["location"]["lat"] == -23.55
     assert f["reaction"]["reaction"] == [
         "5511999990001@s.whatsapp.net", True, "3EB0ABCDEF0123456789", "👍", 1_700_000_000_000

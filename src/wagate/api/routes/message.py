@@ -1,6 +1,7 @@
 """The message router (Evolution's /message/send*): 201 with the stored messageRaw.
 
 Media come as a URL (fetched with a deadline and a size cap), base64, or a multipart `file`.
+Voice notes become Ogg/Opus and stickers WebP on the way (messaging/convert.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from wagate.api.schemas import message as s
 from wagate.domain.errors import BadRequest
 from wagate.gateway import Registered
 from wagate.messaging import content as c
+from wagate.messaging import convert as conv
 from wagate.messaging import media as m
 from wagate.messaging.service import Messenger
 
@@ -131,11 +133,15 @@ async def send_ptv(reg: InstanceDep, ms: MessengerDep, request: Request) -> JSON
 async def send_audio(reg: InstanceDep, ms: MessengerDep, request: Request) -> JSONResponse:
     body, upload = await _parse(request, s.SendAudio, ms.gw.settings.media_max_bytes)
     media = await _media(ms, reg, body.audio, upload, "audio")
+    if body.encoding is False:  # Evolution's option: send as given
+        voice = conv.as_is_voice(media)
+    else:
+        voice = await conv.Converter.of(ms.gw.settings).voice(media, "audio")
     raw = await ms.send(
         reg,
         body.number,
-        c.voice(media.mimetype),
-        media=media.data,
+        c.voice(voice.mimetype, voice.seconds),
+        media=voice.data,
         presence="recording",
         **body.options(),
     )
@@ -148,8 +154,12 @@ async def send_audio(reg: InstanceDep, ms: MessengerDep, request: Request) -> JS
 async def send_sticker(reg: InstanceDep, ms: MessengerDep, request: Request) -> JSONResponse:
     body, upload = await _parse(request, s.SendSticker, ms.gw.settings.media_max_bytes)
     media = await _media(ms, reg, body.sticker, upload, "sticker")
-    content = c.sticker(media.mimetype)
-    return _created(await ms.send(reg, body.number, content, media=media.data, **body.options()))
+    if body.notConvertSticker:  # Evolution's option: send as given
+        content, data = c.sticker(media.mimetype), media.data
+    else:
+        st = await conv.Converter.of(ms.gw.settings).sticker(media, "sticker")
+        content, data = c.sticker(st.mimetype, st.animated, st.width, st.height), st.data
+    return _created(await ms.send(reg, body.number, content, media=data, **body.options()))
 
 
 @router.post("/sendLocation/{instanceName}", status_code=201)

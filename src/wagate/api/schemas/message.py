@@ -66,6 +66,7 @@ class SendAudio(Common):
 
 class SendSticker(Common):
     sticker: StrictStr | None = None
+    notConvertSticker: StrictBool | None = None  # noqa: N815
 
 
 class SendLocation(Common):
