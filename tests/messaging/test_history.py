@@ -349,3 +349,61 @@ def test_messages_set_events_stay_within_the_budget() -> None:
     huge = [{"key": {"id": "BIG"}, "message": {"conversation": "z" * 5_000}}, *raws[:2]]
     assert [[r["key"]["id"] for r in p] for p in history._split(huge, 1_000)] == [["K0", "K1"]]
     assert history.event_bytes("mysql") < 65_535 < history.event_bytes("postgresql")
+
+
+async def test_an_engines_history_chunk_in_evolutions_shapes(sqlite_pair: Pair) -> None:
+    """A chunk as the neonize engine reports it: a group message gets its sender's name from
+    the chunk's contacts, one without any name gets the number; messages without content or
+    time are left out; chats keep their name, unread count and archived flag."""
+    from wagate.engines.messaging import HistoryChat, HistoryContact
+
+    h, hook = sqlite_pair.h, sqlite_pair.hook_a
+    grp = "120363012345678901@g.us"
+    chunk = History(
+        lane_epoch(h, "alice"),
+        messages=(
+            Message(0, MessageKey(grp, False, "G1", participant=C_JID),
+                    {"conversation": "in group"}, 1_690_000_000, None, "history"),
+            Message(0, MessageKey(B_JID, False, "G2"), {"conversation": "no name"},
+                    1_690_000_001, None, "history", "READ"),
+            Message(0, MessageKey(B_JID, False, "G3"), {}, 1_690_000_002, None, "history"),
+            Message(0, MessageKey(B_JID, False, "G4"), {"conversation": "x"}, 0, None, "history"),
+            Message(0, MessageKey(B_JID, False, "G2"), {"conversation": "dup"}, 1_690_000_003),
+        ),
+        chats=(HistoryChat(grp, "Team", 3, 1_690_000_000, True), HistoryChat(B_JID)),
+        contacts=(HistoryContact(C_JID, name="Carla"), HistoryContact(B_JID)),
+        progress=100,
+        final=True,
+    )  # fmt: skip
+    h.gateway.pipeline.lanes[h.gateway.get("alice").id].put(chunk)
+    done = await _settled(hook)
+    assert done["data"] == {"messageCount": 2, "chatCount": 2, "contactCount": 2}
+    iid = done["instanceId"]
+    assert _set(hook, "chats.set") == [
+        {"remoteJid": grp, "instanceId": iid, "name": "Team"},
+        {"remoteJid": B_JID, "instanceId": iid},
+    ]
+    g1, g2 = _set(hook, "messages.set")
+    assert (g1["key"]["participant"], g1["pushName"], g1["status"]) == (
+        C_JID,
+        "Carla",
+        "DELIVERY_ACK",
+    )
+    assert (g2["pushName"], g2["status"], g2["message"]) == (
+        B_NUMBER,
+        "READ",
+        {"conversation": "no name"},
+    )
+    assert _set(hook, "contacts.upsert") == [
+        {"remoteJid": C_JID, "pushName": "Carla", "profilePicUrl": None, "instanceId": iid}
+    ]
+    row = await h.gateway.pipeline.store.chat(iid, grp)
+    assert row is not None and (row.name, row.unread_messages, row.archived) == ("Team", 3, True)
+    assert row.last_message_at == 1_690_000_000
+    # a live message from Carla with the same name: no new contacts.upsert
+    r = await h.client.post(
+        "/sim/alice/inbound", json={"from": C_NUMBER, "text": "hi", "pushName": "Carla"}
+    )
+    assert r.status_code == 200
+    await sqlite_pair.events(hook, "messages.upsert", 1)
+    assert len(hook.bodies("contacts.upsert")) == 1
