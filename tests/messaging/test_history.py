@@ -212,12 +212,12 @@ async def test_sync_full_history_decides_how_far_back_a_pairing_goes(
 
 
 async def test_a_long_history_comes_in_chunks(harness: Harness) -> None:
-    """1,200 messages: three chunks of the sim, messages.set events that each fit the
-    outbox of the database (MariaDB's TEXT column holds 64 KiB), one completion."""
+    """1,200 messages in 600 chats: three chunks of the sim, events that each fit the outbox
+    of the database (MariaDB's TEXT column holds 64 KiB), one completion."""
     h = harness
     now = int(time.time())
     seeded = [
-        {"contact": f"55219876{i % 40:05d}", "text": f"message number {i} " + "x" * 200,
+        {"contact": f"55219876{i % 600:05d}", "text": f"message number {i} " + "x" * 200,
          "timestamp": now - 3_600 + i, "fromMe": i % 3 == 0}
         for i in range(1_200)
     ]  # fmt: skip
@@ -228,7 +228,7 @@ async def test_a_long_history_comes_in_chunks(harness: Harness) -> None:
     try:
         await _pair_new(h, "bulk", A_NUMBER, hook)
         done = await _settled(hook)
-        assert done["data"] == {"messageCount": 1_200, "chatCount": 40, "contactCount": 40}
+        assert done["data"] == {"messageCount": 1_200, "chatCount": 600, "contactCount": 400}
         sets = hook.bodies("messages.set")
         assert len(sets) >= 3 and all(len(b["data"]) <= history.EVENT_MESSAGES for b in sets)
         if h.gateway.pipeline.store.dialect == "mysql":
@@ -239,7 +239,8 @@ async def test_a_long_history_comes_in_chunks(harness: Harness) -> None:
         assert texts == [s["text"] for s in seeded]  # in order, none lost, none twice
         assert len(hook.bodies("messaging-history.set")) == 1
         assert await _count(h, "bulk", "findMessages") == 1_200
-        assert await _count(h, "bulk", "findChats") == 40
+        assert await _count(h, "bulk", "findChats") == 600
+        assert len(_set(hook, "contacts.upsert")) == 400  # those who wrote
     finally:
         await hook.stop()
 
@@ -343,11 +344,13 @@ def test_the_sims_memory_splits_a_sync_into_chunks() -> None:
 
 def test_messages_set_events_stay_within_the_budget() -> None:
     raws = [{"key": {"id": f"K{i}"}, "message": {"conversation": "y" * 100}} for i in range(50)]
-    parts = history._split(raws, 1_000)
+    parts = history._split(raws, 1_000, "message")
     assert [r["key"]["id"] for p in parts for r in p] == [r["key"]["id"] for r in raws]
     assert all(len(p) <= 7 for p in parts)
     huge = [{"key": {"id": "BIG"}, "message": {"conversation": "z" * 5_000}}, *raws[:2]]
-    assert [[r["key"]["id"] for r in p] for p in history._split(huge, 1_000)] == [["K0", "K1"]]
+    assert [[r["key"]["id"] for r in p] for p in history._split(huge, 1_000, "message")] == [
+        ["K0", "K1"]
+    ]
     assert history.event_bytes("mysql") < 65_535 < history.event_bytes("postgresql")
 
 

@@ -5,13 +5,16 @@ does, each chunk in one transaction with the events that report it.
 Per chunk (all arrays, in this order; an empty one is not sent):
 - `chats.set` `[{remoteJid, instanceId, name?}]`: the chats the instance did not have;
 - `messages.set` `[messageRaw …]`: the messages it did not have (neither stored nor already
-  seen by the lane), split into events of at most EVENT_MESSAGES messages and of a bounded
-  size; a message with no push name gets its contact's name, else the number (as Evolution);
+  seen by the lane); a message with no push name gets its contact's name, else the number
+  (as Evolution);
 - `contacts.upsert` `[{remoteJid, pushName, profilePicUrl: null, instanceId}]`: the contacts
   with a name (Evolution reports history contacts under this name; `contacts.set` is never
   sent by Evolution, so clients listen here);
 - at the end of a sync (`History.final`), `messaging-history.set`
   `{messageCount, chatCount, contactCount}`: what the whole sync announced (Evolution 2.4).
+
+A long array goes out as several events of at most EVENT_MESSAGES items, each small enough
+for the outbox (MySQL keeps 64 KiB per event).
 
 DATABASE_SAVE_DATA_HISTORIC gates storing the messages and chats (the events go out
 regardless, as in Evolution); DATABASE_SAVE_DATA_CONTACTS gates the contacts. Stored chats and
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
 
 _log = structlog.get_logger("wagate.messaging")
 EVENT_MESSAGES = 1000
-"""At most this many messages per messages.set event."""
+"""At most this many items per chats.set, messages.set or contacts.upsert event."""
 EVENT_BYTES = 2_000_000
 PAYLOAD_LIMIT = {"mysql": 65_535}
 """The largest event payload each database's outbox keeps (MySQL's TEXT column)."""
@@ -113,9 +116,10 @@ def add(lane: Lane, b: _Batch, h: History, have: Known) -> None:
     iid = lane.instance_id
     counts = lane.history
     names = {c.jid: c.name or c.notify for c in h.contacts if c.name or c.notify}
+    budget = event_bytes(lane.p.store.dialect)
     chats = _chats(lane, b, h, have)
-    if chats:
-        lane._env(b, "chats.set", chats)
+    for part in _split(chats, budget, "chat"):
+        lane._env(b, "chats.set", part)
     raws: list[dict[str, Any]] = []
     for m in h.messages:
         raw = _message(lane, m, have, names)
@@ -124,7 +128,7 @@ def add(lane: Lane, b: _Batch, h: History, have: Known) -> None:
         raws.append(raw)
         if s.save_historic:
             b.messages.append(row_of(raw))
-    for part in _split(raws, event_bytes(lane.p.store.dialect)):
+    for part in _split(raws, budget, "message"):
         lane._env(b, "messages.set", part)
     contacts = [
         {"remoteJid": jid, "pushName": name, "profilePicUrl": None, "instanceId": iid}
@@ -142,7 +146,8 @@ def add(lane: Lane, b: _Batch, h: History, have: Known) -> None:
             b.writes.append(db.insert_absent_contacts(rows))
         for c in contacts:
             lane._contacts.put(c["remoteJid"], c["pushName"])
-        lane._env(b, "contacts.upsert", contacts)
+        for part in _split(contacts, budget, "contact"):
+            lane._env(b, "contacts.upsert", part)
     counts.messages += len(raws)
     counts.chats += len(chats)
     counts.contacts += len(h.contacts)
@@ -204,22 +209,22 @@ def _message(
     return message_raw(lane.instance_id, key, m.content, m.timestamp, push, status)
 
 
-def _split(raws: list[dict[str, Any]], budget: int) -> list[list[dict[str, Any]]]:
-    """messages.set events: at most EVENT_MESSAGES messages and `budget` bytes each. A message
-    larger than the budget on its own is stored but not announced (logged): its event could
-    not be kept by the outbox."""
+def _split(items: list[dict[str, Any]], budget: int, what: str) -> list[list[dict[str, Any]]]:
+    """The arrays of a set event: at most EVENT_MESSAGES items and `budget` bytes each. An item
+    larger than the budget on its own is stored but not announced (logged): no event of it
+    could be kept by the outbox."""
     parts: list[list[dict[str, Any]]] = []
     part: list[dict[str, Any]] = []
     size = 2
-    for raw in raws:
-        n = len(orjson.dumps(raw)) + 1
+    for item in items:
+        n = len(orjson.dumps(item)) + 1
         if n + 2 > budget:
-            _log.warning("history message too large to announce", id=raw["key"]["id"], size=n)
+            _log.warning(f"history {what} too large to announce", size=n)
             continue
         if part and (len(part) >= EVENT_MESSAGES or size + n > budget):
             parts.append(part)
             part, size = [], 2
-        part.append(raw)
+        part.append(item)
         size += n
     if part:
         parts.append(part)
