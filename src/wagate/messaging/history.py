@@ -139,7 +139,7 @@ def add(lane: Lane, b: _Batch, h: History, have: Known) -> None:
             now = utcnow()
             rows = [
                 {"id": new_cuid(), "instance_id": iid, "remote_jid": c["remoteJid"],
-                 "push_name": c["pushName"], "profile_pic_url": None, "created_at": now,
+                 "push_name": _fit(c["pushName"]), "profile_pic_url": None, "created_at": now,
                  "updated_at": now}
                 for c in contacts
             ]  # fmt: skip
@@ -181,13 +181,18 @@ def _chats(lane: Lane, b: _Batch, h: History, have: Known) -> list[dict[str, Any
         out.append(entry)
         rows.append(
             {"id": new_cuid(), "instance_id": lane.instance_id, "remote_jid": c.jid,
-             "name": c.name, "labels": [], "unread_messages": max(c.unread, 0),
+             "name": _fit(c.name), "labels": [], "unread_messages": max(c.unread, 0),
              "archived": c.archived, "last_message_at": c.timestamp or latest.get(c.jid, 0),
              "created_at": now, "updated_at": now}
         )  # fmt: skip
     if rows and lane.p.settings.save_historic:
         b.writes.append(db.insert_absent_chats(rows))
     return out
+
+
+def _fit(name: str | None) -> str | None:
+    """A name as its column holds it (255 characters)."""
+    return name[:255] if name else name
 
 
 def _message(

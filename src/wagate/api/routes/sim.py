@@ -64,7 +64,7 @@ class PastMessage(Body):
     """One message of the account's past, in a 1:1 chat with `contact`."""
 
     contact: Annotated[str, Field(pattern=r"^\+?\d{6,20}$")]
-    text: Annotated[str, Field(min_length=1, max_length=65_536)]
+    text: Annotated[str, Field(min_length=1, max_length=4_096)]
     fromMe: StrictBool = False  # noqa: N815
     timestamp: Annotated[int, Field(ge=1, le=10**11)] | None = None
     """Seconds; now when not given."""
