@@ -418,3 +418,32 @@ async def test_an_engines_history_chunk_in_evolutions_shapes(sqlite_pair: Pair) 
     assert r.status_code == 200
     await sqlite_pair.events(hook, "messages.upsert", 1)
     assert len(hook.bodies("contacts.upsert")) == 1
+
+
+async def test_an_unreadable_sync_full_history_setting_still_pairs(
+    sqlite_harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The setting cannot be read at connect: the instance pairs and gets the recent history."""
+    h = sqlite_harness
+    now = int(time.time())
+    await h.create("seeder")
+    past = [{"contact": B_NUMBER, "text": "old", "timestamp": now - 200 * DAY},
+            {"contact": B_NUMBER, "text": "new", "timestamp": now - DAY}]  # fmt: skip
+    r = await h.client.post("/sim/seeder/history", json={"number": A_NUMBER, "messages": past})
+    assert r.status_code == 200, r.text
+
+    async def broken(instance_id: str) -> Any:
+        raise OSError("database unreachable")
+
+    hook = await Receiver().start()
+    try:
+        webhook = {"url": hook.url, "events": [], "enabled": True}
+        await h.create("wanted-full", webhook=webhook, syncFullHistory=True)
+        monkeypatch.setattr(h.gateway.store, "get_settings", broken)
+        await h.client.get("/instance/connect/wanted-full")
+        r = await h.client.post("/sim/wanted-full/scan", json={"number": A_NUMBER})
+        assert r.json()["state"] == "open", r.text
+        await _settled(hook)
+        assert [m["message"]["conversation"] for m in _set(hook, "messages.set")] == ["new"]
+    finally:
+        await hook.stop()

@@ -255,3 +255,10 @@ async def test_media_too_large_for_the_outbox_is_left_out_on_mysql(pair: Pair) -
         assert base64.b64decode(got["data"]["message"]["base64"]) == doc
     r = await h.client.post("/chat/findMessages/bob", json={})
     assert r.json()["messages"]["total"] == 1
+
+
+async def test_no_download_for_an_instance_that_is_gone(sqlite_harness: Harness) -> None:
+    from wagate.domain.errors import NotFound
+
+    with pytest.raises(NotFound):
+        await sqlite_harness.app.state.messenger.download("no-such-id", {"directPath": "/v/x"})
