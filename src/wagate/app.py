@@ -92,6 +92,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
         )
         app.state.gateway = gw
         app.state.messenger = Messenger(gw, pipeline, message_store)
+        pipeline.media = app.state.messenger.download
         metrics_routes.attach(gw, observer)
         app.state.db = db
         if generated:

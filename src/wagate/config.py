@@ -128,6 +128,7 @@ class Settings(BaseSettings):
     webhook_global_secret: str | None = Field(
         None, validation_alias="WAGATE_WEBHOOK_GLOBAL_SECRET", repr=False
     )
+    webhook_global_base64: bool = _env(False, "WAGATE_WEBHOOK_GLOBAL_BASE64")
     webhook_timeout_ms: int = Field(30000, ge=1, validation_alias="WEBHOOK_REQUEST_TIMEOUT_MS")
     webhook_retry_max_attempts: int = Field(
         10, ge=1, le=1000, validation_alias="WEBHOOK_RETRY_MAX_ATTEMPTS"

@@ -170,8 +170,13 @@ class Gateway:
                 instance_id, name, lambda: bare_jid(sup.inst.jid) if sup.inst.jid else None
             )
             sup.inbound = lane.put
+        sup.full_history = lambda: self._full_history(instance_id)
         sup.start()
         return sup
+
+    async def _full_history(self, instance_id: str) -> bool:
+        row = await self.store.get_settings(instance_id)
+        return bool(row is not None and row.sync_full_history)
 
     def _register(self, reg: Registered) -> None:
         self.instances[reg.name] = reg

@@ -130,6 +130,9 @@ class Supervisor:
         self._log = structlog.get_logger("wagate.supervisor").bind(instance=name)
         self.inbound: Callable[[InboundEvent], None] | None = None
         """Where inbound messaging events of the live session go (set before `start`)."""
+        self.full_history: Callable[[], Awaitable[bool]] | None = None
+        """Asked at each session start: whether a pairing asks for the full history
+        (the instance's syncFullHistory setting)."""
 
     # --- public surface -------------------------------------------------------------------
 
@@ -328,7 +331,8 @@ class Supervisor:
         self.stats.starts += 1
         try:
             creds = await self._creds.load(self.instance_id)
-            spec = SessionSpec(self.instance_id, self.name, epoch, creds, number)
+            full = await self._wants_full_history()
+            spec = SessionSpec(self.instance_id, self.name, epoch, creds, number, full)
             self._session = await asyncio.wait_for(
                 self._engine.start(spec, self.on_engine_event), self._timing.engine_call
             )
@@ -341,6 +345,19 @@ class Supervisor:
             self._log.error("engine start raised", error=repr(exc))
             return Closed(epoch, 500, repr(exc))
         return None
+
+    async def _wants_full_history(self) -> bool:
+        """The syncFullHistory setting; False when it cannot be read (a connect must not fail
+        for it: the recent history still comes)."""
+        if self.full_history is None:
+            return False
+        try:
+            return await asyncio.wait_for(self.full_history(), self._timing.engine_call)
+        except Exception as exc:
+            self._log.warning(
+                "syncFullHistory not read; asking for recent history", error=repr(exc)
+            )
+            return False
 
     async def _stop_session(self, epoch: int) -> None:
         session, self._session = self._session, None

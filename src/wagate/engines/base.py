@@ -20,6 +20,7 @@ from wagate.engines.messaging import (
     ChatChange,
     ContactUpdate,
     GroupChange,
+    History,
     LabelChange,
     Message,
     Presence,
@@ -99,9 +100,10 @@ class CredsUpdate:
 EngineEvent = Qr | PairCode | Opened | Closed | LoggedOut | CredsUpdate
 """Events that drive the connection lifecycle (core/lifecycle.py)."""
 InboundEvent = (
-    Message | Receipt | Presence | ContactUpdate | ChatChange | GroupChange | LabelChange
+    Message | Receipt | Presence | ContactUpdate | ChatChange | GroupChange | LabelChange | History
 )
-"""Events about messages, contacts, chats, presence, groups and labels (the message pipeline)."""
+"""Events about messages, contacts, chats, presence, groups, labels and the account's history
+(the message pipeline)."""
 EventSink = Callable[[EngineEvent | InboundEvent], None]
 
 
@@ -114,6 +116,9 @@ class SessionSpec:
     epoch: int
     creds: dict[str, Any] | None
     pairing_number: str | None = None
+    full_history: bool = False
+    """Ask WhatsApp for the account's full history when pairing (the instance's
+    `syncFullHistory`); otherwise a newly paired device gets only the recent history."""
 
 
 class EngineSession(Protocol):

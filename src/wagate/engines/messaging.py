@@ -60,6 +60,49 @@ class Message:
     push_name: str | None = None
     kind: str = "notify"
     """notify (live), append (our own from another device) or history (sync)."""
+    status: str | None = None
+    """Its last known status (a message of a history sync); None: the pipeline's default."""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryChat:
+    """A conversation of the account's history (a Baileys `Chat`)."""
+
+    jid: str
+    name: str | None = None
+    unread: int = 0
+    timestamp: int = 0
+    """Its last activity (seconds); 0 when unknown."""
+    archived: bool = False
+    jid_alt: str | None = None
+    """The chat's other address (LID for a phone-number chat, and the reverse) when known."""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryContact:
+    """Someone the account knows (a Baileys `Contact`): the name the account gave them, or
+    their own push name (`notify`)."""
+
+    jid: str
+    name: str | None = None
+    notify: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """One chunk of a history sync: what WhatsApp sends a newly paired device about the
+    account's past (Baileys' `messaging-history.set`). Its messages have kind "history".
+    A sync arrives as several chunks; `progress` (0-100) grows and the last chunk of the sync
+    has `final` set."""
+
+    epoch: int
+    messages: tuple[Message, ...] = ()
+    chats: tuple[HistoryChat, ...] = ()
+    contacts: tuple[HistoryContact, ...] = ()
+    progress: int | None = None
+    final: bool = False
+    sync_type: str = "full"
+    """initial_bootstrap, recent, full, push_name or on_demand (WhatsApp's HistorySyncType)."""
 
 
 @dataclass(frozen=True, slots=True)

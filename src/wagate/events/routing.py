@@ -28,6 +28,7 @@ class WebhookTarget:
     by_events: bool
     headers: dict[str, Any]
     secret: str | None
+    base64: bool = False
 
     @classmethod
     def of(cls, row: Webhook) -> WebhookTarget:
@@ -38,6 +39,7 @@ class WebhookTarget:
             row.by_events,
             dict(row.headers or {}),
             row.secret,
+            bool(row.base64),
         )
 
 
@@ -49,6 +51,8 @@ class GlobalRoutes:
     webhook_by_events: bool = False
     webhook_events: frozenset[str] = frozenset()
     webhook_secret: str | None = None
+    webhook_base64: bool = False
+    """WAGATE_WEBHOOK_GLOBAL_BASE64: every instance's media events carry `message.base64`."""
     rabbitmq: bool = False
     rabbitmq_global: bool = False
     rabbitmq_exchange: str = "evolution_exchange"
@@ -116,6 +120,17 @@ class Routes:
 
     def forget(self, instance_id: str) -> None:
         self._known.pop(instance_id, None)
+
+    async def wants_base64(self, instance_id: str) -> bool:
+        """Whether the instance's media events carry `message.base64`: its webhook is enabled
+        with base64 on (Evolution's webhookBase64), or the global webhook is on with
+        WAGATE_WEBHOOK_GLOBAL_BASE64. As in Evolution the payload is shared, so every
+        destination of the event gets it; unlike Evolution a change applies at once."""
+        g = self.globals
+        if g.webhook_base64 and g.webhook_url and is_http(g.webhook_url):
+            return True
+        hook = (await self._entry(instance_id)).webhook
+        return hook is not None and hook.enabled and hook.base64
 
     async def transport(self, instance_id: str, name: str) -> tuple[bool, frozenset[str]]:
         return (await self._entry(instance_id)).transports.get(name, (False, frozenset()))

@@ -43,6 +43,7 @@ def global_routes(settings: Settings) -> GlobalRoutes:
         webhook_by_events=settings.webhook_global_by_events,
         webhook_events=env_flags("WEBHOOK_EVENTS_", settings.event_flags("WEBHOOK_EVENTS_")),
         webhook_secret=settings.webhook_global_secret,
+        webhook_base64=settings.webhook_global_base64,
         rabbitmq=settings.rabbitmq_enabled,
         rabbitmq_global=settings.rabbitmq_global_enabled,
         rabbitmq_exchange=settings.rabbitmq_exchange_name,

@@ -10,11 +10,13 @@ of a message are never processed before the message itself is stored.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +28,7 @@ from wagate.engines.messaging import (
     ChatChange,
     ContactUpdate,
     GroupChange,
+    History,
     LabelChange,
     Message,
     Presence,
@@ -33,7 +36,8 @@ from wagate.engines.messaging import (
     Sent,
 )
 from wagate.events.bus import EventBus
-from wagate.messaging.raw import message_raw, row_of
+from wagate.messaging import history
+from wagate.messaging.raw import media_member, message_raw, row_of
 from wagate.store import messages as db
 from wagate.store.models import new_cuid, utcnow
 
@@ -55,9 +59,37 @@ class Pending:
     push_name: str | None
     event: str = "send.message"
     store: bool = True
+    base64: str | None = None
+    """The media sent, for the event's `message.base64` (webhook base64 on)."""
 
 
-Item = InboundEvent | Pending
+@dataclass(slots=True)
+class WithMedia:
+    """An inbound media message whose bytes are being fetched for the event's `message.base64`
+    (webhook base64 on): it keeps its place in the lane, which waits for the fetch (bounded)
+    when it reaches it. The result is None when the media is not wanted or not fetched."""
+
+    message: Message
+    base64: asyncio.Future[str | None]
+
+
+Item = InboundEvent | Pending | WithMedia
+
+
+def _awaited(item: Item) -> asyncio.Future[Any] | None:
+    """What the lane must wait for before it handles `item`."""
+    if isinstance(item, Pending):
+        return item.sent
+    if isinstance(item, WithMedia):
+        return item.base64
+    return None
+
+
+def _with_base64(raw: dict[str, Any], data: str | None) -> dict[str, Any]:
+    """The messageRaw of an event with `message.base64` (the stored row never has it)."""
+    if data is None:
+        return raw
+    return {**raw, "message": {**raw["message"], "base64": data}}
 
 
 class _Seen:
@@ -86,6 +118,7 @@ class _Batch:
     chats: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     done: list[tuple[asyncio.Future[dict[str, Any]], dict[str, Any]]] = field(default_factory=list)
+    known: history.Known = field(default_factory=history.Known)
 
     def op(self) -> db.Write:
         """Every write of the batch in order: messages before their updates and chats."""
@@ -126,8 +159,11 @@ class Lane:
         self._seen_updates = _Seen(SEEN)
         self._contacts = _Seen(SEEN)
         self._chats = _Seen(SEEN)
+        self.history = history.Counts()
 
     def put(self, item: Item) -> None:
+        if isinstance(item, Message) and self.p.media is not None:
+            item = self._with_media(item)
         self._items.append(item)
         self._wake.set()
         if self._task is None:
@@ -147,16 +183,16 @@ class Lane:
                 await self._wake.wait()
             taken: list[Item] = []
             while self._items and len(taken) < BATCH:
-                item = self._items[0]
-                if isinstance(item, Pending) and not item.sent.done():
+                waiting = _awaited(self._items[0])
+                if waiting is not None and not waiting.done():
                     if taken:
-                        break  # flush what is ready; the send is awaited next round
+                        break  # flush what is ready; the send or fetch is awaited next round
                     try:
-                        await asyncio.wait([item.sent], timeout=self.p.settings.engine_timeout * 2)
+                        await asyncio.wait([waiting], timeout=self.p.settings.engine_timeout * 2)
                     except asyncio.CancelledError:
                         raise
-                    if not item.sent.done():
-                        item.sent.cancel()
+                    if not waiting.done():
+                        waiting.cancel()
                 taken.append(self._items.popleft())
             try:
                 await self._handle(taken)
@@ -173,7 +209,7 @@ class Lane:
         )
 
     async def _handle(self, items: Sequence[Item]) -> None:
-        b = _Batch()
+        b = _Batch(known=await history.known(self, items))
         for item in items:
             try:
                 self._one(b, item)
@@ -227,10 +263,16 @@ class Lane:
                     b.messages.append(row_of(raw))
                 if item.store:
                     self._chat(b, sent.key.remote_jid, sent.timestamp, unread=0)
-                self._env(b, item.event, raw)
+                self._env(b, item.event, _with_base64(raw, item.base64))
                 b.done.append((item.stored, raw))
             case Message():
                 self._message(b, item)
+            case WithMedia():
+                fetched = item.base64
+                ok = fetched.done() and not fetched.cancelled() and fetched.exception() is None
+                self._message(b, item.message, fetched.result() if ok else None)
+            case History():
+                history.add(self, b, item, b.known)
             case Receipt():
                 for key in item.keys:
                     if self._seen_updates.get((key.id, item.status)):
@@ -284,7 +326,7 @@ class Lane:
             case LabelChange():
                 self._label(b, item)
 
-    def _message(self, b: _Batch, m: Message) -> None:
+    def _message(self, b: _Batch, m: Message, media: str | None = None) -> None:
         s = self.p.settings
         if self._seen_messages.get(m.key.id):
             return
@@ -320,7 +362,54 @@ class Lane:
                     b.contacts.append(row)
                 self._env(b, "contacts.upsert", self._contact_data(row))
         self._chat(b, m.key.remote_jid, m.timestamp, unread=0 if m.key.from_me else 1)
-        self._env(b, "messages.upsert", raw)
+        self._env(b, "messages.upsert", _with_base64(raw, media))
+
+    # --- webhook base64 ---------------------------------------------------------------------
+
+    def _with_media(self, m: Message) -> Item:
+        """A live media message: its bytes are fetched now, for `message.base64`, while it
+        keeps its place in the lane."""
+        member = media_member(m.content)
+        if member is None or m.kind == "history" or self._seen_messages.get(m.key.id):
+            return m
+        fut: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        spawn(self._fetch(m, member, fut), name=f"base64:{self.name}")
+        return WithMedia(m, fut)
+
+    async def _fetch(
+        self, m: Message, member: dict[str, Any], fut: asyncio.Future[str | None]
+    ) -> None:
+        """`message.base64` of a media message when the instance's webhook (or the global
+        one) wants it: downloaded through the engine under its deadline and a size cap. Any
+        failure leaves it out (logged): the event is delivered without it."""
+        result: str | None = None
+        try:
+            if await self.p.wants_base64(self.instance_id):
+                result = await self._download(m, member)
+        except Exception as exc:
+            _log.warning(
+                "media not added to the event as base64",
+                instance=self.name,
+                id=m.key.id,
+                error=repr(exc),
+            )
+        finally:
+            if not fut.done():
+                fut.set_result(result)
+
+    async def _download(self, m: Message, member: dict[str, Any]) -> str | None:
+        cap = self.p.base64_cap(m.content)
+        declared = str(member.get("fileLength") or "0")
+        if declared.isdigit() and int(declared) > cap:
+            raise ValueError(f"the media ({declared} bytes) is larger than the cap ({cap})")
+        fetch = self.p.media
+        assert fetch is not None
+        data = await asyncio.wait_for(
+            fetch(self.instance_id, member), self.p.settings.engine_timeout
+        )
+        if len(data) > cap:
+            raise ValueError(f"the media ({len(data)} bytes) is larger than the cap ({cap})")
+        return base64.b64encode(data).decode()
 
     def _contact_row(self, jid: str, name: str | None, picture: str | None) -> dict[str, Any]:
         now = utcnow()
@@ -463,6 +552,25 @@ class Pipeline:
         self.bus = bus
         self.store = store
         self.lanes: dict[str, Lane] = {}
+        self.media: Callable[[str, dict[str, Any]], Awaitable[bytes]] | None = None
+        """Downloads a media message's bytes through the instance's engine session (for
+        webhook base64); None: media is never downloaded for events."""
+
+    async def wants_base64(self, instance_id: str) -> bool:
+        """Whether the instance's media events carry `message.base64` (its webhook's base64,
+        or WAGATE_WEBHOOK_GLOBAL_BASE64 with the global webhook on)."""
+        routes = self.bus.routes
+        return routes is not None and await routes.wants_base64(instance_id)
+
+    def base64_cap(self, content: dict[str, Any]) -> int:
+        """The largest media put into an event: WAGATE_MEDIA_MAX_BYTES, and on a database
+        whose outbox keeps bounded payloads (MySQL), what still fits in one."""
+        cap = self.settings.media_max_bytes
+        limit = history.PAYLOAD_LIMIT.get(self.store.dialect) if self.bus.durable else None
+        if limit is not None:
+            room = limit - history.ENVELOPE_SLACK - len(orjson.dumps(content)) - 1024
+            cap = min(cap, max(room, 0) * 3 // 4)
+        return cap
 
     def lane(self, instance_id: str, name: str, sender: Callable[[], str | None]) -> Lane:
         lane = self.lanes.get(instance_id)

@@ -24,6 +24,29 @@ def content_type(content: dict[str, Any]) -> str:
     return next((k for k in content if k not in _SKIP), "unknown")
 
 
+MEDIA_MEMBERS = (
+    "imageMessage",
+    "videoMessage",
+    "audioMessage",
+    "documentMessage",
+    "stickerMessage",
+    "ptvMessage",
+)
+
+
+def media_member(content: dict[str, Any]) -> dict[str, Any] | None:
+    """The downloadable part of a media message (a captioned document's inner document),
+    None for any other message."""
+    for name in MEDIA_MEMBERS:
+        member = content.get(name)
+        if isinstance(member, dict):
+            return member
+    wrapped = content.get("documentWithCaptionMessage")
+    inner = wrapped.get("message") if isinstance(wrapped, dict) else None
+    document = inner.get("documentMessage") if isinstance(inner, dict) else None
+    return document if isinstance(document, dict) else None
+
+
 def device_of(message_id: str) -> str:
     """Which kind of device sent a message, guessed from its id (Baileys' getDevice)."""
     for pattern, device in _DEVICES:

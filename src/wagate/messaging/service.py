@@ -9,8 +9,11 @@ Evolution's `{jid, exists: false, number}`).
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
+
+import structlog
 
 from wagate.domain.errors import (
     BadRequest,
@@ -18,6 +21,7 @@ from wagate.domain.errors import (
     EngineAuthFailed,
     EngineError,
     EngineUnavailable,
+    NotFound,
     UpstreamFailed,
 )
 from wagate.domain.ids import bare_jid
@@ -32,6 +36,7 @@ from wagate.store import messages as db
 from wagate.store.messages import MessageStore
 
 T = TypeVar("T")
+_log = structlog.get_logger("wagate.messaging")
 PRESENCE_CHUNK = 20.0
 MAX_DELAY_MS = 300_000
 
@@ -86,6 +91,14 @@ class Messenger:
             ) from None
         except EngineError as exc:
             raise UpstreamFailed(f'The "{reg.name}" instance\'s engine failed: {exc}') from None
+
+    async def download(self, instance_id: str, media: dict[str, Any]) -> bytes:
+        """A media message's bytes through the instance's live session (the pipeline's
+        webhook base64; the same call as getBase64FromMediaMessage)."""
+        reg = self.gw.by_id.get(instance_id)
+        if reg is None:
+            raise NotFound("the instance no longer exists")
+        return await self.call(reg, lambda m: m.download(media))
 
     def own_jid(self, reg: Registered) -> str | None:
         jid = reg.supervisor.inst.jid
@@ -204,9 +217,15 @@ class Messenger:
         if preview is not None:  # a send that failed above leaves it to finish (and be cached)
             content = c.with_preview(content, await preview)
         content = with_context(content, context)
+        shown = await self.media_base64(reg, content, media)
         loop = asyncio.get_running_loop()
         pending = Pending(
-            loop.create_future(), loop.create_future(), reg.supervisor.profile_name, event, store
+            loop.create_future(),
+            loop.create_future(),
+            reg.supervisor.profile_name,
+            event,
+            store,
+            shown,
         )
         self.lane(reg).put(pending)  # its place in the lane, before any receipt of it
         out = Outgoing(jid, content, media, status_jids=tuple(status_jids))
@@ -217,6 +236,20 @@ class Messenger:
             raise
         pending.sent.set_result(sent)
         return await pending.stored
+
+    async def media_base64(
+        self, reg: Registered, content: dict[str, Any], media: bytes | None
+    ) -> str | None:
+        """The sent media as the event's `message.base64` when the webhook wants it (as
+        Evolution does for send.message)."""
+        if media is None or len(media) > self.pipeline.base64_cap(content):
+            return None
+        try:
+            wanted = await self.pipeline.wants_base64(reg.id)
+        except Exception as exc:  # the send must not fail for it: the event goes without
+            _log.warning("webhook base64 setting not read", instance=reg.name, error=repr(exc))
+            return None
+        return base64.b64encode(media).decode() if wanted else None
 
     async def read(self, reg: Registered, keys: Sequence[MessageKey]) -> None:
         await self.call(reg, lambda m: m.read(keys))

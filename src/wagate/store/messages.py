@@ -39,6 +39,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from wagate.store.models import Base, new_cuid, utcnow
 
 Write = Callable[[AsyncSession], Awaitable[None]]
+KNOWN_CHUNK = 500
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _last_ns = 0
 
@@ -201,6 +202,50 @@ async def _upsert(
             index_elements=list(keys), set_=values(table.c, lite.excluded)
         )
     await s.execute(stmt, list(rows))
+
+
+async def _insert_absent(
+    s: AsyncSession, model: type[Base], rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    """INSERT the rows whose keys are not taken yet; existing rows are left as they are."""
+    if not rows:
+        return
+    table: Any = model.__table__
+    rows = _dedupe(rows, keys)
+    dialect = _dialect(s)
+    stmt: Any
+    if dialect == "mysql":
+        from sqlalchemy.dialects.mysql import insert as my_insert
+
+        # a no-op update rather than INSERT IGNORE, which would also hide truncation errors
+        stmt = my_insert(table).on_duplicate_key_update({keys[-1]: table.c[keys[-1]]})
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    else:
+        from sqlalchemy.dialects.sqlite import insert as lite_insert
+
+        stmt = lite_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    await s.execute(stmt, list(rows))
+
+
+def insert_absent_chats(rows: Sequence[dict[str, Any]]) -> Write:
+    """Chats of a history sync: new ones are added, known ones keep what they have."""
+
+    async def op(s: AsyncSession) -> None:
+        await _insert_absent(s, ChatRow, rows, ("instance_id", "remote_jid"))
+
+    return op
+
+
+def insert_absent_contacts(rows: Sequence[dict[str, Any]]) -> Write:
+    """Contacts of a history sync: new ones are added, known ones keep their push name."""
+
+    async def op(s: AsyncSession) -> None:
+        await _insert_absent(s, ContactRow, rows, ("instance_id", "remote_jid"))
+
+    return op
 
 
 def insert_messages(rows: Sequence[dict[str, Any]]) -> Write:
@@ -404,6 +449,33 @@ class MessageStore:
     async def run(self, op: Write) -> None:
         async with self._sessions.begin() as s:
             await op(s)
+
+    @property
+    def dialect(self) -> str:
+        """sqlite, postgresql or mysql."""
+        bind = self._sessions.kw.get("bind")
+        return str(bind.dialect.name) if bind is not None else "sqlite"
+
+    async def known_keys(self, instance_id: str, key_ids: Sequence[str]) -> set[str]:
+        """Which of these message key ids the instance has stored."""
+        q = MessageRow.key_id
+        return await self._known(q, MessageRow.instance_id == instance_id, key_ids)
+
+    async def known_chats(self, instance_id: str, jids: Sequence[str]) -> set[str]:
+        """Which of these chats the instance has stored."""
+        q = ChatRow.remote_jid
+        return await self._known(q, ChatRow.instance_id == instance_id, jids)
+
+    async def _known(self, column: Any, owner: Any, values: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        wanted = list(dict.fromkeys(values))
+        if not wanted:
+            return found
+        async with self._sessions() as s:
+            for i in range(0, len(wanted), KNOWN_CHUNK):  # bounded IN lists (bind limits)
+                part = wanted[i : i + KNOWN_CHUNK]
+                found.update(await s.scalars(select(column).where(owner, column.in_(part))))
+        return found
 
     async def find_messages(
         self, instance_id: str, f: MessageFilter, page: int, per_page: int

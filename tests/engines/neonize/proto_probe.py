@@ -252,7 +252,116 @@ def events(nz: Any) -> list[tuple[str, Any]]:
         ("group_info", nz.GroupInfoEv(JID=group, Sender=me, Join=[alice], Promote=[alice],
                                       Name=N.GroupName(Name="Renamed"))),
         ("group_info", nz.GroupInfoEv(JID=group, Sender=me)),  # nothing we report
+        *history_events(nz),
     ]  # fmt: skip
+
+
+def history_events(nz: Any) -> list[tuple[str, Any]]:
+    """Two blobs of a history sync, as whatsmeow delivers them: a 1:1 chat and a group with
+    their messages (a system stub among them), then push names and the end (progress 100)."""
+    from neonize.proto.waCommon.WACommon_pb2 import MessageKey as Key  # type: ignore[import-untyped]
+    from neonize.proto.waHistorySync import (  # type: ignore[import-untyped]
+        WAWebProtobufsHistorySync_pb2 as HS,
+    )
+    from neonize.proto.waWeb.WAWebProtobufsWeb_pb2 import (  # type: ignore[import-untyped]
+        WebMessageInfo as WMI,
+    )
+
+    alice, grp = "5511999990002@s.whatsapp.net", "120363012345678901@g.us"
+    image = content.to_proto(
+        {"imageMessage": {"url": "https://mmg.whatsapp.net/v/h.enc", "mimetype": "image/jpeg",
+                          "fileLength": "12", "directPath": "/v/h.enc", "mediaKey": "a2V5"}},
+        nz.Message,
+    )  # fmt: skip
+    direct = HS.Conversation(
+        ID=alice,
+        lidJID="123456789@lid",
+        unreadCount=2,
+        conversationTimestamp=1_690_000_300,
+        messages=[
+            HS.HistorySyncMsg(
+                message=WMI(
+                    key=Key(remoteJID=alice, fromMe=False, ID="H1"),
+                    messageTimestamp=1_690_000_100,
+                    pushName="Alice",
+                    status=4,
+                    message=nz.Message(conversation="old hello"),
+                )
+            ),
+            HS.HistorySyncMsg(
+                message=WMI(
+                    key=Key(remoteJID=alice, fromMe=True, ID="H2"),
+                    messageTimestamp=1_690_000_200,
+                    status=3,
+                    message=nz.Message(extendedTextMessage={"text": "old reply"}),
+                )
+            ),
+            HS.HistorySyncMsg(
+                message=WMI(  # a system stub: no content
+                    key=Key(remoteJID=alice, fromMe=False, ID="H3"),
+                    messageTimestamp=1_690_000_250,
+                    messageStubType=1,
+                )
+            ),
+        ],
+    )
+    team = HS.Conversation(
+        ID=grp,
+        name="Team",
+        archived=True,
+        lastMsgTimestamp=1_690_000_400_000,
+        messages=[
+            HS.HistorySyncMsg(
+                message=WMI(
+                    key=Key(
+                        remoteJID=grp,
+                        fromMe=False,
+                        ID="H4",
+                        participant="5511999990002:7@s.whatsapp.net",
+                    ),
+                    messageTimestamp=1_690_000_400,
+                    message=image,
+                )
+            )
+        ],
+    )
+    first = HS.HistorySync(
+        syncType=HS.HistorySync.RECENT, progress=40, chunkOrder=1, conversations=[direct, team]
+    )
+    last = HS.HistorySync(
+        syncType=HS.HistorySync.PUSH_NAME,
+        progress=100,
+        chunkOrder=2,
+        pushnames=[HS.Pushname(ID=alice, pushname="Alice A."), HS.Pushname(ID="x@s.whatsapp.net")],
+    )
+    return [("history", nz.HistorySyncEv(Data=first)), ("history", nz.HistorySyncEv(Data=last))]
+
+
+def big_history(nz: Any) -> list[dict[str, Any]]:
+    """A blob too large for one frame: 1,500 messages with 1 KiB of text each."""
+    from neonize.proto.waCommon.WACommon_pb2 import MessageKey as Key  # type: ignore[import-untyped]
+    from neonize.proto.waHistorySync import (  # type: ignore[import-untyped]
+        WAWebProtobufsHistorySync_pb2 as HS,
+    )
+    from neonize.proto.waWeb.WAWebProtobufsWeb_pb2 import (  # type: ignore[import-untyped]
+        WebMessageInfo as WMI,
+    )
+
+    chat = "5511999990003@s.whatsapp.net"
+    msgs = [HS.HistorySyncMsg(message=WMI(key=Key(remoteJID=chat, fromMe=i % 2 == 0, ID=f"B{i}"),
+                                          messageTimestamp=1_690_000_000 + i,
+                                          message=nz.Message(conversation="z" * 1024)))
+            for i in range(1_500)]  # fmt: skip
+    blob = HS.HistorySync(
+        syncType=HS.HistorySync.FULL,
+        progress=100,
+        conversations=[HS.Conversation(ID=chat, messages=msgs)],
+    )
+    from wagate.engines.neonize import inbound
+
+    frames = inbound.history(nz.HistorySyncEv(Data=blob))
+    return [{"messages": len(f["messages"]), "chats": len(f["chats"]), "final": f["final"],
+             "bytes": len(json.dumps(f))} for f in frames]  # fmt: skip
 
 
 async def through_host(nz: Any) -> list[dict[str, Any]]:
@@ -288,6 +397,8 @@ def main() -> None:
         "bad": bad(nz),
         "frames": asyncio.run(through_host(nz)),
         "signatures": signatures(),
+        "big_history": big_history(nz),
+        "full_sync_props": nz.DeviceProps(requireFullSync=True).requireFullSync,
     }
     sys.stdout.write(json.dumps(result) + "\n")
 

@@ -8,6 +8,7 @@ needs a connected session, and this machine has no route to WhatsApp.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import subprocess
@@ -23,6 +24,7 @@ from wagate.domain.errors import BadRequest, EngineUnavailable, NotSupported
 from wagate.engines.base import SessionSpec
 from wagate.engines.messaging import (
     GroupChange,
+    History,
     Message,
     MessageKey,
     Messaging,
@@ -31,7 +33,7 @@ from wagate.engines.messaging import (
     Receipt,
     messaging_of,
 )
-from wagate.engines.neonize import HostConfig, NeonizeEngine, NeonizeSession
+from wagate.engines.neonize import HostConfig, NeonizeConfig, NeonizeEngine, NeonizeSession
 from wagate.engines.neonize.received import inbound_event
 
 PROBE = Path(__file__).with_name("proto_probe.py")
@@ -300,3 +302,104 @@ async def test_a_call_on_a_session_with_no_host_fails_at_once(tmp_path: Path) ->
     with pytest.raises(EngineUnavailable, match="the session is not running"):
         await session.send(Outgoing("5511999990002@s.whatsapp.net", {"conversation": "x"}))
     assert isinstance(session, Messaging) and not engine.pool.hosts
+
+
+def test_whatsmeow_history_sync_becomes_history_chunks(probe: dict[str, Any]) -> None:
+    alice, grp = "5511999990002@s.whatsapp.net", "120363012345678901@g.us"
+    chunks = [e for e in _events(probe) if isinstance(e, History)]
+    assert len(chunks) == 2 and all(c.epoch == 7 for c in chunks)
+    first, last = chunks
+    assert [m.key.id for m in first.messages] == ["H1", "H2", "H4"]  # the stub is not reported
+    h1, h2, h4 = first.messages
+    assert h1.key == MessageKey(alice, False, "H1", remote_jid_alt="123456789@lid")
+    assert (h1.content, h1.timestamp, h1.push_name, h1.status, h1.kind) == (
+        {"conversation": "old hello"}, 1_690_000_100, "Alice", "READ", "history"
+    )  # fmt: skip
+    assert h2.key.from_me and h2.status == "DELIVERY_ACK" and h2.push_name is None
+    assert h2.content == {"extendedTextMessage": {"text": "old reply"}}
+    assert h4.key == MessageKey(grp, False, "H4", participant=alice)  # the device is dropped
+    assert h4.content["imageMessage"]["directPath"] == "/v/h.enc" and h4.status is None
+    chats = [(c.jid, c.name, c.unread, c.timestamp, c.archived, c.jid_alt) for c in first.chats]
+    assert chats == [
+        (alice, None, 2, 1_690_000_300, False, "123456789@lid"),
+        (grp, "Team", 0, 1_690_000_400, True, None),  # from milliseconds
+    ]  # fmt: skip
+    assert [(c.jid, c.name, c.notify) for c in first.contacts] == [
+        (alice, None, None), (grp, "Team", None)
+    ]  # fmt: skip
+    assert (first.progress, first.final, first.sync_type) == (40, False, "recent")
+    assert [(c.jid, c.notify) for c in last.contacts] == [(alice, "Alice A.")]  # no empty name
+    assert (last.messages, last.progress, last.final, last.sync_type) == (
+        (),
+        100,
+        True,
+        "push_name",
+    )
+
+
+def test_a_large_history_blob_is_split_into_frames(probe: dict[str, Any]) -> None:
+    frames = probe["big_history"]
+    assert len(frames) >= 3 and sum(f["messages"] for f in frames) == 1_500
+    assert all(f["bytes"] < 1 << 20 for f in frames)  # under the pipe's header limit
+    assert [f["final"] for f in frames] == [False] * (len(frames) - 1) + [True]
+    assert [f["chats"] for f in frames] == [1] + [0] * (len(frames) - 1)
+
+
+def test_history_frames_that_are_malformed_are_dropped() -> None:
+    head = {"ev": "history", "messages": [{"content": {}}], "sid": "s", "epoch": 1}
+    with pytest.raises(KeyError):
+        inbound_event(1, head)  # NeonizeSession.on_event drops it (and logs)
+    empty = inbound_event(1, {"ev": "history"})
+    assert isinstance(empty, History) and empty.messages == () and not empty.final
+
+
+async def test_sync_full_history_reaches_the_host_and_whatsmeows_device_props(
+    probe: dict[str, Any],
+) -> None:
+    """syncFullHistory travels in the start command; the host asks for a full sync with it
+    (whatsmeow's DeviceProps.requireFullSync, sent when the device pairs)."""
+    assert probe["full_sync_props"] is True
+
+    class Host:
+        def __init__(self) -> None:
+            self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.ready.set_result(None)
+            self.connects = 0
+            self.live: dict[str, Any] = {}
+            self.sent: list[dict[str, Any]] = []
+
+        async def request(self, op: str, timeout: float, **head: Any) -> None:
+            self.sent.append({"op": op, **head})
+
+    class Engine:
+        config = NeonizeConfig()
+
+    for full in (True, False):
+        spec = SessionSpec("inst-1", "one", 3, None, None, full)
+        session = NeonizeSession(Engine(), spec, lambda e: None)  # type: ignore[arg-type]
+        host = Host()
+        session.begin(host, "/tmp/x.db")  # type: ignore[arg-type]
+        assert session._starter is not None
+        await session._starter
+        assert host.sent[0]["op"] == "start" and host.sent[0]["full_history"] is full
+
+    props: list[dict[str, Any]] = []
+
+    class Nz:
+        class DeviceProps:
+            CHROME = 1
+
+            def __init__(self, **kw: Any) -> None:
+                props.append(kw)
+
+        def NewAClient(self, *a: Any, **kw: Any) -> Any:  # noqa: N802 - neonize's name
+            raise RuntimeError("no Go here")
+
+    from wagate.engines.neonize.host import Host as RealHost
+
+    real = RealHost(HostConfig(), proto_fd=-1)
+    real.nz = Nz()
+    for full in (True, False):
+        with pytest.raises(RuntimeError):
+            await real.op_start({"sid": f"s{full}", "epoch": 1, "db": "x", "full_history": full})
+        assert props[-1]["requireFullSync"] is full

@@ -13,9 +13,9 @@ from pydantic import Field, StrictBool, StrictStr
 from wagate.api.deps import GatewayDep, GlobalKey
 from wagate.api.schemas.instance import Body
 from wagate.domain.errors import BadRequest, Conflict, NotFound
-from wagate.engines.messaging import Outgoing
+from wagate.engines.messaging import Message, MessageKey, Outgoing
 from wagate.engines.sim import SimNetwork
-from wagate.engines.sim.post import deliver
+from wagate.engines.sim.post import deliver, new_message_id
 from wagate.gateway import Gateway
 from wagate.messaging import media as m
 
@@ -58,6 +58,26 @@ class InboundBody(Body):
     mimetype: StrictStr | None = None
     fileName: StrictStr | None = None  # noqa: N815
     pushName: Annotated[str, Field(max_length=100)] | None = None  # noqa: N815
+
+
+class PastMessage(Body):
+    """One message of the account's past, in a 1:1 chat with `contact`."""
+
+    contact: Annotated[str, Field(pattern=r"^\+?\d{6,20}$")]
+    text: Annotated[str, Field(min_length=1, max_length=4_096)]
+    fromMe: StrictBool = False  # noqa: N815
+    timestamp: Annotated[int, Field(ge=1, le=10**11)] | None = None
+    """Seconds; now when not given."""
+    pushName: Annotated[str, Field(max_length=100)] | None = None  # noqa: N815
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{8,64}$")] | None = None
+
+
+class HistoryBody(Body):
+    """Past messages of an account, sent as a history sync to the next instance that pairs
+    with it. `number` defaults to the account the instance is open as."""
+
+    number: Annotated[str, Field(pattern=r"^\+?\d{6,20}$")] | None = None
+    messages: Annotated[list[PastMessage], Field(max_length=20_000)]
 
 
 def _net(gw: Gateway) -> SimNetwork:
@@ -152,3 +172,41 @@ async def inbound(gw: GatewayDep, instance: InstancePath, body: InboundBody) -> 
         raise BadRequest("text or media is required")
     sent = deliver(net, sender, Outgoing(session.account.jid, content, data))
     return {"id": sent.key.id, "from": sender.jid, "lid": sender.lid, "to": session.account.jid}
+
+
+@router.post("/{instance}/history")
+async def history(gw: GatewayDep, instance: InstancePath, body: HistoryBody) -> dict[str, Any]:
+    """Add past messages to an account's memory (a wagate addition to the /sim routes): the
+    next instance that pairs with the account (scan or pairing code) gets them, with
+    everything else the account sent or received, as a history sync."""
+    gw.get(instance)
+    net = _net(gw)
+    if body.number is not None:
+        account = net.account_for(body.number)
+    else:
+        session = net.sessions.get(instance)
+        if session is None or session.account is None:
+            raise Conflict(
+                f'The "{instance}" instance is not open on the simulated network: give "number"'
+            )
+        account = session.account
+    now = int(net.clock.wall())
+    for past in body.messages:
+        other = net.account_for(past.contact)
+        if past.pushName and not past.fromMe:
+            other.push_name = past.pushName
+        key = MessageKey(
+            other.jid,
+            past.fromMe,
+            past.id or new_message_id(),
+            remote_jid_alt=other.lid,
+            addressing_mode=None if past.fromMe else "pn",
+        )
+        name = None if past.fromMe else past.pushName or other.push_name
+        message = Message(0, key, {"conversation": past.text}, past.timestamp or now, name)
+        account.past.record(message)
+    return {
+        "jid": account.jid,
+        "added": len(body.messages),
+        "remembered": len(account.past.messages),
+    }

@@ -134,6 +134,7 @@ class NeonizeSession(NeonizeMessaging):
                 db=location,
                 proxy=cfg.proxy,
                 pairing_number=self.spec.pairing_number,
+                full_history=self.spec.full_history,
             )
         except EngineError as exc:
             self._fail(428 if isinstance(exc, EngineUnavailable) else 500, str(exc))

@@ -186,7 +186,11 @@ class Host:
         proxy = head.get("proxy")
 
         async def connect() -> None:
-            props = nz.DeviceProps(os=self.config.device_os, platformType=nz.DeviceProps.CHROME)
+            props = nz.DeviceProps(
+                os=self.config.device_os,
+                platformType=nz.DeviceProps.CHROME,
+                requireFullSync=bool(head.get("full_history")),  # syncFullHistory, at pairing
+            )
             client = nz.NewAClient(str(head["db"]), props=props, uuid=f"{sid}-{epoch}")
             client._stop_finalizer.detach()  # a collected client must never Stop a newer one
             self._hook(client, slot)
@@ -285,6 +289,7 @@ class Host:
             "chat_presence": nz.ChatPresenceEv,
             "joined_group": nz.JoinedGroupEv,
             "group_info": nz.GroupInfoEv,
+            "history": nz.HistorySyncEv,
         }
         for kind, cls in kinds.items():
             client.event(cls)(_enqueuer(slot, kind))
@@ -372,6 +377,9 @@ class Host:
                 self.report(slot, inbound.joined(ev))
             case "group_info":
                 for head in await self.calls.group_info_event(slot, ev):
+                    self.report(slot, head)
+            case "history":
+                for head in inbound.history(ev):
                     self.report(slot, head)
 
     def _task_done(self, slot: Slot, task: asyncio.Task[Any]) -> None:
@@ -514,6 +522,7 @@ class _Neonize:
         self.ChatPresenceEv = events.ChatPresenceEv
         self.JoinedGroupEv = events.JoinedGroupEv
         self.GroupInfoEv = events.GroupInfoEv
+        self.HistorySyncEv = events.HistorySyncEv
         self.PairStatusEv = events.PairStatusEv
         self.ConnectedEv = events.ConnectedEv
         self.DisconnectedEv = events.DisconnectedEv

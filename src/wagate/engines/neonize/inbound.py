@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from wagate.engines.neonize.content import to_json
 
 # neonize's ReceiptType numbers -> Evolution's statuses; the rest (sender, retry, inactive,
@@ -191,3 +193,100 @@ def group_events(ev: Any, info: dict[str, Any]) -> list[dict[str, Any]]:
 def seconds(value: int) -> int:
     """A timestamp in seconds (neonize gives milliseconds for some events)."""
     return value // 1000 if value > 10**11 else value
+
+
+# --- history sync ---------------------------------------------------------------------------
+
+HISTORY_FRAME_BYTES = 512 * 1024
+"""Each history frame's items stay under this (a frame header may not pass 1 MiB)."""
+HISTORY_FRAME_ITEMS = 500
+MESSAGE_STATUS = ("ERROR", "PENDING", "SERVER_ACK", "DELIVERY_ACK", "READ", "PLAYED")
+
+
+def bare(text: str) -> str:
+    """A JID string without its device part ('5511…:3@s.whatsapp.net' -> '5511…@s…')."""
+    user, at, server = text.partition("@")
+    return f"{user.split(':', 1)[0]}{at}{server}" if at else text
+
+
+def history(ev: Any) -> list[dict[str, Any]]:
+    """A HistorySyncEv (one blob of WhatsApp's history sync) as `history` frames: its chats,
+    messages and contacts, split so that no frame header grows too large. Progress and `final`
+    (the sync reached 100 %) ride on the last frame of the blob."""
+    data = ev.Data
+    chats: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    contacts: list[dict[str, Any]] = []
+    for conv in data.conversations:
+        chat = bare(str(conv.ID))
+        if not chat:
+            continue
+        alt = next((bare(str(j)) for j in (conv.pnJID, conv.lidJID) if j and bare(str(j)) != chat),
+                   None)  # fmt: skip
+        stamp = int(conv.conversationTimestamp) or int(conv.lastMsgTimestamp)
+        name = str(conv.name) or str(conv.displayName) or None
+        chats.append({"jid": chat, "name": name, "unread": int(conv.unreadCount),
+                      "timestamp": seconds(stamp), "archived": bool(conv.archived),
+                      "jid_alt": alt})  # fmt: skip
+        contacts.append({"jid": chat, "name": name})
+        for item in conv.messages:
+            head = _past_message(item.message, chat, alt)
+            if head is not None:
+                messages.append(head)
+    for p in data.pushnames:
+        if p.ID and p.pushname:
+            contacts.append({"jid": bare(str(p.ID)), "notify": str(p.pushname)})
+    progress = int(data.progress) if data.HasField("progress") else None
+    kind = type(data).HistorySyncType.Name(int(data.syncType)).lower()
+    return _frames(chats, messages, contacts, progress, kind)
+
+
+def _past_message(info: Any, chat: str, alt: str | None) -> dict[str, Any] | None:
+    """A WebMessageInfo of a history conversation as a message of a `history` frame."""
+    content = to_json(info.message)
+    msg_id = str(info.key.ID)
+    if not msg_id or not any(k not in _NOT_CONTENT for k in content):
+        return None  # system stubs, key distributions: nothing to show
+    key: dict[str, Any] = {"remoteJid": bare(str(info.key.remoteJID)) or chat,
+                           "fromMe": bool(info.key.fromMe), "id": msg_id}  # fmt: skip
+    participant = str(info.key.participant) or str(info.participant)
+    if participant:
+        key["participant"] = bare(participant)
+    elif alt:
+        key["remoteJidAlt"] = alt
+    status = int(info.status) if info.HasField("status") else None
+    return {
+        "key": key,
+        "content": content,
+        "timestamp": seconds(int(info.messageTimestamp)),
+        "push_name": str(info.pushName) or None,
+        "status": MESSAGE_STATUS[status] if status is not None and status < 6 else None,
+    }
+
+
+def _frames(
+    chats: list[dict[str, Any]],
+    messages: list[dict[str, Any]],
+    contacts: list[dict[str, Any]],
+    progress: int | None,
+    kind: str,
+) -> list[dict[str, Any]]:
+    frames: list[dict[str, Any]] = []
+    frame: dict[str, list[dict[str, Any]]] = {"chats": [], "messages": [], "contacts": []}
+    size = count = 0
+    for field, items in (("chats", chats), ("messages", messages), ("contacts", contacts)):
+        for item in items:
+            n = len(orjson.dumps(item))
+            if n > HISTORY_FRAME_BYTES:
+                continue  # a single item no frame can carry (never seen in practice)
+            if count and (size + n > HISTORY_FRAME_BYTES or count >= HISTORY_FRAME_ITEMS):
+                frames.append({"ev": "history", **frame})
+                frame = {"chats": [], "messages": [], "contacts": []}
+                size = count = 0
+            frame[field].append(item)
+            size, count = size + n, count + 1
+    frames.append({"ev": "history", **frame})
+    for head in frames:
+        head.update(progress=progress, final=False, sync_type=kind)
+    frames[-1]["final"] = progress == 100
+    return frames

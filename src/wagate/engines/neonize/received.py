@@ -10,6 +10,9 @@ from wagate.engines.messaging import (
     GroupChange,
     GroupInfo,
     GroupParticipant,
+    History,
+    HistoryChat,
+    HistoryContact,
     Message,
     MessageKey,
     Presence,
@@ -76,6 +79,8 @@ def inbound_event(epoch: int, head: dict[str, Any]) -> InboundEvent | None:
                 str(head["presence"]),
                 int(last) if last is not None else None,
             )
+        case "history":
+            return history_of(epoch, head)
         case "group":
             return GroupChange(
                 epoch,
@@ -85,3 +90,44 @@ def inbound_event(epoch: int, head: dict[str, Any]) -> InboundEvent | None:
                 head.get("author") or None,
             )
     return None
+
+
+def history_of(epoch: int, head: dict[str, Any]) -> History:
+    """A `history` frame (one part of a history sync blob) as a History chunk."""
+    messages = tuple(
+        Message(
+            epoch,
+            key_of(m["key"]),
+            dict(m["content"]),
+            int(m.get("timestamp") or 0),
+            m.get("push_name") or None,
+            "history",
+            m.get("status") or None,
+        )
+        for m in head.get("messages") or ()
+    )
+    chats = tuple(
+        HistoryChat(
+            str(c["jid"]),
+            c.get("name") or None,
+            int(c.get("unread") or 0),
+            int(c.get("timestamp") or 0),
+            bool(c.get("archived")),
+            c.get("jid_alt") or None,
+        )
+        for c in head.get("chats") or ()
+    )
+    contacts = tuple(
+        HistoryContact(str(c["jid"]), c.get("name") or None, c.get("notify") or None)
+        for c in head.get("contacts") or ()
+    )
+    progress = head.get("progress")
+    return History(
+        epoch,
+        messages,
+        chats,
+        contacts,
+        int(progress) if progress is not None else None,
+        bool(head.get("final")),
+        str(head.get("sync_type") or "full"),
+    )

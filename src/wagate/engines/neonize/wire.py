@@ -11,7 +11,7 @@ A frame is `>II` (header length, body length), a JSON header, then the body byte
                         | "fatal" | "bad" | "not_found" | "forbidden" | "unsupported"}
                      {"ev": "ready" | "qr" | "pair_code" | "opened" | "closed" | "logged_out"
                       | "creds", "sid": "...", "epoch": n, ...}
-                     {"ev": "message" | "receipt" | "presence" | "group", "sid": "...",
+                     {"ev": "message" | "receipt" | "presence" | "group" | "history", "sid": "...",
                       "epoch": n, ...} (inbound.py builds them, received.py reads them)
 """
 

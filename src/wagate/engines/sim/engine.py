@@ -39,6 +39,7 @@ class SimSession(SimMessaging):
         self._qr_task: asyncio.Task[Any] | None = None
         self.awaiting_pairing = False
         self.account: Account | None = None
+        self._newly_paired = False
 
     @property
     def is_open(self) -> bool:
@@ -79,6 +80,7 @@ class SimSession(SimMessaging):
         device = secrets.token_hex(4)
         account.linked.add(device)
         self._creds = {"jid": account.jid, "number": account.number, "device": device}
+        self._newly_paired = True
         self._emit(CredsUpdate(self.epoch, dict(self._creds)))
         self._open(account)
 
@@ -93,9 +95,15 @@ class SimSession(SimMessaging):
         loop.call_soon(self._synced, account)
 
     def _synced(self, account: Account) -> None:
-        """Open: what waited in the account's inbox arrives."""
+        """Open: a newly paired device gets the account's history first (a reconnect with
+        saved credentials does not), then what waited in the account's inbox arrives."""
         if not self._alive:
             return
+        if self._newly_paired:
+            self._newly_paired = False
+            now = self._net.clock.wall()
+            for chunk in account.past.sync(now, self._spec.full_history):
+                self.emit_inbound(chunk)
         waiting, account.inbox = account.inbox, []
         for event in waiting:
             self.emit_inbound(event)

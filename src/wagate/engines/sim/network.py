@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from wagate.core.clock import Clock
+from wagate.engines.sim.history import Remembered
 
 if TYPE_CHECKING:
     from wagate.engines.sim.engine import SimSession
@@ -73,6 +74,8 @@ class Account:
     )
     inbox: list[Any] = field(default_factory=list)
     """Inbound events waiting for a linked device to connect (bounded)."""
+    past: Remembered = field(default_factory=Remembered)
+    """What the phone remembers: a newly paired device gets it as a history sync."""
 
 
 class SimNetwork:

@@ -168,6 +168,11 @@ def deliver(
     if target is not None and jid.endswith("@lid"):
         jid = target.jid  # the chat as phone numbers, the LID as its alternative
     own_key = MessageKey(jid, True, msg_id, remote_jid_alt=target.lid if target else None)
+    group = net.groups.get(jid) if is_group(jid) else None
+    subject = group.subject if group is not None else None
+    remember = jid != "status@broadcast"
+    if remember:
+        sender.past.record(Message(0, own_key, content, now, sender.push_name), subject)
     delivered = False
     for account in _recipients(net, sender, jid, out):
         if sender.jid in account.blocked:
@@ -181,6 +186,8 @@ def deliver(
                 sender.jid, False, msg_id, remote_jid_alt=sender.lid, addressing_mode="pn"
             )
         event = Message(0, key, content, now, sender.push_name)
+        if remember:
+            account.past.record(event, subject)
         delivered = _to(net, account, event) or delivered
     net.sent[msg_id] = (sender.number, jid)
     if len(net.sent) > SENT_LIMIT:
