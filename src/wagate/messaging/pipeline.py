@@ -10,6 +10,7 @@ of a message are never processed before the message itself is stored.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from wagate.engines.messaging import (
     GroupChange,
     LabelChange,
     Message,
+    MessageKey,
     Presence,
     Receipt,
     Sent,
@@ -35,6 +37,7 @@ from wagate.engines.messaging import (
 from wagate.events.bus import EventBus
 from wagate.messaging.raw import message_raw, row_of
 from wagate.store import messages as db
+from wagate.store import onwhatsapp
 from wagate.store.models import new_cuid, utcnow
 
 _log = structlog.get_logger("wagate.messaging")
@@ -44,6 +47,8 @@ WRITE_RETRIES = 5
 PROTOCOL_REVOKE = ("REVOKE", 0)
 PROTOCOL_EDIT = ("MESSAGE_EDIT", 14)
 PARTICIPANT_ACTIONS = ("add", "remove", "promote", "demote")
+NUMBER_REFRESH_SECONDS = 3600.0
+"""How often a lane rewrites the onWhatsApp cache entry of someone who keeps writing."""
 
 
 @dataclass(slots=True)
@@ -84,6 +89,7 @@ class _Batch:
     updates: list[dict[str, Any]] = field(default_factory=list)
     contacts: list[dict[str, Any]] = field(default_factory=list)
     chats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     done: list[tuple[asyncio.Future[dict[str, Any]], dict[str, Any]]] = field(default_factory=list)
 
@@ -96,6 +102,8 @@ class _Batch:
             *self.writes,
             db.insert_updates(self.updates),
         ]
+        if self.numbers:
+            ops.append(onwhatsapp.save(list(self.numbers.values())))
 
         async def run(s: AsyncSession) -> None:
             for op in ops:
@@ -126,6 +134,7 @@ class Lane:
         self._seen_updates = _Seen(SEEN)
         self._contacts = _Seen(SEEN)
         self._chats = _Seen(SEEN)
+        self._numbers = _Seen(SEEN)
 
     def put(self, item: Item) -> None:
         self._items.append(item)
@@ -272,6 +281,7 @@ class Lane:
                     {"id": item.chat, "presences": {item.participant: presence}},
                 )
             case ContactUpdate():
+                self._on_whatsapp(b, item.jid, item.lid)
                 row = self._contact_row(item.jid, item.push_name, item.picture_url)
                 if s.save_contacts:
                     b.contacts.append(row)
@@ -312,6 +322,8 @@ class Lane:
         if s.save_new_message:
             b.messages.append(row_of(raw))
         if not m.key.from_me:
+            if m.kind == "notify":
+                self._sender_on_whatsapp(b, m.key)
             who = m.key.participant if is_group(m.key.remote_jid) else m.key.remote_jid
             if who and m.push_name and self._contacts.get(who) != m.push_name:
                 self._contacts.put(who, m.push_name)
@@ -321,6 +333,34 @@ class Lane:
                 self._env(b, "contacts.upsert", self._contact_data(row))
         self._chat(b, m.key.remote_jid, m.timestamp, unread=0 if m.key.from_me else 1)
         self._env(b, "messages.upsert", raw)
+
+    def _sender_on_whatsapp(self, b: _Batch, key: MessageKey) -> None:
+        """Whoever writes to us is on WhatsApp: the onWhatsApp cache learns the sender's
+        number and LID (the chat in a direct message, the participant in a group), as
+        Evolution's does from messages.upsert."""
+        if is_group(key.remote_jid):
+            jid, alt = key.participant, key.participant_alt
+        else:
+            jid, alt = key.remote_jid, key.remote_jid_alt
+        if jid and jid.endswith("@lid"):
+            jid, alt = alt, jid
+        if jid:
+            self._on_whatsapp(b, jid, alt)
+
+    def _on_whatsapp(self, b: _Batch, jid: str, lid: str | None) -> None:
+        """An onWhatsApp cache entry for a phone-number JID, unless this lane wrote the same
+        one lately (an entry is refreshed at most every NUMBER_REFRESH_SECONDS)."""
+        if not self.p.settings.save_is_on_whatsapp or not jid.endswith("@s.whatsapp.net"):
+            return
+        lid = lid if lid and lid.endswith("@lid") else None
+        if lid is None and jid in b.numbers:
+            lid = b.numbers[jid]["lid"]  # one row per number and batch: keep what it knew
+        now = time.monotonic()
+        written = self._numbers.get((jid, lid))
+        if written is not None and now - written < NUMBER_REFRESH_SECONDS:
+            return
+        self._numbers.put((jid, lid), now)
+        b.numbers[jid] = onwhatsapp.row(jid, lid)
 
     def _contact_row(self, jid: str, name: str | None, picture: str | None) -> dict[str, Any]:
         now = utcnow()
