@@ -65,6 +65,14 @@ class Pending:
 Item = InboundEvent | Pending
 
 
+def _sent(item: Pending) -> Sent | None:
+    """What the engine sent for a pending send (None: not yet, failed or cancelled)."""
+    fut = item.sent
+    if not fut.done() or fut.cancelled() or fut.exception() is not None:
+        return None
+    return fut.result()
+
+
 class _Seen:
     """A bounded memory of keys already handled (duplicates from the engine are dropped)."""
 
@@ -90,6 +98,9 @@ class _Batch:
     contacts: list[dict[str, Any]] = field(default_factory=list)
     chats: dict[str, dict[str, Any]] = field(default_factory=dict)
     numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    originals: dict[str, str] = field(default_factory=dict)
+    """Message key id -> its `messages` row id: the stored messages the batch's receipts are
+    about, and the batch's own new messages."""
     events: list[dict[str, Any]] = field(default_factory=list)
     done: list[tuple[asyncio.Future[dict[str, Any]], dict[str, Any]]] = field(default_factory=list)
 
@@ -182,7 +193,7 @@ class Lane:
         )
 
     async def _handle(self, items: Sequence[Item]) -> None:
-        b = _Batch()
+        b = _Batch(originals=await self._originals(items))
         for item in items:
             try:
                 self._one(b, item)
@@ -201,6 +212,32 @@ class Lane:
             if not fut.done():
                 fut.set_result(raw)
         await self.p.bus.published(b.events)
+
+    async def _originals(self, items: Sequence[Item]) -> dict[str, str]:
+        """The stored messages the receipts of `items` are about, by key id: one query for
+        the batch, leaving out the messages the batch itself brings. After failed retries,
+        none (the batch's commit then meets the same failure and reports it)."""
+        if not self.p.settings.save_new_message:
+            return {}
+        own: set[str] = set()
+        for item in items:
+            if isinstance(item, Message):
+                own.add(item.key.id)
+            elif isinstance(item, Pending) and (sent := _sent(item)) is not None:
+                own.add(sent.key.id)
+        wanted = {k.id for i in items if isinstance(i, Receipt) for k in i.keys} - own
+        if not wanted:
+            return {}
+        delay = 0.05
+        for attempt in range(1, WRITE_RETRIES + 1):
+            try:
+                return await self.p.store.message_ids(self.instance_id, wanted)
+            except Exception as exc:
+                _log.warning("receipt lookup failed", attempt=attempt, error=repr(exc))
+                if attempt < WRITE_RETRIES:
+                    await asyncio.sleep(delay)
+                    delay *= 2
+        return {}
 
     async def _commit(self, b: _Batch) -> None:
         op = b.op()
@@ -233,7 +270,7 @@ class Lane:
                 )  # fmt: skip
                 self._seen_messages.put(sent.key.id)
                 if s.save_new_message and item.store:
-                    b.messages.append(row_of(raw))
+                    self._keep(b, row_of(raw))
                 if item.store:
                     self._chat(b, sent.key.remote_jid, sent.timestamp, unread=0)
                 self._env(b, item.event, raw)
@@ -245,6 +282,15 @@ class Lane:
                     if self._seen_updates.get((key.id, item.status)):
                         continue
                     self._seen_updates.put((key.id, item.status))
+                    message_id = b.originals.get(key.id)
+                    if message_id is None and s.save_new_message:
+                        # As Evolution: while messages are stored, an update of one that is
+                        # not (older than the store, sent from elsewhere before this instance
+                        # was linked, a revoke or edit) is neither announced nor stored. With
+                        # DATABASE_SAVE_DATA_NEW_MESSAGE off there is nothing to link to: it
+                        # is announced and stored without `messageId` (Evolution then fails
+                        # on its required foreign key).
+                        continue
                     data: dict[str, Any] = {
                         "keyId": key.id,
                         "remoteJid": key.remote_jid,
@@ -253,6 +299,8 @@ class Lane:
                         "status": item.status,
                         "instanceId": self.instance_id,
                     }
+                    if message_id is not None:
+                        data["messageId"] = message_id
                     if key.remote_jid_alt:
                         data["remoteJidAlt"] = key.remote_jid_alt
                     if s.save_message_update:
@@ -260,7 +308,7 @@ class Lane:
                             {
                                 "id": db.sortable_id(),
                                 "instance_id": self.instance_id,
-                                "message_id": None,
+                                "message_id": message_id,
                                 "key_id": key.id,
                                 "remote_jid": key.remote_jid,
                                 "from_me": key.from_me,
@@ -320,7 +368,7 @@ class Lane:
         status = "DELIVERY_ACK" if not m.key.from_me else "SERVER_ACK"
         raw = message_raw(self.instance_id, m.key, m.content, m.timestamp, m.push_name, status)
         if s.save_new_message:
-            b.messages.append(row_of(raw))
+            self._keep(b, row_of(raw))
         if not m.key.from_me:
             if m.kind == "notify":
                 self._sender_on_whatsapp(b, m.key)
@@ -333,6 +381,11 @@ class Lane:
                 self._env(b, "contacts.upsert", self._contact_data(row))
         self._chat(b, m.key.remote_jid, m.timestamp, unread=0 if m.key.from_me else 1)
         self._env(b, "messages.upsert", raw)
+
+    def _keep(self, b: _Batch, row: dict[str, Any]) -> None:
+        """Store a new message; the batch's receipts of it link to its row."""
+        b.messages.append(row)
+        b.originals[row["key_id"]] = row["id"]
 
     def _sender_on_whatsapp(self, b: _Batch, key: MessageKey) -> None:
         """Whoever writes to us is on WhatsApp: the onWhatsApp cache learns the sender's
