@@ -130,6 +130,8 @@ class Supervisor:
         self._log = structlog.get_logger("wagate.supervisor").bind(instance=name)
         self.inbound: Callable[[InboundEvent], None] | None = None
         """Where inbound messaging events of the live session go (set before `start`)."""
+        self._starting: int | None = None
+        """The epoch of the session being started (its inbound events are live already)."""
 
     # --- public surface -------------------------------------------------------------------
 
@@ -178,7 +180,8 @@ class Supervisor:
         from the live session; the lifecycle never sees them."""
         if isinstance(event, InboundEvent):
             session = self._session
-            if self.inbound is not None and session is not None and event.epoch == session.epoch:
+            live = session.epoch if session is not None else self._starting
+            if self.inbound is not None and live is not None and event.epoch == live:
                 self.inbound(event)
             return
         if not self.deleted:
@@ -329,6 +332,9 @@ class Supervisor:
         try:
             creds = await self._creds.load(self.instance_id)
             spec = SessionSpec(self.instance_id, self.name, epoch, creds, number)
+            # A session with credentials may open, and report what waited for it, before
+            # `start` has returned it: its inbound events count from now on.
+            self._starting = epoch
             self._session = await asyncio.wait_for(
                 self._engine.start(spec, self.on_engine_event), self._timing.engine_call
             )
@@ -340,6 +346,8 @@ class Supervisor:
         except Exception as exc:  # an engine bug must not kill the instance's worker
             self._log.error("engine start raised", error=repr(exc))
             return Closed(epoch, 500, repr(exc))
+        finally:
+            self._starting = None
         return None
 
     async def _stop_session(self, epoch: int) -> None:

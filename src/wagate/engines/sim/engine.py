@@ -96,6 +96,7 @@ class SimSession(SimMessaging):
         """Open: what waited in the account's inbox arrives."""
         if not self._alive:
             return
+        self.sync_labels(account, str((self._creds or {}).get("device")))
         waiting, account.inbox = account.inbox, []
         for event in waiting:
             self.emit_inbound(event)
