@@ -37,6 +37,7 @@ from wagate.observability.logging import configure as configure_logging
 from wagate.store import migrate
 from wagate.store.db import database_url, make_engine, make_sessionmaker
 from wagate.store.messages import MessageStore
+from wagate.store.onwhatsapp import OnWhatsappCache
 from wagate.store.repos import Credentials, Store
 
 _log = structlog.get_logger("wagate.app")
@@ -91,7 +92,12 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
             pipeline=pipeline,
         )
         app.state.gateway = gw
-        app.state.messenger = Messenger(gw, pipeline, message_store)
+        numbers = (
+            OnWhatsappCache(sessions, settings.save_is_on_whatsapp_days)
+            if settings.save_is_on_whatsapp
+            else None
+        )
+        app.state.messenger = Messenger(gw, pipeline, message_store, numbers)
         pipeline.media = app.state.messenger.download
         metrics_routes.attach(gw, observer)
         app.state.db = db

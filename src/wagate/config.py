@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import stat
@@ -31,6 +32,23 @@ EVOLUTION_LEVELS = {
 
 class SettingsError(Exception):
     """A setting is invalid; the message names the variable."""
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def allowed_networks(text: str) -> list[IPNetwork]:
+    """'127.0.0.1, 10.0.0.0/8, ::1' as networks (an address is a network of one)."""
+    out: list[IPNetwork] = []
+    for part in text.split(","):
+        if part := part.strip():
+            try:
+                out.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or network") from None
+    if not out:
+        raise ValueError("names no IP address")
+    return out
 
 
 def _env(default: Any, *names: str) -> Any:
@@ -72,6 +90,14 @@ class Settings(BaseSettings):
     metrics_user: str | None = _env(None, "METRICS_USER")
     metrics_password: str | None = Field(None, validation_alias="METRICS_PASSWORD", repr=False)
     metrics_auth_required: bool = _env(False, "METRICS_AUTH_REQUIRED")
+    metrics_allowed_ips: str | None = _env(None, "METRICS_ALLOWED_IPS")
+    """Who may read /metrics: addresses or networks, comma-separated (unset: anyone)."""
+    # The onWhatsApp cache (Evolution's IsOnWhatsapp): numbers found on WhatsApp are trusted
+    # for this many days, and sends to them skip the engine's check (store/onwhatsapp.py).
+    save_is_on_whatsapp: bool = _env(False, "DATABASE_SAVE_IS_ON_WHATSAPP")
+    save_is_on_whatsapp_days: int = Field(
+        7, ge=1, le=3650, validation_alias="DATABASE_SAVE_IS_ON_WHATSAPP_DAYS"
+    )
 
     engine: Literal["sim", "neonize"] = _env("neonize", "WAGATE_ENGINE")
     neonize_shard_size: int = Field(1, ge=1, le=100, validation_alias="WAGATE_NEONIZE_SHARD_SIZE")
@@ -229,6 +255,20 @@ class Settings(BaseSettings):
         if value and not (info.data.get("metrics_user") and info.data.get("metrics_password")):
             raise ValueError("needs METRICS_USER and METRICS_PASSWORD to be set")
         return value
+
+    @field_validator("metrics_allowed_ips")
+    @classmethod
+    def _metrics_ips(cls, value: str | None) -> str | None:
+        """IP addresses or CIDR networks, comma-separated; blank means no allow-list."""
+        if value is None or not value.strip():
+            return None
+        allowed_networks(value)
+        return value
+
+    @property
+    def metrics_networks(self) -> list[IPNetwork] | None:
+        """METRICS_ALLOWED_IPS parsed (None: every address may read /metrics)."""
+        return allowed_networks(self.metrics_allowed_ips) if self.metrics_allowed_ips else None
 
     @field_validator("webhook_non_retryable")
     @classmethod

@@ -64,6 +64,7 @@ async def test_events_arrive_in_order_with_headers(
         f"{receiver.url}/hook",
         headers={"X-Custom": "v", "jwt_key": "jwt-secret"},
         secret="sign-me",
+        events=["CONNECTION_UPDATE", "QRCODE_UPDATED"],  # not the labels an open brings
     )
     await _cycle(h, "hooked")
     got = await receiver.wait_for(4)

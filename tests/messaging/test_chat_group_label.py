@@ -80,6 +80,10 @@ async def test_inbound_from_a_simulated_contact_and_chat_routes(sqlite_pair: Pai
     assert edited["data"]["editedMessage"] == {"conversation": "typo"}
     r = await c.post(f"/chat/findMessages/{p.b}", json={"where": {"key": {"id": key["id"]}}})
     assert r.json()["messages"]["records"][0]["message"] == {"conversation": "typo"}
+    await p.events(p.hook_a, "messages.update", 2)
+    r = await c.post(f"/chat/findStatusMessage/{p.a}", json={"where": {"remoteJid": B_JID}})
+    assert {u["status"] for u in r.json()} >= {"SERVER_ACK", "DELIVERY_ACK"}
+    assert {u["keyId"] for u in r.json()} == {key["id"]}, "the edit's receipts are not kept"
     r = await c.request(
         "DELETE",
         f"/chat/deleteMessageForEveryone/{p.a}",
@@ -92,7 +96,7 @@ async def test_inbound_from_a_simulated_contact_and_chat_routes(sqlite_pair: Pai
         r = await c.post(f"/chat/findMessages/{name}", json={"where": {"key": {"id": key["id"]}}})
         assert r.json()["messages"]["total"] == 0, name
     r = await c.post(f"/chat/findStatusMessage/{p.a}", json={"where": {"remoteJid": B_JID}})
-    assert {u["status"] for u in r.json()} >= {"SERVER_ACK", "DELIVERY_ACK"}
+    assert r.json() == [], "a removed message's updates go with it"
 
     # profile, privacy, block
     r = await c.post(f"/chat/updateProfileName/{p.a}", json={"name": "Alice"})

@@ -7,6 +7,7 @@ import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -192,3 +193,52 @@ def test_auth_required_without_credentials_refuses_to_start(tmp_path: Path) -> N
 
     with pytest.raises(SettingsError, match="METRICS_AUTH_REQUIRED"):
         make_settings(tmp_path, metrics_auth_required=True, metrics_user="prom")
+
+
+async def _get_from(h: Harness, host: str, **headers: str) -> httpx2.Response:
+    transport = httpx2.ASGITransport(app=h.app, client=(host, 40000))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://wagate.test") as c:
+        return await c.get("/metrics", headers=headers)
+
+
+async def test_metrics_allowed_ips(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path,
+        metrics_allowed_ips=" 10.0.0.0/8, 192.168.1.50 ,::1",
+        metrics_auth_required=True,
+        metrics_user="prom",
+        metrics_password="s3cret-pw",
+    )
+    h, ctx = await start_harness(settings)
+    good = "Basic " + base64.b64encode(b"prom:s3cret-pw").decode()
+    try:
+        for host in ("10.1.2.3", "192.168.1.50", "::1", "::ffff:10.9.9.9"):
+            r = await _get_from(h, host, authorization=good)
+            assert r.status_code == 200, (host, r.text)
+            assert "evolution_instances_total" in r.text
+        for host in ("127.0.0.1", "192.168.1.51", "11.0.0.1", "::2", "testclient"):
+            r = await _get_from(h, host, authorization=good)
+            assert r.status_code == 403, host
+            assert r.json() == {
+                "status": 403,
+                "error": "Forbidden",
+                "response": {"message": ["Forbidden: IP not allowed"]},
+            }
+        # the address is checked before the credentials (Evolution's order)
+        assert (await _get_from(h, "11.0.0.1")).status_code == 403
+        assert (await _get_from(h, "10.0.0.1")).status_code == 401
+    finally:
+        await stop_harness(h, ctx)
+
+
+@pytest.mark.parametrize("value", ["10.0.0.300", "10.0.0.0/33", "localhost", " , "])
+def test_bad_allowed_ips_refuse_to_start(tmp_path: Path, value: str) -> None:
+    from wagate.config import SettingsError
+
+    with pytest.raises(SettingsError, match="METRICS_ALLOWED_IPS"):
+        make_settings(tmp_path, metrics_allowed_ips=value)
+
+
+def test_blank_allowed_ips_is_no_list(tmp_path: Path) -> None:
+    assert make_settings(tmp_path, metrics_allowed_ips="").metrics_networks is None
+    assert make_settings(tmp_path).metrics_networks is None

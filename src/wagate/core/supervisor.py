@@ -133,6 +133,8 @@ class Supervisor:
         self.full_history: Callable[[], Awaitable[bool]] | None = None
         """Asked at each session start: whether a pairing asks for the full history
         (the instance's syncFullHistory setting)."""
+        self._starting: int | None = None
+        """The epoch of the session being started (its inbound events are live already)."""
 
     # --- public surface -------------------------------------------------------------------
 
@@ -181,7 +183,8 @@ class Supervisor:
         from the live session; the lifecycle never sees them."""
         if isinstance(event, InboundEvent):
             session = self._session
-            if self.inbound is not None and session is not None and event.epoch == session.epoch:
+            live = session.epoch if session is not None else self._starting
+            if self.inbound is not None and live is not None and event.epoch == live:
                 self.inbound(event)
             return
         if not self.deleted:
@@ -333,6 +336,9 @@ class Supervisor:
             creds = await self._creds.load(self.instance_id)
             full = await self._wants_full_history()
             spec = SessionSpec(self.instance_id, self.name, epoch, creds, number, full)
+            # A session with credentials may open, and report what waited for it, before
+            # `start` has returned it: its inbound events count from now on.
+            self._starting = epoch
             self._session = await asyncio.wait_for(
                 self._engine.start(spec, self.on_engine_event), self._timing.engine_call
             )
@@ -344,6 +350,8 @@ class Supervisor:
         except Exception as exc:  # an engine bug must not kill the instance's worker
             self._log.error("engine start raised", error=repr(exc))
             return Closed(epoch, 500, repr(exc))
+        finally:
+            self._starting = None
         return None
 
     async def _wants_full_history(self) -> bool:

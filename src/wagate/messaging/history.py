@@ -127,7 +127,7 @@ def add(lane: Lane, b: _Batch, h: History, have: Known) -> None:
             continue
         raws.append(raw)
         if s.save_historic:
-            b.messages.append(row_of(raw))
+            lane._keep(b, row_of(raw))
     for part in _split(raws, budget, "message"):
         lane._env(b, "messages.set", part)
     contacts = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from wagate.engines.messaging import (
     History,
     LabelChange,
     Message,
+    MessageKey,
     Presence,
     Receipt,
     Sent,
@@ -39,6 +41,7 @@ from wagate.events.bus import EventBus
 from wagate.messaging import history
 from wagate.messaging.raw import media_member, message_raw, row_of
 from wagate.store import messages as db
+from wagate.store import onwhatsapp
 from wagate.store.models import new_cuid, utcnow
 
 _log = structlog.get_logger("wagate.messaging")
@@ -48,6 +51,8 @@ WRITE_RETRIES = 5
 PROTOCOL_REVOKE = ("REVOKE", 0)
 PROTOCOL_EDIT = ("MESSAGE_EDIT", 14)
 PARTICIPANT_ACTIONS = ("add", "remove", "promote", "demote")
+NUMBER_REFRESH_SECONDS = 3600.0
+"""How often a lane rewrites the onWhatsApp cache entry of someone who keeps writing."""
 
 
 @dataclass(slots=True)
@@ -92,6 +97,14 @@ def _with_base64(raw: dict[str, Any], data: str | None) -> dict[str, Any]:
     return {**raw, "message": {**raw["message"], "base64": data}}
 
 
+def _sent(item: Pending) -> Sent | None:
+    """What the engine sent for a pending send (None: not yet, failed or cancelled)."""
+    fut = item.sent
+    if not fut.done() or fut.cancelled() or fut.exception() is not None:
+        return None
+    return fut.result()
+
+
 class _Seen:
     """A bounded memory of keys already handled (duplicates from the engine are dropped)."""
 
@@ -116,6 +129,10 @@ class _Batch:
     updates: list[dict[str, Any]] = field(default_factory=list)
     contacts: list[dict[str, Any]] = field(default_factory=list)
     chats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    originals: dict[str, str] = field(default_factory=dict)
+    """Message key id -> its `messages` row id: the stored messages the batch's receipts are
+    about, and the batch's own new messages."""
     events: list[dict[str, Any]] = field(default_factory=list)
     done: list[tuple[asyncio.Future[dict[str, Any]], dict[str, Any]]] = field(default_factory=list)
     known: history.Known = field(default_factory=history.Known)
@@ -129,6 +146,8 @@ class _Batch:
             *self.writes,
             db.insert_updates(self.updates),
         ]
+        if self.numbers:
+            ops.append(onwhatsapp.save(list(self.numbers.values())))
 
         async def run(s: AsyncSession) -> None:
             for op in ops:
@@ -160,6 +179,7 @@ class Lane:
         self._contacts = _Seen(SEEN)
         self._chats = _Seen(SEEN)
         self.history = history.Counts()
+        self._numbers = _Seen(SEEN)
 
     def put(self, item: Item) -> None:
         if isinstance(item, Message) and self.p.media is not None:
@@ -209,7 +229,7 @@ class Lane:
         )
 
     async def _handle(self, items: Sequence[Item]) -> None:
-        b = _Batch(known=await history.known(self, items))
+        b = _Batch(known=await history.known(self, items), originals=await self._originals(items))
         for item in items:
             try:
                 self._one(b, item)
@@ -228,6 +248,32 @@ class Lane:
             if not fut.done():
                 fut.set_result(raw)
         await self.p.bus.published(b.events)
+
+    async def _originals(self, items: Sequence[Item]) -> dict[str, str]:
+        """The stored messages the receipts of `items` are about, by key id: one query for
+        the batch, leaving out the messages the batch itself brings. After failed retries,
+        none (the batch's commit then meets the same failure and reports it)."""
+        if not self.p.settings.save_new_message:
+            return {}
+        own: set[str] = set()
+        for item in items:
+            if isinstance(item, Message):
+                own.add(item.key.id)
+            elif isinstance(item, Pending) and (sent := _sent(item)) is not None:
+                own.add(sent.key.id)
+        wanted = {k.id for i in items if isinstance(i, Receipt) for k in i.keys} - own
+        if not wanted:
+            return {}
+        delay = 0.05
+        for attempt in range(1, WRITE_RETRIES + 1):
+            try:
+                return await self.p.store.message_ids(self.instance_id, wanted)
+            except Exception as exc:
+                _log.warning("receipt lookup failed", attempt=attempt, error=repr(exc))
+                if attempt < WRITE_RETRIES:
+                    await asyncio.sleep(delay)
+                    delay *= 2
+        return {}
 
     async def _commit(self, b: _Batch) -> None:
         op = b.op()
@@ -260,7 +306,7 @@ class Lane:
                 )  # fmt: skip
                 self._seen_messages.put(sent.key.id)
                 if s.save_new_message and item.store:
-                    b.messages.append(row_of(raw))
+                    self._keep(b, row_of(raw))
                 if item.store:
                     self._chat(b, sent.key.remote_jid, sent.timestamp, unread=0)
                 self._env(b, item.event, _with_base64(raw, item.base64))
@@ -278,6 +324,15 @@ class Lane:
                     if self._seen_updates.get((key.id, item.status)):
                         continue
                     self._seen_updates.put((key.id, item.status))
+                    message_id = b.originals.get(key.id)
+                    if message_id is None and s.save_new_message:
+                        # As Evolution: while messages are stored, an update of one that is
+                        # not (older than the store, sent from elsewhere before this instance
+                        # was linked, a revoke or edit) is neither announced nor stored. With
+                        # DATABASE_SAVE_DATA_NEW_MESSAGE off there is nothing to link to: it
+                        # is announced and stored without `messageId` (Evolution then fails
+                        # on its required foreign key).
+                        continue
                     data: dict[str, Any] = {
                         "keyId": key.id,
                         "remoteJid": key.remote_jid,
@@ -286,6 +341,8 @@ class Lane:
                         "status": item.status,
                         "instanceId": self.instance_id,
                     }
+                    if message_id is not None:
+                        data["messageId"] = message_id
                     if key.remote_jid_alt:
                         data["remoteJidAlt"] = key.remote_jid_alt
                     if s.save_message_update:
@@ -293,7 +350,7 @@ class Lane:
                             {
                                 "id": db.sortable_id(),
                                 "instance_id": self.instance_id,
-                                "message_id": None,
+                                "message_id": message_id,
                                 "key_id": key.id,
                                 "remote_jid": key.remote_jid,
                                 "from_me": key.from_me,
@@ -314,6 +371,7 @@ class Lane:
                     {"id": item.chat, "presences": {item.participant: presence}},
                 )
             case ContactUpdate():
+                self._on_whatsapp(b, item.jid, item.lid)
                 row = self._contact_row(item.jid, item.push_name, item.picture_url)
                 if s.save_contacts:
                     b.contacts.append(row)
@@ -352,8 +410,10 @@ class Lane:
         status = "DELIVERY_ACK" if not m.key.from_me else "SERVER_ACK"
         raw = message_raw(self.instance_id, m.key, m.content, m.timestamp, m.push_name, status)
         if s.save_new_message:
-            b.messages.append(row_of(raw))
+            self._keep(b, row_of(raw))
         if not m.key.from_me:
+            if m.kind == "notify":
+                self._sender_on_whatsapp(b, m.key)
             who = m.key.participant if is_group(m.key.remote_jid) else m.key.remote_jid
             if who and m.push_name and self._contacts.get(who) != m.push_name:
                 self._contacts.put(who, m.push_name)
@@ -410,6 +470,39 @@ class Lane:
         if len(data) > cap:
             raise ValueError(f"the media ({len(data)} bytes) is larger than the cap ({cap})")
         return base64.b64encode(data).decode()
+
+    def _keep(self, b: _Batch, row: dict[str, Any]) -> None:
+        """Store a new message; the batch's receipts of it link to its row."""
+        b.messages.append(row)
+        b.originals[row["key_id"]] = row["id"]
+
+    def _sender_on_whatsapp(self, b: _Batch, key: MessageKey) -> None:
+        """Whoever writes to us is on WhatsApp: the onWhatsApp cache learns the sender's
+        number and LID (the chat in a direct message, the participant in a group), as
+        Evolution's does from messages.upsert."""
+        if is_group(key.remote_jid):
+            jid, alt = key.participant, key.participant_alt
+        else:
+            jid, alt = key.remote_jid, key.remote_jid_alt
+        if jid and jid.endswith("@lid"):
+            jid, alt = alt, jid
+        if jid:
+            self._on_whatsapp(b, jid, alt)
+
+    def _on_whatsapp(self, b: _Batch, jid: str, lid: str | None) -> None:
+        """An onWhatsApp cache entry for a phone-number JID, unless this lane wrote the same
+        one lately (an entry is refreshed at most every NUMBER_REFRESH_SECONDS)."""
+        if not self.p.settings.save_is_on_whatsapp or not jid.endswith("@s.whatsapp.net"):
+            return
+        lid = lid if lid and lid.endswith("@lid") else None
+        if lid is None and jid in b.numbers:
+            lid = b.numbers[jid]["lid"]  # one row per number and batch: keep what it knew
+        now = time.monotonic()
+        written = self._numbers.get((jid, lid))
+        if written is not None and now - written < NUMBER_REFRESH_SECONDS:
+            return
+        self._numbers.put((jid, lid), now)
+        b.numbers[jid] = onwhatsapp.row(jid, lid)
 
     def _contact_row(self, jid: str, name: str | None, picture: str | None) -> dict[str, Any]:
         now = utcnow()

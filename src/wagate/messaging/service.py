@@ -26,7 +26,7 @@ from wagate.domain.errors import (
 )
 from wagate.domain.ids import bare_jid
 from wagate.domain.jids import InvalidNumber, brazil_variants, create_jid, is_group
-from wagate.engines.messaging import MessageKey, Messaging, Outgoing, messaging_of
+from wagate.engines.messaging import MessageKey, Messaging, NumberCheck, Outgoing, messaging_of
 from wagate.gateway import Gateway, Registered
 from wagate.messaging import content as c
 from wagate.messaging.pipeline import Lane, Pending, Pipeline
@@ -34,9 +34,10 @@ from wagate.messaging.preview import Previewer
 from wagate.messaging.raw import content_type
 from wagate.store import messages as db
 from wagate.store.messages import MessageStore
+from wagate.store.onwhatsapp import Known, OnWhatsappCache
 
-T = TypeVar("T")
 _log = structlog.get_logger("wagate.messaging")
+T = TypeVar("T")
 PRESENCE_CHUNK = 20.0
 MAX_DELAY_MS = 300_000
 
@@ -58,11 +59,19 @@ def with_context(content: dict[str, Any], context: dict[str, Any]) -> dict[str, 
 
 
 class Messenger:
-    def __init__(self, gw: Gateway, pipeline: Pipeline, store: MessageStore) -> None:
+    def __init__(
+        self,
+        gw: Gateway,
+        pipeline: Pipeline,
+        store: MessageStore,
+        numbers: OnWhatsappCache | None = None,
+    ) -> None:
         self.gw = gw
         self.pipeline = pipeline
         self.store = store
         self.previews = Previewer(gw.settings.link_preview_timeout)
+        self.numbers = numbers
+        """The onWhatsApp cache (None unless DATABASE_SAVE_IS_ON_WHATSAPP)."""
 
     # --- the live session -------------------------------------------------------------------
 
@@ -122,29 +131,81 @@ class Messenger:
         jid = self.jid(number, field)
         if is_group(jid) or not jid.endswith("@s.whatsapp.net"):
             return jid
-        variants = brazil_variants(jid)
-        checks = await self.call(reg, lambda m: m.check_numbers(variants))
-        for check in checks:
-            if check.exists:
-                return check.jid
+        (check,) = await self.on_whatsapp(reg, [jid])
+        if check.exists:
+            return check.jid
         raise BadRequest({"jid": jid, "exists": False, "number": number})
 
     async def whatsapp_numbers(self, reg: Registered, numbers: Sequence[str]) -> list[Any]:
+        jids = [self.jid(number, f"numbers[{i}]") for i, number in enumerate(numbers)]
+        users = [j for j in jids if not is_group(j)]
+        checks = dict(zip(users, await self.on_whatsapp(reg, users), strict=True))
         out: list[dict[str, Any]] = []
-        for i, number in enumerate(numbers):
-            jid = self.jid(number, f"numbers[{i}]")
-            if is_group(jid):
+        for number, jid in zip(numbers, jids, strict=True):
+            hit = checks.get(jid)
+            if hit is None or not hit.exists:
                 out.append({"jid": jid, "exists": False, "number": number})
                 continue
-            variants = brazil_variants(jid)
-            checks = await self.call(reg, lambda m, v=variants: m.check_numbers(v))  # type: ignore[misc]
-            hit = next((c for c in checks if c.exists), None)
-            row: dict[str, Any] = {"jid": hit.jid if hit else jid, "exists": hit is not None}
-            row["number"] = number
-            if hit is not None and hit.lid:
+            row: dict[str, Any] = {"jid": hit.jid, "exists": True, "number": number}
+            if hit.lid:
                 row["lid"] = hit.lid
             out.append(row)
         return out
+
+    async def on_whatsapp(self, reg: Registered, jids: Sequence[str]) -> list[NumberCheck]:
+        """Whether each JID is on WhatsApp (as the JID WhatsApp knows, with its LID), in
+        order. Phone numbers try both Brazilian variants. With the onWhatsApp cache on, a
+        fresh entry answers without the engine; the others are asked in one engine call, and
+        what it confirms is remembered (an expired entry is so refreshed).
+
+        Only "yes" is cached, as Evolution does: a number that is not on WhatsApp today may
+        register tomorrow, and a remembered "no" would refuse sends to it for days. An expired
+        entry the engine no longer confirms is dropped."""
+        variants = [brazil_variants(j) for j in jids]
+        known = await self._cached([v for vs in variants for v in vs])
+        answers: dict[int, NumberCheck] = {}
+        for i, vs in enumerate(variants):
+            hit = next((known[v] for v in vs if v in known and known[v].fresh), None)
+            if hit is not None:
+                answers[i] = NumberCheck(hit.jid, True, hit.lid)
+        ask = [i for i in range(len(jids)) if i not in answers]
+        if ask:
+            flat = [v for i in ask for v in variants[i]]
+            checks = iter(await self.call(reg, lambda m: m.check_numbers(flat)))
+            confirmed: list[NumberCheck] = []
+            denied: list[str] = []
+            for i in ask:
+                group = [next(checks, None) for _ in variants[i]]
+                yes = next((c for c in group if c is not None and c.exists), None)
+                answers[i] = yes or NumberCheck(jids[i], False)
+                if yes is not None:
+                    confirmed.append(yes)
+                else:
+                    denied.extend(v for v in variants[i] if v in known)
+            await self._remember(confirmed, denied)
+        return [answers[i] for i in range(len(jids))]
+
+    async def _cached(self, jids: Sequence[str]) -> dict[str, Known]:
+        """The cache's entries of these JIDs (none when it is off or cannot be read: the
+        cache only saves engine calls)."""
+        if self.numbers is None or not jids:
+            return {}
+        try:
+            return await self.numbers.find(jids)
+        except Exception as exc:
+            _log.warning("onWhatsApp cache read failed", error=repr(exc))
+            return {}
+
+    async def _remember(self, confirmed: Sequence[NumberCheck], denied: Sequence[str]) -> None:
+        """Cache the engine's "yes" answers (phone numbers only), drop the entries it denied."""
+        if self.numbers is None:
+            return
+        entries = [(c.jid, c.lid) for c in confirmed if c.jid.endswith("@s.whatsapp.net")]
+        try:
+            await self.numbers.save(entries)
+            await self.numbers.forget(denied)
+        except Exception as exc:
+            _log.warning("onWhatsApp cache write failed", error=repr(exc))
 
     # --- sending ----------------------------------------------------------------------------
 

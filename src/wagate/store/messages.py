@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -260,39 +260,38 @@ _MESSAGES = cast(Table, MessageRow.__table__)
 _UPDATES = cast(Table, MessageUpdateRow.__table__)
 _SET_STATUS = (
     update(_MESSAGES)
-    .where(
-        _MESSAGES.c.instance_id == bindparam("b_instance"),
-        _MESSAGES.c.key_id == bindparam("b_key"),
-    )
+    .where(_MESSAGES.c.id == bindparam("b_id"))
     .values(status=bindparam("b_status"))
 )
+_PRESENT = select(_MESSAGES.c.id).where(_MESSAGES.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def insert_updates(rows: Sequence[dict[str, Any]]) -> Write:
-    """Status updates; `message_id` is filled from the message with that key, if stored."""
+    """Status updates, each linked to its message's row (`message_id`, found by the caller)
+    or to none; the linked messages take the update's status."""
 
     async def op(s: AsyncSession) -> None:
         if not rows:
             return
-        wanted = {(r["instance_id"], r["key_id"]) for r in rows if r.get("message_id") is None}
-        found: dict[tuple[str, str], str] = {}
-        for instance_id in {i for i, _ in wanted}:
-            ids = [k for i, k in wanted if i == instance_id]
-            q = select(MessageRow.key_id, MessageRow.id).where(
-                MessageRow.instance_id == instance_id, MessageRow.key_id.in_(ids)
-            )
-            found.update({(instance_id, k): mid for k, mid in (await s.execute(q)).all()})
-        filled = [
-            {**r, "message_id": r.get("message_id") or found.get((r["instance_id"], r["key_id"]))}
-            for r in rows
+        values = list(rows)
+        linked = {r["message_id"] for r in values if r["message_id"] is not None}
+        if linked:
+            # The caller looked the messages up before this transaction: one deleted since
+            # (or by a revoke earlier in it) is unlinked instead of failing the foreign key.
+            present = set((await s.scalars(_PRESENT, {"ids": sorted(linked)})).all())
+            if present != linked:
+                values = [
+                    {**r, "message_id": None} if r["message_id"] not in present else r
+                    for r in values
+                ]
+        await s.execute(_UPDATES.insert(), values)
+        statuses = [
+            {"b_id": r["message_id"], "b_status": r["status"]}
+            for r in values
+            if r["message_id"] is not None
         ]
-        await s.execute(_UPDATES.insert(), filled)
-        # one statement for the batch, run per row in order (the last status of a key wins)
-        await s.execute(
-            _SET_STATUS,
-            [{"b_instance": r["instance_id"], "b_key": r["key_id"], "b_status": r["status"]}
-             for r in filled],
-        )  # fmt: skip
+        if statuses:  # one statement, run per row in order: the last status of a message wins
+            await s.execute(_SET_STATUS, statuses)
 
     return op
 
@@ -524,6 +523,16 @@ class MessageStore:
                 for mid, status in (await s.execute(q)).all():
                     statuses[str(mid)].append(status)
         return total, rows, statuses
+
+    async def message_ids(self, instance_id: str, key_ids: Collection[str]) -> dict[str, str]:
+        """The row ids of the stored messages with these key ids (the newest of a key)."""
+        q = (
+            select(MessageRow.key_id, MessageRow.id)
+            .where(MessageRow.instance_id == instance_id, MessageRow.key_id.in_(sorted(key_ids)))
+            .order_by(MessageRow.id)
+        )
+        async with self._sessions() as s:
+            return {key: row_id for key, row_id in (await s.execute(q)).all()}
 
     async def message_by_key(self, instance_id: str, key_id: str) -> MessageRow | None:
         async with self._sessions() as s:

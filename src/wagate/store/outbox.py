@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +43,7 @@ from wagate.store.repos import status_values
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 IDLE_PING_SECONDS = 10.0
+CLOSE_WAIT_SECONDS = 5.0
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -242,7 +243,14 @@ class _Held:
     async def _open(self) -> AsyncConnection:
         conn = await self._engine.connect()
         if self._autocommit:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            except BaseException:
+                # Cancelled (the dispatcher stopping) or failed half-way: the connection is
+                # nobody's yet, and left checked out it would only be reclaimed by the
+                # garbage collector, warning, much later.
+                await _to_completion(_discard(conn))
+                raise
         return conn
 
     @asynccontextmanager
@@ -253,7 +261,7 @@ class _Held:
                 try:
                     yield conn
                 finally:
-                    await conn.close()
+                    await _to_completion(conn.close())
                 return
             now = time.monotonic()
             if self._conn is not None and now - self._used > IDLE_PING_SECONDS:
@@ -276,19 +284,39 @@ class _Held:
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
-                await conn.invalidate()
-            except Exception:
-                pass
-            try:
-                await conn.close()
-            except Exception:
-                pass
+            await _to_completion(_discard(conn))
 
     async def close(self) -> None:
         async with self._lock:
             self._closed = True
             await self._drop()
+
+
+async def _discard(conn: AsyncConnection) -> None:
+    """Invalidate and close a connection in an unknown state (errors ignored: it is gone)."""
+    for step in (conn.invalidate, conn.close):
+        try:
+            await step()
+        except Exception:
+            pass
+
+
+async def _to_completion(cleanup: Coroutine[Any, Any, None]) -> None:
+    """Run `cleanup` to its end even if the caller is cancelled meanwhile; the cancellation
+    is raised once it is done. A close abandoned half-way leaves its connection checked out
+    of the pool."""
+    task = asyncio.get_running_loop().create_task(cleanup)
+    interrupted: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError as exc:
+            if task.done():
+                break
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted
+    task.result()
 
 
 def _disconnected(exc: BaseException) -> bool:
@@ -331,7 +359,11 @@ class OutboxStore:
         self._reader = _Held(engine, autocommit=True)  # the dispatcher's reads
 
     async def close(self) -> None:
-        """Give back the held connections (later uses check connections out as usual)."""
+        """Let the writer finish what is queued (for a while), then give back the held
+        connections (later uses check connections out as usual)."""
+        flusher = self._flusher
+        if flusher is not None and not flusher.done():
+            await asyncio.wait([flusher], timeout=CLOSE_WAIT_SECONDS)
         await self._writer.close()
         await self._reader.close()
 

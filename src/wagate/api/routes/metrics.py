@@ -1,18 +1,20 @@
-"""GET /metrics: Prometheus text format (PROMETHEUS_METRICS, optional Basic auth)."""
+"""GET /metrics: Prometheus text format (PROMETHEUS_METRICS, optional IP allow-list and Basic
+auth)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
+import ipaddress
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from wagate import __version__
-from wagate.config import Settings
-from wagate.domain.errors import Unauthorized
+from wagate.config import IPNetwork, Settings
+from wagate.domain.errors import Forbidden, Unauthorized
 from wagate.gateway import Gateway
 from wagate.observability import metrics
 
@@ -65,9 +67,28 @@ def _check_basic(request: Request, settings: Settings) -> None:
         raise Unauthorized()
 
 
+def _check_ip(request: Request, networks: list[IPNetwork]) -> None:
+    """METRICS_ALLOWED_IPS: the peer's address must be in one of the networks. An IPv4 peer
+    seen on a dual-stack socket (::ffff:10.0.0.5) also counts as its IPv4 address, which
+    Evolution's exact string match refuses."""
+    host = request.client.host if request.client else ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:  # no peer address (a Unix socket): not on the list
+        raise Forbidden("Forbidden: IP not allowed") from None
+    seen_as = [ip]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        seen_as.append(ip.ipv4_mapped)
+    if not any(a in net for a in seen_as for net in networks):
+        raise Forbidden("Forbidden: IP not allowed")
+
+
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def scrape(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
+    networks = gw.settings.metrics_networks
+    if networks is not None:  # before the credentials, as Evolution
+        _check_ip(request, networks)
     if gw.settings.metrics_auth_required:
         _check_basic(request, gw.settings)
     body = generate_latest(request.app.state.metrics_registry)

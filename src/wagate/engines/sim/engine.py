@@ -104,6 +104,7 @@ class SimSession(SimMessaging):
             now = self._net.clock.wall()
             for chunk in account.past.sync(now, self._spec.full_history):
                 self.emit_inbound(chunk)
+        self.sync_labels(account, str((self._creds or {}).get("device")))
         waiting, account.inbox = account.inbox, []
         for event in waiting:
             self.emit_inbound(event)

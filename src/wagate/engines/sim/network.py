@@ -72,6 +72,8 @@ class Account:
     labels: dict[str, tuple[str, int]] = field(
         default_factory=lambda: {i: (n, c) for i, n, c in DEFAULT_LABELS}
     )
+    synced_labels: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
+    """Per linked device: the labels as it last synced them (its app state)."""
     inbox: list[Any] = field(default_factory=list)
     """Inbound events waiting for a linked device to connect (bounded)."""
     past: Remembered = field(default_factory=Remembered)

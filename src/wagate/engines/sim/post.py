@@ -506,6 +506,19 @@ class SimMessaging:
         me = self._me()
         return [Label(i, n, c, i) for i, (n, c) in me.labels.items()]
 
+    def sync_labels(self, account: Account, device: str) -> None:
+        """App-state sync at open, as WhatsApp's: the device hears of every label created,
+        changed or deleted since it last synced (all of them on a new device), one
+        LabelChange each (Baileys' labels.edit)."""
+        had = account.synced_labels.get(device, {})
+        for i, (name, color) in account.labels.items():
+            if had.get(i) != (name, color):
+                self.emit_inbound(LabelChange(0, label=Label(i, name, color, i)))
+        for i, (name, color) in had.items():
+            if i not in account.labels:
+                self.emit_inbound(LabelChange(0, label=Label(i, name, color, i, deleted=True)))
+        account.synced_labels[device] = dict(account.labels)
+
     async def label_chat(self, jid: str, label_id: str, add: bool) -> None:
         me = self._me()
         if label_id not in me.labels:
