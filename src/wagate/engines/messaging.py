@@ -20,6 +20,15 @@ from wagate.domain.errors import NotSupported
 
 RECEIPT_STATUSES = ("SERVER_ACK", "DELIVERY_ACK", "READ", "PLAYED")
 PRESENCES = ("unavailable", "available", "composing", "recording", "paused")
+MEDIA_MEMBERS = (
+    "imageMessage",
+    "videoMessage",
+    "audioMessage",
+    "documentMessage",
+    "stickerMessage",
+    "ptvMessage",
+)
+"""The members of message content that carry downloadable media."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wagate.domain.errors import BadRequest, Conflict, UpstreamFailed
-from wagate.messaging.media import Media, fetch, sniff
+from wagate.messaging.media import Media, TooLarge, fetch, read_at_most, sniff
 
 if TYPE_CHECKING:
     from wagate.config import Settings
@@ -311,7 +311,12 @@ class Converter:
                 client,
                 client.stream("POST", url, files=form, headers=headers) as resp,
             ):
-                body = await _read_capped(resp, limit, f"{field}: {who}'s answer")
+                try:
+                    body = await read_at_most(resp.aiter_bytes(), limit)
+                except TooLarge:
+                    raise UpstreamFailed(
+                        f"{field}: {who}'s answer is larger than {limit} bytes"
+                    ) from None
                 status = resp.status_code
         except (httpx2.TimeoutException, TimeoutError):
             raise UpstreamFailed(
@@ -510,17 +515,6 @@ def _reason(stderr: bytes, tmp: str) -> str:
     if last.startswith("Error opening input"):
         return f"ffmpeg cannot read it ({last.partition(': ')[2] or last})"
     return last[:300]
-
-
-async def _read_capped(resp: Any, limit: int, what: str) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in resp.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise UpstreamFailed(f"{what} is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ import base64
 import binascii
 import mimetypes
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -30,6 +31,25 @@ class Media:
     data: bytes
     mimetype: str | None
     file_name: str | None
+
+
+class TooLarge(Exception):
+    """More bytes came than the limit allows."""
+
+
+async def read_at_most(chunks: AsyncIterator[bytes], limit: int, *, cut: bool = False) -> bytes:
+    """The bytes of a streamed body, at most `limit` of them: past the limit, TooLarge (or,
+    with `cut`, the first `limit` bytes). Nothing past the limit is kept in memory."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            if not cut:
+                raise TooLarge(f"more than {limit} bytes")
+            break
+    return b"".join(parts)[:limit]
 
 
 def sniff(data: bytes) -> str | None:
@@ -79,19 +99,17 @@ async def fetch(url: str, field: str, max_bytes: int, timeout: float) -> Media:
             declared = resp.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise BadRequest(f"{field} is larger than the limit of {max_bytes} bytes")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in resp.aiter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise BadRequest(f"{field} is larger than the limit of {max_bytes} bytes")
-                chunks.append(chunk)
+            try:
+                data = await read_at_most(resp.aiter_bytes(), max_bytes)
+            except TooLarge:
+                raise BadRequest(
+                    f"{field} is larger than the limit of {max_bytes} bytes"
+                ) from None
             mime = resp.headers.get("content-type", "").split(";", 1)[0].strip() or None
     except (httpx2.TimeoutException, TimeoutError):
         raise BadRequest(f"{field}: {url} did not answer within {timeout:g} s") from None
     except httpx2.HTTPError as exc:
         raise BadRequest(f"{field}: {url} could not be fetched ({type(exc).__name__})") from None
-    data = b"".join(chunks)
     name = urlparse(url).path.rsplit("/", 1)[-1] or None
     guessed = mimetypes.guess_type(name)[0] if name else None
     if mime in (None, "application/octet-stream"):

@@ -45,6 +45,8 @@ from urllib.parse import urljoin, urlsplit
 
 import structlog
 
+from wagate.messaging.media import TooLarge, read_at_most
+
 _log = structlog.get_logger("wagate.messaging.preview")
 
 PAGE_MAX_BYTES = 512 * 1024
@@ -340,16 +342,10 @@ async def _get(client: Any, url: str, accept: str, max_bytes: int, cut: bool) ->
         if not cut and declared.isdigit() and int(declared) > max_bytes:
             raise Skip(f"{declared} bytes is more than {max_bytes}")
         ctype = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.aiter_bytes():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > max_bytes:
-                if not cut:
-                    raise Skip(f"more than {max_bytes} bytes")
-                break
-        data = b"".join(chunks)[:max_bytes]
+        try:
+            data = await read_at_most(resp.aiter_bytes(), max_bytes, cut=cut)
+        except TooLarge as exc:
+            raise Skip(str(exc)) from None
         return Fetched(data, str(resp.url), ctype, resp.charset_encoding)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from wagate.engines.messaging import MessageKey
+from wagate.engines.messaging import MEDIA_MEMBERS, MessageKey
 from wagate.store.messages import sortable_id
 from wagate.store.models import utcnow
 
@@ -22,16 +22,6 @@ _DEVICES = (
 def content_type(content: dict[str, Any]) -> str:
     """The message's kind: its first member (Baileys' getContentType)."""
     return next((k for k in content if k not in _SKIP), "unknown")
-
-
-MEDIA_MEMBERS = (
-    "imageMessage",
-    "videoMessage",
-    "audioMessage",
-    "documentMessage",
-    "stickerMessage",
-    "ptvMessage",
-)
 
 
 def media_member(content: dict[str, Any]) -> dict[str, Any] | None:

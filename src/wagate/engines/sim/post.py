@@ -22,6 +22,7 @@ from wagate.domain.errors import BadRequest, EngineUnavailable, Forbidden, NotFo
 from wagate.domain.jids import is_group
 from wagate.engines.base import EngineEvent, InboundEvent
 from wagate.engines.messaging import (
+    MEDIA_MEMBERS,
     ChatChange,
     GroupChange,
     GroupInfo,
@@ -41,14 +42,6 @@ from wagate.engines.messaging import (
 if TYPE_CHECKING:
     from wagate.engines.sim.network import Account, SimNetwork
 
-MEDIA_MEMBERS = (
-    "imageMessage",
-    "videoMessage",
-    "audioMessage",
-    "documentMessage",
-    "stickerMessage",
-    "ptvMessage",
-)
 INBOX_LIMIT = 10_000
 SENT_LIMIT = 200_000
 
