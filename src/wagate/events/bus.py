@@ -18,7 +18,7 @@ from wagate.core.ports import StatusSnapshot
 from wagate.events.catalogue import event_key
 from wagate.events.ids import new_event_id
 from wagate.events.routing import Routes
-from wagate.store.outbox import Delivery, OutboxStore, Write
+from wagate.store.outbox import Delivery, OutboxStore, Write, row_bytes
 
 Envelope = dict[str, Any]
 Subscriber = Callable[[Envelope], Awaitable[None]]
@@ -85,10 +85,51 @@ class EventBus:
             return []
         rows: list[Delivery] = []
         for env in events:
-            rows.extend(await self.routes.deliveries(env))
+            found = await self.routes.deliveries(env)
+            if self.outbox is not None and not all(map(self.outbox.fits, found)):
+                found = await self._fitting(env, found)
+            rows.extend(found)
             if env["event"] == "remove.instance":
                 self.routes.forget(env["instanceId"])
         return rows
+
+    @property
+    def payload_room(self) -> int | None:
+        """The largest event payload (bytes, as the database writes it) the outbox keeps;
+        None: no limit (or no outbox)."""
+        return None if self.outbox is None else self.outbox.payload_room
+
+    async def _fitting(self, env: Envelope, found: list[Delivery]) -> list[Delivery]:
+        """The rows of an event too large for the outbox (MySQL's max_allowed_packet). With a
+        `message.base64` it goes without it (the envelope itself changes, so every destination
+        and live subscriber gets the same event); rows that still do not fit are left out,
+        logged. Never raises: one event must not fail the writes sharing its transaction."""
+        assert self.routes is not None and self.outbox is not None
+        data = env.get("data")
+        message = data.get("message") if isinstance(data, dict) else None
+        if isinstance(data, dict) and isinstance(message, dict) and "base64" in message:
+            rest = {k: v for k, v in message.items() if k != "base64"}
+            env["data"] = {**data, "message": rest}
+            _log.warning(
+                "media left out of the event: too large for the outbox",
+                event_name=env["event"],
+                id=env["id"],
+                instance=env["instance"],
+                packet=self.outbox.packet,
+            )
+            found = await self.routes.deliveries(env)
+        kept = [d for d in found if self.outbox.fits(d)]
+        if len(kept) < len(found):
+            _log.error(
+                "event too large for the outbox: not delivered",
+                event_name=env["event"],
+                id=env["id"],
+                instance=env["instance"],
+                row_bytes=max(map(row_bytes, found)),
+                packet=self.outbox.packet,
+                destinations=len(found) - len(kept),
+            )
+        return kept
 
     async def write(self, events: Sequence[Envelope]) -> None:
         """Write `events` to the outbox in their own transaction. Raises if the write fails."""

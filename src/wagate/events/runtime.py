@@ -77,8 +77,10 @@ class Events:
     live: list[Any] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Load the configs, connect the enabled brokers and start delivering."""
+        """Load the configs and the database's limits, connect the enabled brokers and start
+        delivering."""
         await self.routes.load()
+        await self.store.read_limits()
         s = self.settings
         if s.rabbitmq_enabled:
             from wagate.events.sinks.amqp import AmqpSink

@@ -13,8 +13,8 @@ Per chunk (all arrays, in this order; an empty one is not sent):
 - at the end of a sync (`History.final`), `messaging-history.set`
   `{messageCount, chatCount, contactCount}`: what the whole sync announced (Evolution 2.4).
 
-A long array goes out as several events of at most EVENT_MESSAGES items, each small enough
-for the outbox (MySQL keeps 64 KiB per event).
+A long array goes out as several events of at most EVENT_MESSAGES items and EVENT_BYTES
+bytes, each small enough for the outbox (on MySQL, for its max_allowed_packet).
 
 DATABASE_SAVE_DATA_HISTORIC gates storing the messages and chats (the events go out
 regardless, as in Evolution); DATABASE_SAVE_DATA_CONTACTS gates the contacts. Stored chats and
@@ -46,17 +46,19 @@ _log = structlog.get_logger("wagate.messaging")
 EVENT_MESSAGES = 1000
 """At most this many items per chats.set, messages.set or contacts.upsert event."""
 EVENT_BYTES = 2_000_000
-PAYLOAD_LIMIT = {"mysql": 65_535}
-"""The largest event payload each database's outbox keeps (MySQL's TEXT column)."""
+"""At most this many bytes of JSON per such event."""
 ENVELOPE_SLACK = 2_048
 """Room for the envelope around `data` (ids, names, URLs)."""
 READ_RETRIES = 3
 
 
-def event_bytes(dialect: str) -> int:
-    """The budget of one event's `data` on this database."""
-    limit = PAYLOAD_LIMIT.get(dialect)
-    return EVENT_BYTES if limit is None else min(EVENT_BYTES, limit - ENVELOPE_SLACK)
+def event_bytes(room: int | None) -> int:
+    """The budget of one event's `data` when the outbox keeps payloads of at most `room`
+    bytes as the database writes them (None: no limit). Escaped for MySQL, JSON takes at
+    most twice its size."""
+    if room is None:
+        return EVENT_BYTES
+    return max(min(EVENT_BYTES, room // 2 - ENVELOPE_SLACK), 1)
 
 
 @dataclass(slots=True)
@@ -116,7 +118,7 @@ def add(lane: Lane, b: _Batch, h: History, have: Known) -> None:
     iid = lane.instance_id
     counts = lane.history
     names = {c.jid: c.name or c.notify for c in h.contacts if c.name or c.notify}
-    budget = event_bytes(lane.p.store.dialect)
+    budget = event_bytes(lane.p.bus.payload_room if lane.p.bus.durable else None)
     chats = _chats(lane, b, h, have)
     for part in _split(chats, budget, "chat"):
         lane._env(b, "chats.set", part)

@@ -472,7 +472,17 @@ class Lane:
         return base64.b64encode(data).decode()
 
     def _keep(self, b: _Batch, row: dict[str, Any]) -> None:
-        """Store a new message; the batch's receipts of it link to its row."""
+        """Store a new message; the batch's receipts of it link to its row. One larger than
+        the database takes (MySQL's max_allowed_packet) is not stored, logged: it would fail
+        the whole batch."""
+        if not db.message_fits(row, self.p.packet):
+            _log.error(
+                "message too large to store",
+                instance=self.name,
+                id=row["key_id"],
+                packet=self.p.packet,
+            )
+            return
         b.messages.append(row)
         b.originals[row["key_id"]] = row["id"]
 
@@ -657,13 +667,21 @@ class Pipeline:
 
     def base64_cap(self, content: dict[str, Any]) -> int:
         """The largest media put into an event: WAGATE_MEDIA_MAX_BYTES, and on a database
-        whose outbox keeps bounded payloads (MySQL), what still fits in one."""
+        whose outbox bounds an event (MySQL's max_allowed_packet), what still fits in one:
+        base64 is written as it is, the rest of the message may double when escaped. Not
+        downloading what could not be sent; the bus still checks the event itself."""
         cap = self.settings.media_max_bytes
-        limit = history.PAYLOAD_LIMIT.get(self.store.dialect) if self.bus.durable else None
-        if limit is not None:
-            room = limit - history.ENVELOPE_SLACK - len(orjson.dumps(content)) - 1024
+        room = self.bus.payload_room if self.bus.durable else None
+        if room is not None:
+            room -= history.ENVELOPE_SLACK + 2 * len(orjson.dumps(content)) + 1024
             cap = min(cap, max(room, 0) * 3 // 4)
         return cap
+
+    @property
+    def packet(self) -> int | None:
+        """MySQL's max_allowed_packet as the outbox read it at start-up; None: no such limit."""
+        outbox = self.bus.outbox
+        return None if outbox is None else outbox.packet
 
     def lane(self, instance_id: str, name: str, sender: Callable[[], str | None]) -> Lane:
         lane = self.lanes.get(instance_id)

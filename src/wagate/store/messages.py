@@ -7,6 +7,7 @@ can commit a batch of rows together with the outbox rows of the events that repo
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -36,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from wagate.store.db import PACKET_MARGIN, literal_bytes
 from wagate.store.models import Base, new_cuid, utcnow
 
 Write = Callable[[AsyncSession], Awaitable[None]]
@@ -246,6 +249,28 @@ def insert_absent_contacts(rows: Sequence[dict[str, Any]]) -> Write:
         await _insert_absent(s, ContactRow, rows, ("instance_id", "remote_jid"))
 
     return op
+
+
+MESSAGE_ROW_BYTES = 8_192
+"""A `messages` INSERT without its message and contextInfo: the statement's text, the ids,
+the JIDs, the key and the push name, escaped."""
+
+
+def message_fits(row: dict[str, Any], packet: int | None) -> bool:
+    """Whether MySQL/MariaDB take the INSERT of this `messages` row (`packet`: the server's
+    max_allowed_packet; None: no such limit). Its JSON is written as json.dumps writes it
+    (non-ASCII as \\uXXXX), then escaped: never more than 4 times orjson's size, which answers
+    for the usual message without the slower json.dumps."""
+    if packet is None:
+        return True
+    room = packet - PACKET_MARGIN - MESSAGE_ROW_BYTES
+    parts = (row["message"], row["context_info"])
+    try:
+        if sum(4 * len(orjson.dumps(part)) + 2 for part in parts) <= room:
+            return True
+    except TypeError:  # what orjson does not write (a huge int): json.dumps decides
+        pass
+    return sum(literal_bytes(json.dumps(part)) for part in parts) <= room
 
 
 def insert_messages(rows: Sequence[dict[str, Any]]) -> Write:

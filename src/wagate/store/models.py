@@ -9,9 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 _B36 = string.digits + string.ascii_lowercase
+LONG_TEXT = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+"""Text of any length: MySQL/MariaDB's TEXT stops at 65,535 bytes (migration 0006)."""
 
 
 def utcnow() -> datetime:
@@ -95,12 +98,12 @@ class Webhook(Base):
     instance_id: Mapped[str] = mapped_column(
         ForeignKey("instances.id", ondelete="CASCADE"), unique=True
     )
-    url: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(LONG_TEXT)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     events: Mapped[list[str]] = mapped_column(JSON, default=list)
     headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     by_events: Mapped[bool] = mapped_column(Boolean, default=False)
     base64: Mapped[bool] = mapped_column(Boolean, default=False)
-    secret: Mapped[str | None] = mapped_column(Text, default=None)
+    secret: Mapped[str | None] = mapped_column(LONG_TEXT, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

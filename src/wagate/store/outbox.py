@@ -8,6 +8,7 @@ claimed by the dispatcher in order per lane, and pruned once delivered and old.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
+import orjson
+import structlog
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -31,6 +34,7 @@ from sqlalchemy import (
     delete,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import DBAPIError
@@ -38,13 +42,37 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wagate.core.ports import StatusSnapshot
-from wagate.store.models import Base, Instance, Webhook, new_cuid, utcnow
+from wagate.store.db import PACKET_MARGIN, literal_bytes
+from wagate.store.models import LONG_TEXT, Base, Instance, Webhook, new_cuid, utcnow
 from wagate.store.repos import status_values
 
+_log = structlog.get_logger("wagate.events")
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 IDLE_PING_SECONDS = 10.0
 CLOSE_WAIT_SECONDS = 5.0
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
+ERROR_CHARS = 2_000
+"""A delivery error is kept this long (a sink's exception may quote a whole body)."""
+
+# --- how large an outbox row MySQL/MariaDB takes ---------------------------------------------
+#
+# Its columns are LONGTEXT (4 GiB), so the bound is the server's max_allowed_packet (see
+# db.literal_bytes). PostgreSQL and SQLite have no such bound short of a gigabyte.
+FALLBACK_PACKET = 1 << 20
+"""max_allowed_packet assumed until the server's was read: the lowest default of MySQL and
+MariaDB releases (1 MiB; now 16 MiB on MariaDB, 64 MiB on MySQL 8)."""
+ROW_BYTES = 4_096
+"""An outbox INSERT without its target, headers, secret and payload: the statement's text,
+the ids, the instance name (255 characters, escaped), the lane and the dates."""
+ROW_ALLOWANCE = 8_192
+"""Room left for the rest of the row when announcing how large a payload may be: a usual
+target URL, headers and secret fit in what ROW_BYTES does not use."""
+
+
+def row_bytes(d: Delivery) -> int:
+    """How large the INSERT of `d`'s row is on MySQL/MariaDB (an upper bound)."""
+    headers = None if d.headers is None else json.dumps(d.headers)
+    return ROW_BYTES + sum(map(literal_bytes, (d.target, headers, d.secret, d.payload)))
 
 
 class OutboxRow(Base):
@@ -63,10 +91,10 @@ class OutboxRow(Base):
     lane: Mapped[str] = mapped_column(String(120))
     sink: Mapped[str] = mapped_column(String(16))
     scope: Mapped[str] = mapped_column(String(16))
-    target: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(LONG_TEXT)
     headers: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    secret: Mapped[str | None] = mapped_column(Text, default=None)
-    payload: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(LONG_TEXT, default=None)
+    payload: Mapped[str] = mapped_column(LONG_TEXT)
     status: Mapped[str] = mapped_column(String(12), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -355,8 +383,60 @@ class OutboxStore:
         self._flusher: asyncio.Task[None] | None = None
         self._rewound: list[Rewound] = []
         engine: AsyncEngine = sessions.kw["bind"]
+        self._engine = engine
         self._writer = _Held(engine, autocommit=False)  # the group writer's
         self._reader = _Held(engine, autocommit=True)  # the dispatcher's reads
+        self.packet: int | None = (
+            FALLBACK_PACKET if engine.dialect.name in ("mysql", "mariadb") else None
+        )
+        """The largest statement the database takes (MySQL's max_allowed_packet); None: no
+        bound that an event could reach (PostgreSQL, SQLite)."""
+
+    async def read_limits(self) -> None:
+        """Read the server's max_allowed_packet (MySQL/MariaDB; start-up). If it cannot be
+        read, the lowest default stays assumed (logged)."""
+        if self.packet is None:
+            return
+        try:
+            async with self._engine.connect() as conn:
+                value = (await conn.execute(text("SELECT @@max_allowed_packet"))).scalar_one()
+            self.packet = int(value)
+        except Exception as exc:
+            _log.warning(
+                "max_allowed_packet not read; assuming the lowest default",
+                packet=self.packet,
+                error=repr(exc),
+            )
+            return
+        if self.packet < 1_048_576:
+            _log.warning(
+                "max_allowed_packet is below 1 MiB: the driver's batched inserts may not fit",
+                packet=self.packet,
+            )
+
+    @property
+    def payload_room(self) -> int | None:
+        """The largest payload (bytes, as a MySQL literal) an outbox row with a usual target
+        keeps; None: no limit."""
+        if self.packet is None:
+            return None
+        return max(self.packet - PACKET_MARGIN - ROW_ALLOWANCE, 0)
+
+    def fits(self, d: Delivery) -> bool:
+        """Whether the database takes `d`'s row: an event too large for it would fail the
+        transaction of every write it shares. Costs nothing without a limit, and for the
+        usual event."""
+        if self.packet is None:
+            return True
+        limit = self.packet - PACKET_MARGIN
+        try:  # JSON as json.dumps writes it, escaped: at most 4 times orjson's size
+            headers = 4 if d.headers is None else 4 * len(orjson.dumps(d.headers)) + 2
+        except TypeError:  # what orjson does not write (a huge int)
+            return row_bytes(d) <= limit
+        chars = len(d.payload) + len(d.target) + len(d.secret or "")
+        if ROW_BYTES + headers + 4 * chars + 8 <= limit:  # quotes, or NULL for no secret
+            return True  # even if each character took 4 bytes (an escaped one takes 2)
+        return row_bytes(d) <= limit
 
     async def close(self) -> None:
         """Let the writer finish what is queued (for a while), then give back the held
@@ -489,7 +569,7 @@ class OutboxStore:
                     "status": o.status,
                     "attempts": o.attempts,
                     "last_code": o.code,
-                    "last_error": o.error,
+                    "last_error": None if o.error is None else o.error[:ERROR_CHARS],
                 }
                 if o.next_at is not None:
                     values["next_at"] = o.next_at
