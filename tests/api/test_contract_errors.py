@@ -482,3 +482,25 @@ async def test_sim_routes_refuse_bad_input(sqlite_harness: Harness) -> None:
     r = await c.get("/instance/connectionState/sim")
     assert r.status_code == 200, "nothing above poisoned the instance's state"
     assert r.json()["instance"]["state"] == "close"
+
+
+async def test_free_text_settings_longer_than_a_few_kb_are_refused(harness: Harness) -> None:
+    """msgCall, wavoipToken and the proxy's fields are short text: 70 KB of it is a 400 naming
+    the field on every database (MariaDB's TEXT column would refuse it with an error)."""
+    h = harness
+    long = "x" * 70_000
+    await h.create("t", msgCall="no calls")
+    before = (await h.client.get("/settings/find/t")).json()
+    for field in ("msgCall", "wavoipToken"):
+        r = await h.client.post("/settings/set/t", json={**SETTINGS, field: long})
+        message = refused(r, 400)
+        assert field in str(message), message
+        r = await _create(h, {"instanceName": f"n-{field}", **BAILEYS, field: long})
+        assert field in str(refused(r, 400))
+    assert (await h.client.get("/settings/find/t")).json() == before
+    proxy = {"enabled": True, "host": "127.0.0.1", "port": "3128", "protocol": "http"}
+    for field in ("host", "username", "password"):
+        r = await h.client.post("/proxy/set/t", json={**proxy, field: long})
+        assert field in str(refused(r, 400))
+    fetched = (await h.client.get("/instance/fetchInstances")).json()
+    assert [i["name"] for i in fetched] == ["t"]

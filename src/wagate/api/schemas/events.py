@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import StrictBool, StrictStr
 
-from wagate.api.schemas.instance import Body
+from wagate.api.schemas.instance import Body, Text
 
 
 class WebhookFields(Body):
@@ -43,11 +43,11 @@ class NatsBody(Body):
 
 class ProxyBody(Body):
     enabled: StrictBool
-    host: StrictStr
-    port: StrictStr
-    protocol: StrictStr
-    username: StrictStr | None = None
-    password: StrictStr | None = None
+    host: Text
+    port: Text
+    protocol: Text
+    username: Text | None = None
+    password: Text | None = None
 
 
 class RedeliverBody(Body):

@@ -35,6 +35,10 @@ def unstorable_text(value: Any) -> str | None:
     return None
 
 
+Text = Annotated[StrictStr, Field(max_length=4096)]
+"""A free-text setting: a few KB at most (a database column is not a file store)."""
+
+
 class Body(BaseModel):
     """Extra properties are allowed (as Evolution), but declared ones are type-checked strictly."""
 
@@ -77,24 +81,24 @@ class CreateInstance(Body):
     businessId: Annotated[str, Field(max_length=100)] | None = None  # noqa: N815
     qrcode: StrictBool | None = None
     rejectCall: StrictBool | None = None  # noqa: N815
-    msgCall: StrictStr | None = None  # noqa: N815
+    msgCall: Text | None = None  # noqa: N815
     groupsIgnore: StrictBool | None = None  # noqa: N815
     alwaysOnline: StrictBool | None = None  # noqa: N815
     readMessages: StrictBool | None = None  # noqa: N815
     readStatus: StrictBool | None = None  # noqa: N815
     syncFullHistory: StrictBool | None = None  # noqa: N815
-    wavoipToken: StrictStr | None = None  # noqa: N815
+    wavoipToken: Text | None = None  # noqa: N815
     webhook: WebhookConfig | None = None
     websocket: TransportConfig | None = None
     rabbitmq: TransportConfig | None = None
     nats: TransportConfig | None = None
     sqs: TransportConfig | None = None
-    proxyHost: StrictStr | None = None  # noqa: N815
-    proxyPort: StrictStr | None = None  # noqa: N815
-    proxyProtocol: StrictStr | None = None  # noqa: N815
-    chatwootAccountId: StrictStr | None = None  # noqa: N815
-    chatwootToken: StrictStr | None = None  # noqa: N815
-    chatwootUrl: StrictStr | None = None  # noqa: N815
+    proxyHost: Text | None = None  # noqa: N815
+    proxyPort: Text | None = None  # noqa: N815
+    proxyProtocol: Text | None = None  # noqa: N815
+    chatwootAccountId: Text | None = None  # noqa: N815
+    chatwootToken: Text | None = None  # noqa: N815
+    chatwootUrl: Text | None = None  # noqa: N815
 
     @property
     def wants_proxy(self) -> bool:
@@ -118,5 +122,5 @@ class SettingsBody(Body):
     readMessages: StrictBool  # noqa: N815
     readStatus: StrictBool  # noqa: N815
     syncFullHistory: StrictBool  # noqa: N815
-    msgCall: StrictStr | None = None  # noqa: N815
-    wavoipToken: StrictStr | None = None  # noqa: N815
+    msgCall: Text | None = None  # noqa: N815
+    wavoipToken: Text | None = None  # noqa: N815
