@@ -19,8 +19,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.integration.durability import run  # noqa: E402
-
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -30,6 +28,12 @@ def main() -> int:
     ap.add_argument("--kills", type=int, default=2)
     ap.add_argument("--postgres", help="a PostgreSQL URI instead of SQLite")
     args = ap.parse_args()
+    if args.events < 1 or args.instances < 1:
+        ap.error("--events and --instances must be at least 1")
+    if args.refuse < 0 or args.kills < 0:
+        ap.error("--refuse and --kills cannot be negative")
+    from tests.integration.durability import run
+
     env = {}
     if args.postgres:
         env = {"DATABASE_PROVIDER": "postgresql", "DATABASE_CONNECTION_URI": args.postgres}

@@ -237,6 +237,11 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=0, help="events/s of the latency run")
     loopback.add_common_args(ap)
     args = ap.parse_args()
+    loopback.check_common_args(ap, args)
+    if args.instances < 1 or args.events < args.instances:
+        ap.error("--instances must be at least 1 and --events at least --instances")
+    if args.seconds <= 0 or args.rate < 0:
+        ap.error("--seconds must be positive and --rate cannot be negative")
     if args.serve_receiver:
         serve_receiver(int(args.serve_receiver[0]), args.serve_receiver[1])
         return 0

@@ -169,6 +169,9 @@ def main() -> int:
     ap.add_argument("--chats", type=int, default=50)
     loopback.add_common_args(ap)
     args = ap.parse_args()
+    loopback.check_common_args(ap, args)
+    if args.messages < 1 or args.chats < 1:
+        ap.error("--messages and --chats must be at least 1")
     if args.serve_receiver:
         serve_receiver(int(args.serve_receiver[0]), args.serve_receiver[1])
         return 0

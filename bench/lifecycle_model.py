@@ -8,15 +8,18 @@ down, closes with every code, stale events and timers from old epochs, concurren
 connect/logout/delete/restart, process restarts and delete-then-recreate, checking DESIGN.md's
 seven invariants after every step. Here violations are counted instead of stopping the run.
 
-    .venv/bin/python bench/lifecycle_model.py [--sequences 10000] [--steps 40]
+    .venv/bin/python bench/lifecycle_model.py [--sequences 10000] [--steps 40] [--seed N] [--json]
 
 Prints how many sequences and steps ran, how many sequences violated anything (by invariant),
-and the first few violations found. Exit status 1 when any sequence violated an invariant.
+and the first few violations found (`--json`: the same as one JSON object). `--seed` makes the
+sequences the same from run to run (by default each run draws new ones). Exit status 1 when any
+sequence violated an invariant.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import time
@@ -25,16 +28,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hypothesis import HealthCheck, Phase, settings  # noqa: E402
-from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
-from tests.property.test_lifecycle_machine import LifecycleMachine  # noqa: E402
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sequences", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=40, help="steps per sequence (at most)")
+    parser.add_argument("--seed", type=int, help="draw the same sequences every run")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
     args = parser.parse_args()
+    if args.sequences < 1 or args.steps < 1:
+        parser.error("--sequences and --steps must be at least 1")
+
+    from hypothesis import HealthCheck, Phase, seed, settings
+    from hypothesis.stateful import run_state_machine_as_test
+    from tests.property.test_lifecycle_machine import LifecycleMachine
+
+    if args.seed is not None:
+        seed(args.seed)(LifecycleMachine)
 
     LifecycleMachine.strict = False
     by_invariant: Counter[str] = Counter()
@@ -60,6 +70,17 @@ def main() -> int:
     )
     elapsed = time.perf_counter() - started
     tally = LifecycleMachine.tally
+    if args.json:
+        figures = {
+            "sequences_run": tally["ran"],
+            "steps_run": tally["steps"],
+            "sequences_violated": tally["violated"],
+            "by_invariant": dict(sorted(by_invariant.items())),
+            "examples": [example[:300] for example in LifecycleMachine.examples],
+            "seconds": round(elapsed, 1),
+        }
+        print(json.dumps(figures, indent=2))
+        return 1 if tally["violated"] else 0
     print(f"sequences run:      {tally['ran']}")
     print(
         f"steps run:          {tally['steps']} ({tally['steps'] / max(1, tally['ran']):.1f} avg)"

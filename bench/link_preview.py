@@ -159,6 +159,8 @@ def main() -> int:
     ap.add_argument("--serve-site", type=int, metavar="PORT")
     ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     args = ap.parse_args()
+    if args.sends < 1 or args.page_kb < 0:
+        ap.error("--sends must be at least 1 and --page-kb cannot be negative")
     if args.serve_site:
         serve_site(args.serve_site, args.page_kb)
         return 0

@@ -68,6 +68,19 @@ def add_common_args(ap: argparse.ArgumentParser) -> None:
     )
 
 
+DATABASES = ("sqlite", "postgresql")
+
+
+def check_common_args(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse (exit 2) what `add_common_args` accepts but cannot run: no run, or an unknown
+    database."""
+    if args.runs < 1:
+        ap.error("--runs must be at least 1")
+    providers = args.db.split(",")
+    if not all(p in DATABASES for p in providers):
+        ap.error(f"--db takes a comma-separated list of {', '.join(DATABASES)}; got {args.db!r}")
+
+
 def per_database(
     args: argparse.Namespace,
     measure: Callable[[str, str | None, argparse.Namespace], Coroutine[Any, Any, Any]],

@@ -13,7 +13,9 @@ sizes. Inputs are made first with the same ffmpeg (nothing is downloaded):
 - pillow_png_1mb (when Pillow is installed): the same still sticker made in-process with Pillow
   (thumbnail + pad + WebP q80), the alternative that was measured and not taken.
 
-Run: `.venv/bin/python bench/media_convert.py [--runs N]`. Prints JSON.
+Run: `.venv/bin/python bench/media_convert.py [--runs N] [--voice-seconds S] [--clip-seconds S]`
+(shorter inputs than the 30 s voice note and the 3 s clips only for a quick check; the case
+names carry the durations). Prints JSON.
 """
 
 from __future__ import annotations
@@ -50,9 +52,9 @@ def make(exe: str, tmp: Path, name: str, *args: str) -> bytes:
     return out.read_bytes()
 
 
-def inputs(exe: str, tmp: Path) -> dict[str, bytes]:
-    voice = ["-f", "lavfi", "-i", "sine=frequency=220:duration=30", "-f", "lavfi", "-i",
-             "anoisesrc=duration=30:amplitude=0.05", "-filter_complex", "amix=inputs=2",
+def inputs(exe: str, tmp: Path, voice_s: int, clip_s: int) -> dict[str, bytes]:
+    voice = ["-f", "lavfi", "-i", f"sine=frequency=220:duration={voice_s}", "-f", "lavfi", "-i",
+             f"anoisesrc=duration={voice_s}:amplitude=0.05", "-filter_complex", "amix=inputs=2",
              "-ac", "2", "-ar", "44100"]  # fmt: skip
     wav = make(exe, tmp, "v.wav", *voice)
     return {
@@ -72,7 +74,9 @@ def inputs(exe: str, tmp: Path) -> dict[str, bytes]:
             "-frames:v",
             "1",
         ),  # fmt: skip
-        "gif": make(exe, tmp, "a.gif", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10:d=3"),
+        "gif": make(
+            exe, tmp, "a.gif", "-f", "lavfi", "-i", f"testsrc=size=320x240:rate=10:d={clip_s}"
+        ),
         "mp4": make(
             exe,
             tmp,
@@ -80,7 +84,7 @@ def inputs(exe: str, tmp: Path) -> dict[str, bytes]:
             "-f",
             "lavfi",
             "-i",
-            "testsrc=size=640x360:rate=30:d=3",
+            f"testsrc=size=640x360:rate=30:d={clip_s}",
             "-c:v",
             "mpeg4",
             "-q:v",
@@ -124,7 +128,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit("no ffmpeg: install wagate[media] (uv sync installs it) or ffmpeg")
     conv = Converter(ffmpeg_path=None, timeout=120, max_bytes=64 * 1024 * 1024)
     with tempfile.TemporaryDirectory() as tmp:
-        given = inputs(exe, Path(tmp))
+        given = inputs(exe, Path(tmp), args.voice_seconds, args.clip_seconds)
     opus = (await conv.voice(Media(given["wav"], None, None), "audio")).data
 
     def voice(data: bytes) -> Callable[[], Awaitable[bytes]]:
@@ -141,14 +145,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
     report: dict[str, Any] = {"ffmpeg": exe, "runs": args.runs, "cases": {}}
     cases = report["cases"]
+    v, c = args.voice_seconds, args.clip_seconds
     for name, data, run in (
-        ("voice_wav_30s", given["wav"], voice(given["wav"])),
-        ("voice_mp3_30s", given["mp3"], voice(given["mp3"])),
-        ("voice_m4a_30s", given["m4a"], voice(given["m4a"])),
-        ("voice_opus_passthrough_30s", opus, voice(opus)),
+        (f"voice_wav_{v}s", given["wav"], voice(given["wav"])),
+        (f"voice_mp3_{v}s", given["mp3"], voice(given["mp3"])),
+        (f"voice_m4a_{v}s", given["m4a"], voice(given["m4a"])),
+        (f"voice_opus_passthrough_{v}s", opus, voice(opus)),
         ("sticker_png_1mb", given["png"], sticker(given["png"])),
-        ("sticker_gif_3s", given["gif"], sticker(given["gif"])),
-        ("sticker_mp4_3s", given["mp4"], sticker(given["mp4"])),
+        (f"sticker_gif_{c}s", given["gif"], sticker(given["gif"])),
+        (f"sticker_mp4_{c}s", given["mp4"], sticker(given["mp4"])),
     ):
         cases[name] = await case(args.runs, len(data), run)
     try:
@@ -167,4 +172,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=7)
-    print(json.dumps(asyncio.run(main(parser.parse_args())), indent=2))
+    parser.add_argument("--voice-seconds", type=int, default=30, help="voice note length (30)")
+    parser.add_argument("--clip-seconds", type=int, default=3, help="animated input length (3)")
+    args = parser.parse_args()
+    if args.runs < 1 or args.voice_seconds < 1 or args.clip_seconds < 1:
+        parser.error("--runs, --voice-seconds and --clip-seconds must be at least 1")
+    print(json.dumps(asyncio.run(main(args)), indent=2))

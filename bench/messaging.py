@@ -205,6 +205,9 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=16)
     loopback.add_common_args(ap)
     args = ap.parse_args()
+    loopback.check_common_args(ap, args)
+    if args.messages < 1 or args.concurrency < 1:
+        ap.error("--messages and --concurrency must be at least 1")
     if args.serve_receiver:
         serve_receiver(int(args.serve_receiver[0]), args.serve_receiver[1])
         return 0

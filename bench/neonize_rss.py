@@ -22,11 +22,11 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wagate.engines.base import EngineEvent, SessionSpec
-from wagate.engines.neonize import HostConfig, NeonizeConfig, NeonizeEngine, NeonizeSession
-from wagate.observability.logging import configure as configure_logging
+if TYPE_CHECKING:  # imported where used, so that bad arguments are refused at once
+    from wagate.engines.base import EngineEvent
+    from wagate.engines.neonize import NeonizeSession
 
 
 @dataclass
@@ -87,14 +87,19 @@ class Blackhole:
         self.server.close()
 
 
-async def measure(shard: int, count: int, proxy: str, data: Path) -> Row:
+async def measure(shard: int, count: int, proxy: str, data: Path, settle: float) -> Row:
+    from wagate.engines.base import SessionSpec
+    from wagate.engines.neonize import HostConfig, NeonizeConfig, NeonizeEngine
+
     config = NeonizeConfig(
         shard_size=shard,
         recycle_after=10_000,
         proxy=proxy,
         start_timeout=300.0,
         stop_deadline=2.0,
-        host=HostConfig(connect_grace=0.3, connect_deadline=600.0),
+        # the sessions dial a black hole and never stop cleanly: a host gives up on them after
+        # 1 s and exits by itself at close, rather than being killed after the pool's timeout
+        host=HostConfig(connect_grace=0.3, connect_deadline=600.0, stop_deadline=1.0),
     )
     engine = NeonizeEngine.for_data_dir(data / f"s{shard}-n{count}", config)
     closed: list[EngineEvent] = []
@@ -106,7 +111,7 @@ async def measure(shard: int, count: int, proxy: str, data: Path) -> Row:
     while not all(s._starter is not None and s._starter.done() for s in sessions):
         await asyncio.sleep(0.05)
     up = time.monotonic() - t0
-    await asyncio.sleep(2.0)  # let every dial settle into its socket
+    await asyncio.sleep(settle)  # let every dial settle into its socket
     pids = [h.pid for h in engine.pool.hosts if h.alive and h.pid is not None]
     totals = [memory(pid) for pid in pids]
     rss, pss, uss = (sum(t[k] for t in totals) for k in range(3))
@@ -126,14 +131,14 @@ async def measure(shard: int, count: int, proxy: str, data: Path) -> Row:
     return row
 
 
-async def main(counts: list[int], shards: list[int]) -> list[Row]:
+async def main(counts: list[int], shards: list[int], settle: float = 2.0) -> list[Row]:
     hole = Blackhole()
     rows: list[Row] = []
     try:
         with tempfile.TemporaryDirectory(prefix="wagate-bench-") as tmp:
             for shard in shards:
                 for count in counts:
-                    row = await measure(shard, count, hole.url, Path(tmp))
+                    row = await measure(shard, count, hole.url, Path(tmp), settle)
                     rows.append(row)
                     print(json.dumps(asdict(row)), flush=True)
     finally:
@@ -155,13 +160,22 @@ def table(rows: list[Row]) -> str:
 
 
 if __name__ == "__main__":
-    configure_logging("WARNING")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--shards", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument(
+        "--settle", type=float, default=2.0, help="seconds between up and measuring (2)"
+    )
     args = parser.parse_args()
-    result = asyncio.run(main(args.counts, args.shards))
+    if min(args.counts) < 1 or min(args.shards) < 1:
+        parser.error("--counts and --shards must be at least 1")
+    if args.settle < 0:
+        parser.error("--settle cannot be negative")
+    from wagate.observability.logging import configure as configure_logging
+
+    configure_logging("WARNING")
+    result = asyncio.run(main(args.counts, args.shards, args.settle))
     print(table(result))
     if args.json:
         payload: Any = [asdict(r) for r in result]

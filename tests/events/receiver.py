@@ -36,6 +36,7 @@ class Receiver:
     _server: asyncio.Server | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    _handlers: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @property
     def url(self) -> str:
@@ -47,13 +48,19 @@ class Receiver:
         return self
 
     async def refuse(self) -> None:
-        """Stop listening: new connections are refused until `start()` again."""
+        """Stop listening: new connections are refused until `start()` again. Open connections
+        are closed and their handlers ended here, so that none is left for the event loop to
+        cancel at exit (Python 3.11's stream callback logs a traceback for a cancelled one)."""
         if self._server is not None:
             self._server.close()
             for writer in list(self._writers):
                 writer.close()
             await self._server.wait_closed()
             self._server = None
+        handlers = list(self._handlers)
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
 
     async def stop(self) -> None:
         await self.refuse()
@@ -77,6 +84,9 @@ class Receiver:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -102,6 +112,10 @@ class Receiver:
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            pass  # refused or stopped (see `refuse`): the connection just ends
         finally:
             self._writers.discard(writer)
+            if task is not None:
+                self._handlers.discard(task)
             writer.close()

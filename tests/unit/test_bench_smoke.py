@@ -1,4 +1,10 @@
-"""The hot-path benchmark still runs end to end (a tiny profile: 1 s, 50 requests)."""
+"""Every bench in bench/ still runs end to end, in a tiny profile of a few seconds, and its
+figures make sense; each refuses a nonsensical profile with exit status 2.
+
+The full profiles are commands people run and report; these only keep them from rotting.
+The loopback benches run on SQLite here: PostgreSQL would add seconds for code paths the
+suite's database harnesses already cover, and the benches share one database name on it.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,14 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "http_hotpaths.py"
+BENCHES = Path(__file__).resolve().parents[2] / "bench"
+BENCH = BENCHES / "http_hotpaths.py"
 
 
 @pytest.mark.parametrize("generator", ["asyncio", "wrk"])
@@ -64,3 +73,194 @@ def test_the_benchmark_refuses_a_nonsensical_profile() -> None:
     )
     assert out.returncode == 2
     assert "must be positive" in out.stderr
+
+
+# --- the other benches -------------------------------------------------------------------
+
+
+def run_bench(script: str, *args: str, timeout: float = 100) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(BENCHES / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def quiet(stderr: str) -> bool:
+    """No traceback and no asyncio 'Exception in callback' noise."""
+    return "Traceback" not in stderr and "Exception in callback" not in stderr
+
+
+def check_durability(report: Any, _: Path) -> None:
+    assert report["ok"] is True
+    assert report["kills"] == 1
+    assert report["events"] > 0
+    assert report["missing"] == 0
+    assert report["out_of_order"] == 0
+    assert report["mismatched_duplicates"] == 0
+    assert report["received"] == report["events"] + report["duplicates"]
+    assert report["opens_seen"] >= report["acknowledged_opens"] > 0
+
+
+def check_throughput(report: Any, _: Path) -> None:
+    (run,) = report
+    assert run["database"] == "sqlite"
+    sat = run["saturation"]
+    assert sat["events"] == 150
+    assert sat["emit_per_s"] > 0 and sat["delivered_per_s"] > 0 and sat["cpu_us_per_event"] > 0
+    # every event of the fixed-rate phase (100/s over 3 instances for 0.5 s) arrived once
+    assert run["rate"] == 100
+    assert run["latency_ms_at_rate"]["samples"] == int(100 / 3 * 0.5) * 3
+    latency = run["latency_ms_at_rate"]
+    assert 0 < latency["p50"] <= latency["p99"] <= latency["max"]
+    assert run["duplicates"] == 0
+
+
+def check_history(report: Any, _: Path) -> None:
+    (run,) = report
+    assert run["database"] == "sqlite"
+    assert run["messages"] == 200 and run["announced_messages"] == 200
+    assert run["events"]["messaging-history.set"] == 1
+    assert run["events"]["chats.set"] >= 1 and run["events"]["messages.set"] >= 1
+    assert run["stored_s"] is not None and run["delivered_s"] is not None
+    assert run["largest_event_kb"] > 0
+
+
+def check_lifecycle(report: Any, _: Path) -> None:
+    # a fixed seed draws the same sequences every run: a violation here is a real one
+    assert report["sequences_run"] >= 20
+    assert report["steps_run"] >= report["sequences_run"]
+    assert report["sequences_violated"] == 0 and report["by_invariant"] == {}
+
+
+def check_link_preview(report: Any, _: Path) -> None:
+    assert report["sends_per_case"] == 3
+    assert report["thumbnail_bytes"] > 0
+    for case in ("plain", "link_off", "preview_cold", "preview_cached"):
+        assert 0 < report[case]["median_ms"] <= report[case]["p90_ms"]
+    assert report["plain"]["added_ms"] == 0
+
+
+def check_media(report: Any, _: Path) -> None:
+    assert report["runs"] == 1
+    cases = report["cases"]
+    voice = ("voice_wav_2s", "voice_mp3_2s", "voice_m4a_2s", "voice_opus_passthrough_2s")
+    stickers = ("sticker_png_1mb", "sticker_gif_1s", "sticker_mp4_1s")
+    assert set(voice + stickers) <= set(cases) <= {*voice, *stickers, "pillow_png_1mb"}
+    for figures in cases.values():
+        assert figures["in_bytes"] > 0 and figures["out_bytes"] > 0
+        assert figures["median_ms"] >= 0 and figures["child_cpu_ms"] >= 0
+    passthrough = cases["voice_opus_passthrough_2s"]
+    assert passthrough["out_bytes"] == passthrough["in_bytes"]  # Ogg/Opus is kept as it is
+
+
+def check_messaging(report: Any, _: Path) -> None:
+    (run,) = report
+    assert run["database"] == "sqlite"
+    assert run["messages"] == 50 and run["delivered"] == 50
+    assert run["failures"] == 0 and run["duplicates"] == 0
+    assert run["api_per_s"] > 0 and run["delivered_per_s"] > 0
+    assert 0 < run["latency_ms"]["p50"] <= run["latency_ms"]["p99"] <= run["latency_ms"]["max"]
+
+
+def check_network_down(report: Any, _: Path) -> None:
+    assert report["ok"] is True
+    assert [p["policy"] for p in report["policies"]] == ["defaults", "never-give-up"]
+    for policy in report["policies"]:
+        assert policy["instances"] == 2 and len(policy["attempts_per_minute"]) == 1
+        assert 0 < policy["worst_minute"] <= report["aim_per_minute"]
+        assert policy["recovered"] == 2
+        assert all(states == ["open"] for states in policy["updates_when_back"].values())
+
+
+def check_neonize(report: Any, workdir: Path) -> None:
+    (row,) = report
+    assert json.loads((workdir / "rows.json").read_text()) == [row]  # --json writes the same
+    assert row["shard"] == 1 and row["instances"] == 1 and row["hosts"] == 1
+    assert row["closed_early"] == 0
+    assert 0 < row["uss_mb"] <= row["pss_mb"] <= row["rss_mb"]
+
+
+def json_lines(stdout: str) -> Any:
+    """neonize_rss prints one JSON row per measurement, then a table."""
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def ffmpeg_missing() -> bool:
+    from wagate.messaging.convert import find_ffmpeg
+
+    return find_ffmpeg(None) is None
+
+
+def neonize_missing() -> bool:
+    from wagate.engines.neonize import available
+
+    return not available()
+
+
+PROFILES: dict[str, tuple[str, Callable[[Any, Path], None]]] = {
+    "events_durability.py": ("--events 40 --instances 2 --refuse 0.3 --kills 1", check_durability),
+    "events_throughput.py": (
+        "--events 150 --instances 3 --seconds 0.5 --rate 100 --db sqlite",
+        check_throughput,
+    ),
+    "history_sync.py": ("--messages 200 --chats 5 --db sqlite", check_history),
+    "lifecycle_model.py": ("--sequences 20 --steps 10 --seed 1 --json", check_lifecycle),
+    "link_preview.py": ("--sends 3 --page-kb 8", check_link_preview),
+    "media_convert.py": ("--runs 1 --voice-seconds 2 --clip-seconds 1", check_media),
+    "messaging.py": ("--messages 50 --concurrency 4 --db sqlite", check_messaging),
+    "network_down.py": ("--instances 2 --minutes 1 --json", check_network_down),
+    "neonize_rss.py": (
+        "--counts 1 --shards 1 --settle 0.5 --json {workdir}/rows.json",
+        check_neonize,
+    ),
+}
+"""Each bench's tiny profile (a few seconds) and what its figures must say."""
+
+
+def test_every_bench_has_a_profile() -> None:
+    scripts = {p.name for p in BENCHES.glob("*.py")} - {"loopback.py", "http_hotpaths.py"}
+    assert scripts == set(PROFILES)
+
+
+@pytest.mark.parametrize("script", sorted(PROFILES))
+def test_the_bench_runs_a_tiny_profile(script: str, tmp_path: Path) -> None:
+    if script == "media_convert.py" and ffmpeg_missing():
+        pytest.skip("no ffmpeg")
+    if script == "neonize_rss.py" and neonize_missing():
+        pytest.skip("neonize is not installed")
+    args, check = PROFILES[script]
+    out = run_bench(script, *(a.format(workdir=tmp_path) for a in args.split()))
+    assert out.returncode == 0, out.stderr
+    assert quiet(out.stderr), out.stderr
+    report = json_lines(out.stdout) if script == "neonize_rss.py" else json.loads(out.stdout)
+    check(report, tmp_path)
+
+
+NONSENSE = [
+    ("events_durability.py", ["--events", "0"], "--events and --instances must be at least 1"),
+    ("events_durability.py", ["--refuse", "-1"], "cannot be negative"),
+    ("events_throughput.py", ["--events", "2", "--instances", "3"], "--events at least"),
+    ("events_throughput.py", ["--db", "sqlite,oracle"], "--db takes a comma-separated list"),
+    ("history_sync.py", ["--chats", "0"], "--messages and --chats must be at least 1"),
+    ("lifecycle_model.py", ["--steps", "0"], "--sequences and --steps must be at least 1"),
+    ("link_preview.py", ["--sends", "0"], "--sends must be at least 1"),
+    ("media_convert.py", ["--runs", "0"], "must be at least 1"),
+    ("messaging.py", ["--concurrency", "0"], "--messages and --concurrency must be at least 1"),
+    ("messaging.py", ["--runs", "0"], "--runs must be at least 1"),
+    ("network_down.py", ["--minutes", "0"], "--instances and --minutes must be at least 1"),
+    ("neonize_rss.py", ["--shards", "0"], "--counts and --shards must be at least 1"),
+]
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "message"), NONSENSE, ids=[f"{s}:{' '.join(a)}" for s, a, _ in NONSENSE]
+)
+def test_the_bench_refuses_a_nonsensical_profile(
+    script: str, args: list[str], message: str
+) -> None:
+    out = run_bench(script, *args, timeout=30)
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr
