@@ -200,3 +200,36 @@ async def test_qr_limit_sends_refused_then_close(make_harness: Callable[..., Any
     assert await sim_stats(h, "unscanned") == {"connectAttempts": 1, "liveSessions": 0}
     await run_for(h, 600.0)
     assert (await sim_stats(h, "unscanned"))["connectAttempts"] == 1
+
+
+async def test_515_once_the_qr_limit_is_used_up_restarts_then_refused(
+    make_harness: Callable[..., Any],
+) -> None:
+    """The server asks for a restart (515) while the last QR of the limit is on screen: the
+    restart happens at once, and its first QR is refused, because the limit counts every QR
+    of a pairing attempt across automatic reconnects (only a connect starts a new count).
+    One refusal, the store says close/428, and nothing reconnects until the next connect."""
+    h = await make_harness(qrcode_limit=3, reconnect_jitter=0.0)
+    await h.create("restarted")
+    await h.client.get("/instance/connect/restarted")
+    await run_for(h, 20.0 * 2 + 5.0)  # three QR codes shown, none scanned
+    assert len(h.events_of("restarted", "qrcode.updated")) == 3
+
+    r = await h.client.post("/sim/restarted/disconnect", json={"code": 515})
+
+    assert r.json() == {"disconnected": True, "code": 515, "state": "close"}
+    qrs = h.events_of("restarted", "qrcode.updated")
+    assert [bool(e["data"].get("qrcode")) for e in qrs] == [True, True, True, False]
+    assert updates(h, "restarted") == [("connecting", 200), ("refused", 428), ("close", 428)]
+    life = (await connection_state(h, "restarted"))["lifecycle"]
+    assert (life["state"], life["reason"], life["action"]) == ("idle", 428, "connect")
+    hops = [(t["from"], t["to"], t["reason"]) for t in life["transitions"]]
+    assert hops[-2:] == [("awaiting_pairing", "connecting", 200), ("connecting", "idle", 428)]
+    row = await stored(h, "restarted")
+    assert (row["connectionStatus"], row["disconnectionReasonCode"]) == ("close", 428)
+    assert await sim_stats(h, "restarted") == {"connectAttempts": 2, "liveSessions": 0}
+    await run_for(h, 600.0)
+    assert (await sim_stats(h, "restarted"))["connectAttempts"] == 2
+
+    r = await h.client.get("/instance/connect/restarted")  # a new count
+    assert r.json()["count"] == 1 and r.json()["code"]

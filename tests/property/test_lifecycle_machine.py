@@ -209,6 +209,26 @@ class Watched(Supervisor):
 # --- the machine ----------------------------------------------------------------------------
 
 
+def _refused_on_restart(
+    code: int, before: lc.Instance, after: lc.Instance, restarted: list[str], refused: int
+) -> bool:
+    """The one terminal condition that may legitimately win a transient close within the same
+    step: the QR limit. Before pairing, the QR count runs across automatic reconnects (only
+    an explicit intent starts a new count), so a 515 that arrives once the limit is used up
+    restarts at once and the new session's first QR is refused. True only if exactly that
+    happened: no credentials, the count already at the limit, one session started by the
+    close, one `refused` announced, and the instance closed with the limit's reason."""
+    return (
+        code == lc.RESTART_REQUIRED
+        and not before.has_credentials
+        and before.qr_count >= POLICY.qr_limit
+        and restarted == [Closed.__name__]
+        and refused == 1
+        and after.state is lc.State.IDLE
+        and (after.reason, after.qr_count) == (lc.QR_LIMIT_REASON, before.qr_count)
+    )
+
+
 async def _settle(sup: Supervisor, rounds: int = 30) -> None:
     """Let every ready callback run, until the supervisor is idle and stays idle."""
     for _ in range(1000):
@@ -420,6 +440,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         before = sup.inst
         session = self.sim.sessions.get(NAME)
         ours = session is not None and session._alive and session.epoch == before.epoch
+        starts, heard = len(self.w.starts), len(self.w.events.get(sup.instance_id, []))
 
         async def drop() -> None:
             self.sim.disconnect(NAME, code)
@@ -431,11 +452,21 @@ class LifecycleMachine(RuleBasedStateMachine):
         if code in TERMINAL_CODES or (code == lc.QR_EXPIRED and not before.has_credentials):
             self._check(after.state not in lc.UP, f"inv4: terminal {code} left {after.state}")
             self._check(sup.timer_count() == 0, f"inv4: terminal {code} left a timer")
-        else:
-            self._check(
-                after.state in lc.UP or after.failures >= POLICY.max_failures,
-                f"inv4: transient {code} from {before.state} did not reconnect: {after}",
-            )
+            return
+        restarted = [cause for iid, _, cause in self.w.starts[starts:] if iid == sup.instance_id]
+        if code == lc.RESTART_REQUIRED and before.failures == 0:
+            self._check(restarted == [Closed.__name__], f"inv4: 515 restarted {restarted}")
+        refused = [
+            env
+            for env in self.w.events.get(sup.instance_id, [])[heard:]
+            if env["event"] == "connection.update" and env["data"]["state"] == "refused"
+        ]
+        self._check(
+            after.state in lc.UP
+            or after.failures >= POLICY.max_failures
+            or _refused_on_restart(code, before, after, restarted, len(refused)),
+            f"inv4: transient {code} from {before.state} did not reconnect: {after}",
+        )
 
     @precondition(lambda self: self.alive)
     @rule(up=st.booleans())

@@ -11,6 +11,11 @@ Rules (shared/DESIGN.md "The connection lifecycle"):
 - Close codes are classified by code *and* state: 408 before pairing is an expired QR (terminal),
   408 after pairing is a lost connection (transient). 515 restarts at once, but only once per
   streak of failures: a second one waits for the backoff like any other transient close.
+- The QR limit counts every QR of a pairing attempt, across its automatic reconnects (a 515
+  restart, a backoff reconnect); only an explicit intent starts a new count, as only it resets
+  the failures. So a transient close once the limit is used up still reconnects, and the new
+  session is refused at its first QR: the limit is decided in one place, on the QR, because
+  only the engine knows whether a session needs one.
 - Logout and delete set the intent down first: timers are cancelled before any teardown, the
   remote unlink is attempted only on a live paired session, and credentials are purged whatever
   the engine said.
