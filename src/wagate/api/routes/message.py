@@ -223,8 +223,9 @@ async def send_status(reg: InstanceDep, ms: MessengerDep, body: s.SendStatus) ->
     else:
         media = await _media(ms, reg, body.content, None, "content")
         data = media.data
-        if body.type == "audio":
-            content = c.voice(media.mimetype)
+        if body.type == "audio":  # a voice note, converted as sendWhatsAppAudio's
+            voice = await conv.Converter.of(ms.gw.settings).voice(media, "content")
+            content, data = c.voice(voice.mimetype, voice.seconds), voice.data
         else:
             content = c.media(body.type, media.mimetype, body.caption, None)
     jid = "status@broadcast"
