@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     media_fetch_timeout: float = Field(
         20.0, gt=0, le=300, validation_alias="WAGATE_MEDIA_FETCH_TIMEOUT_SECONDS"
     )
+    # Whether URLs a client gives (media URLs, link previews) may reach loopback, private,
+    # link-local (cloud metadata) and other non-public addresses; false refuses them, checked
+    # on every connection's resolved address (messaging/egress.py). True is Evolution's way.
+    fetch_private_addresses: bool = _env(True, "WAGATE_FETCH_PRIVATE_ADDRESSES")
     # The whole of a link preview (page and image); 0 turns link previews off.
     link_preview_timeout: float = Field(
         3.0, ge=0, le=60, validation_alias="WAGATE_LINK_PREVIEW_TIMEOUT_SECONDS"

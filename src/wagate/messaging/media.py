@@ -1,4 +1,5 @@
-"""Media given to the send routes: a URL (fetched with a deadline and a size cap), base64
+"""Media given to the send routes: a URL (fetched with a deadline and a size cap, and, with
+WAGATE_FETCH_PRIVATE_ADDRESSES=false, only from public addresses: see egress.py), base64
 (optionally a data: URI), or the bytes of a multipart upload."""
 
 from __future__ import annotations
@@ -87,12 +88,20 @@ def decode_base64(value: str, field: str, max_bytes: int) -> Media:
     return Media(data, mime or sniff(data), None)
 
 
-async def fetch(url: str, field: str, max_bytes: int, timeout: float) -> Media:
-    """GET the URL: at most `max_bytes`, within `timeout` seconds in all, else a 400."""
+async def fetch(
+    url: str, field: str, max_bytes: int, timeout: float, *, allow_private: bool = True
+) -> Media:
+    """GET the URL: at most `max_bytes`, within `timeout` seconds in all, else a 400. Without
+    `allow_private`, a connection to an address that is not public (the URL's, or a redirect's)
+    is a 400 too."""
     import httpx2  # on first use: a server that never fetches media does not load it
 
+    from wagate.messaging import egress
+
     try:
-        client = httpx2.AsyncClient(timeout=timeout, follow_redirects=True)
+        client = httpx2.AsyncClient(
+            timeout=timeout, follow_redirects=True, transport=egress.transport(allow_private)
+        )
         async with asyncio.timeout(timeout), client, client.stream("GET", url) as resp:
             if resp.status_code != 200:
                 raise BadRequest(f"{field}: {url} answered HTTP {resp.status_code}")
@@ -106,6 +115,10 @@ async def fetch(url: str, field: str, max_bytes: int, timeout: float) -> Media:
                     f"{field} is larger than the limit of {max_bytes} bytes"
                 ) from None
             mime = resp.headers.get("content-type", "").split(";", 1)[0].strip() or None
+    except egress.AddressNotAllowed as exc:
+        raise BadRequest(
+            f"{field}: fetching from {exc.host} is not allowed (not a public address)"
+        ) from None
     except (httpx2.TimeoutException, TimeoutError):
         raise BadRequest(f"{field}: {url} did not answer within {timeout:g} s") from None
     except httpx2.HTTPError as exc:
@@ -117,9 +130,11 @@ async def fetch(url: str, field: str, max_bytes: int, timeout: float) -> Media:
     return Media(data, mime, name)
 
 
-async def load(value: str, field: str, max_bytes: int, timeout: float) -> Media:
+async def load(
+    value: str, field: str, max_bytes: int, timeout: float, *, allow_private: bool = True
+) -> Media:
     """A URL or base64 value of a send route's media field."""
     value = value.strip()
     if is_url(value):
-        return await fetch(value, field, max_bytes, timeout)
+        return await fetch(value, field, max_bytes, timeout, allow_private=allow_private)
     return decode_base64(value, field, max_bytes)

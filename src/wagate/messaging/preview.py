@@ -23,7 +23,9 @@ bounded LRU, and concurrent sends of one link share one fetch, so a broadcast fe
 The thumbnail is inline only. Baileys (as Evolution runs it) can also upload a high-quality one
 to WhatsApp's media servers (`thumbnailDirectPath`, `mediaKey`, `thumbnailWidth/Height`); those
 fields describe that upload, so they are left out. Like a media URL, the link is fetched by the
-server: what it can reach, a text's link can reach (an egress policy is the deployment's).
+server: by default what it can reach, a text's link can reach; with
+WAGATE_FETCH_PRIVATE_ADDRESSES=false the page, each redirect and the image connect only to public
+addresses (egress.py), and a refused page is no preview (a refused image, no thumbnail).
 """
 
 from __future__ import annotations
@@ -363,10 +365,12 @@ class Previewer:
         self,
         timeout: float,
         *,
+        allow_private: bool = True,
         cache_size: int = CACHE_SIZE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.timeout = timeout
+        self.allow_private = allow_private
         self.cache_size = cache_size
         self._clock = clock
         self._cache: OrderedDict[str, tuple[float, dict[str, Any] | None]] = OrderedDict()
@@ -435,14 +439,18 @@ class Previewer:
         """The fields of the URL's page, within the deadline; None when there is no preview."""
         import httpx2  # on first use: a server that sends no links never loads it
 
+        from wagate.messaging import egress
+
         deadline = asyncio.get_running_loop().time() + self.timeout
         try:
+            ssl_context = await self._ssl_context()
             client = httpx2.AsyncClient(
-                verify=await self._ssl_context(),
+                verify=ssl_context,
                 timeout=self.timeout,
                 follow_redirects=True,
                 max_redirects=MAX_REDIRECTS,
                 headers={"user-agent": USER_AGENT},
+                transport=egress.transport(self.allow_private, ssl_context),
             )
             async with client:
                 async with asyncio.timeout_at(deadline):
@@ -458,6 +466,8 @@ class Previewer:
                 return fields
         except TimeoutError:
             reason = "timed out"
+        except egress.AddressNotAllowed as exc:
+            reason = str(exc)
         except Skip as exc:
             reason = str(exc)
         except httpx2.HTTPError as exc:
@@ -482,11 +492,13 @@ class Previewer:
         """The image's thumbnail within what is left of the deadline; None if it fails."""
         import httpx2
 
+        from wagate.messaging.egress import AddressNotAllowed
+
         try:
             async with asyncio.timeout_at(deadline):
                 image = await _get(client, url, "image/*", IMAGE_MAX_BYTES, cut=False)
                 thumb = await asyncio.to_thread(thumbnail, image.data)
-        except (TimeoutError, Skip, httpx2.HTTPError) as exc:
+        except (TimeoutError, Skip, httpx2.HTTPError, AddressNotAllowed) as exc:
             _log.debug("link preview image skipped", url=url, reason=str(exc) or repr(exc))
             return None
         if thumb is None:

@@ -69,7 +69,10 @@ class Messenger:
         self.gw = gw
         self.pipeline = pipeline
         self.store = store
-        self.previews = Previewer(gw.settings.link_preview_timeout)
+        self.previews = Previewer(
+            gw.settings.link_preview_timeout,
+            allow_private=gw.settings.fetch_private_addresses,
+        )
         self.numbers = numbers
         """The onWhatsApp cache (None unless DATABASE_SAVE_IS_ON_WHATSAPP)."""
 

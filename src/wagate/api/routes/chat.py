@@ -366,7 +366,13 @@ async def profile_status(reg: InstanceDep, ms: MessengerDep, body: s.ProfileStat
 async def profile_picture(reg: InstanceDep, ms: MessengerDep, body: s.ProfilePicture) -> Any:
     st = ms.gw.settings
     ms.live(reg)
-    media = await m.load(body.picture, "picture", st.media_max_bytes, st.media_fetch_timeout)
+    media = await m.load(
+        body.picture,
+        "picture",
+        st.media_max_bytes,
+        st.media_fetch_timeout,
+        allow_private=st.fetch_private_addresses,
+    )
     await ms.call(reg, lambda x: x.set_profile(picture=media.data))
     return {"update": "success"}
 

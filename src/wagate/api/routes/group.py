@@ -76,7 +76,13 @@ async def picture(
     jid = _group(group)
     ms.live(reg)
     st = ms.gw.settings
-    media = await m.load(body.image, "image", st.media_max_bytes, st.media_fetch_timeout)
+    media = await m.load(
+        body.image,
+        "image",
+        st.media_max_bytes,
+        st.media_fetch_timeout,
+        allow_private=st.fetch_private_addresses,
+    )
     await ms.call(reg, lambda x: x.group_update(jid, picture=media.data))
     return {"update": "success"}
 

@@ -75,7 +75,13 @@ async def _media(
     if not value:
         raise BadRequest("Owned media must be a url or base64")
     st = ms.gw.settings
-    return await m.load(value, field, st.media_max_bytes, st.media_fetch_timeout)
+    return await m.load(
+        value,
+        field,
+        st.media_max_bytes,
+        st.media_fetch_timeout,
+        allow_private=st.fetch_private_addresses,
+    )
 
 
 def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
