@@ -22,7 +22,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.config import Settings
-from wagate.core.tasks import spawn
+from wagate.core.tasks import retried, spawn
 from wagate.domain.jids import is_group
 from wagate.engines.base import InboundEvent
 from wagate.engines.messaging import (
@@ -264,34 +264,27 @@ class Lane:
         wanted = {k.id for i in items if isinstance(i, Receipt) for k in i.keys} - own
         if not wanted:
             return {}
-        delay = 0.05
-        for attempt in range(1, WRITE_RETRIES + 1):
-            try:
-                return await self.p.store.message_ids(self.instance_id, wanted)
-            except Exception as exc:
-                _log.warning("receipt lookup failed", attempt=attempt, error=repr(exc))
-                if attempt < WRITE_RETRIES:
-                    await asyncio.sleep(delay)
-                    delay *= 2
-        return {}
+        try:
+            return await retried(
+                lambda: self.p.store.message_ids(self.instance_id, wanted),
+                WRITE_RETRIES,
+                "receipt lookup",
+                _log,
+            )
+        except Exception:
+            return {}
 
     async def _commit(self, b: _Batch) -> None:
         op = b.op()
-        delay = 0.05
-        for attempt in range(1, WRITE_RETRIES + 1):
-            try:
-                if self.p.bus.durable:
-                    await self.p.bus.write_with(op, b.events)
-                else:
-                    await self.p.store.run(op)
-                    await self.p.bus.write(b.events)
-                return
-            except Exception as exc:
-                _log.warning("message batch write failed", attempt=attempt, error=repr(exc))
-                if attempt == WRITE_RETRIES:
-                    raise
-                await asyncio.sleep(delay)
-                delay *= 2
+
+        async def write() -> None:
+            if self.p.bus.durable:
+                await self.p.bus.write_with(op, b.events)
+            else:
+                await self.p.store.run(op)
+                await self.p.bus.write(b.events)
+
+        await retried(write, WRITE_RETRIES, "message batch write", _log)
 
     def _one(self, b: _Batch, item: Item) -> None:  # noqa: PLR0912
         s = self.p.settings
