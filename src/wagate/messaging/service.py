@@ -294,8 +294,10 @@ class Messenger:
             sent = await self.call(reg, lambda m: m.send(out))
         except BaseException:
             pending.sent.cancel()
+            pending.stored.cancel()  # nobody waits for it
             raise
-        pending.sent.set_result(sent)
+        if not pending.sent.done():  # else the lane stopped waiting: `stored` says why
+            pending.sent.set_result(sent)
         return await pending.stored
 
     async def media_base64(
