@@ -449,3 +449,24 @@ async def test_an_unreadable_sync_full_history_setting_still_pairs(
         assert [m["message"]["conversation"] for m in _set(hook, "messages.set")] == ["new"]
     finally:
         await hook.stop()
+
+
+async def test_a_history_contact_does_not_overwrite_a_stored_one(pair: Pair) -> None:
+    """History contacts are inserted when absent: a contact the instance already stored (here
+    from a live message) keeps its push name, on every database."""
+    from wagate.engines.messaging import HistoryContact
+
+    h, hook = pair.h, pair.hook_a
+    await _text(h, "bob", A_NUMBER, "live")
+    await pair.events(hook, "contacts.upsert", 1)
+    chunk = History(
+        lane_epoch(h, "alice"),
+        contacts=(HistoryContact(B_JID, name="Renamed"), HistoryContact(C_JID, name="Carla")),
+        final=True,
+    )
+    h.gateway.pipeline.lanes[h.gateway.get("alice").id].put(chunk)
+    await _settled(hook)
+    r = await h.client.post("/chat/findContacts/alice", json={})
+    assert {c["remoteJid"]: c["pushName"] for c in r.json()} == {
+        B_JID: "Sim 0002", C_JID: "Carla"
+    }  # fmt: skip

@@ -174,62 +174,46 @@ async def _upsert(
     model: type[Base],
     rows: Sequence[dict[str, Any]],
     keys: Sequence[str],
-    values: Callable[[Any, Any], dict[str, Any]],
+    values: Callable[[Any, Any], dict[str, Any]] | None,
 ) -> None:
     """INSERT … ON CONFLICT/DUPLICATE KEY UPDATE on SQLite, PostgreSQL and MySQL.
-    `values(table_columns, incoming_columns)` gives the columns to update."""
+    `values(table_columns, incoming_columns)` gives the columns to update; None leaves the
+    rows that exist as they are (only the absent ones are inserted)."""
     if not rows:
         return
     table: Any = model.__table__
     rows = _dedupe(rows, keys)
     dialect = _dialect(s)
     # executemany of one statement (compiled once, cached) rather than a VALUES list per call
-    if dialect == "mysql":
-        from sqlalchemy.dialects.mysql import insert as my_insert
-
-        my = my_insert(table)
-        await s.execute(my.on_duplicate_key_update(values(table.c, my.inserted)), list(rows))
-        return
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        pg = pg_insert(table)
-        stmt: Any = pg.on_conflict_do_update(
-            index_elements=list(keys), set_=values(table.c, pg.excluded)
-        )
-    else:
-        from sqlalchemy.dialects.sqlite import insert as lite_insert
-
-        lite = lite_insert(table)
-        stmt = lite.on_conflict_do_update(
-            index_elements=list(keys), set_=values(table.c, lite.excluded)
-        )
-    await s.execute(stmt, list(rows))
-
-
-async def _insert_absent(
-    s: AsyncSession, model: type[Base], rows: Sequence[dict[str, Any]], keys: Sequence[str]
-) -> None:
-    """INSERT the rows whose keys are not taken yet; existing rows are left as they are."""
-    if not rows:
-        return
-    table: Any = model.__table__
-    rows = _dedupe(rows, keys)
-    dialect = _dialect(s)
     stmt: Any
     if dialect == "mysql":
         from sqlalchemy.dialects.mysql import insert as my_insert
 
-        # a no-op update rather than INSERT IGNORE, which would also hide truncation errors
-        stmt = my_insert(table).on_duplicate_key_update({keys[-1]: table.c[keys[-1]]})
+        my = my_insert(table)
+        # absent only: a no-op update rather than INSERT IGNORE, which would also hide
+        # truncation errors
+        update = {keys[-1]: table.c[keys[-1]]} if values is None else values(table.c, my.inserted)
+        stmt = my.on_duplicate_key_update(update)
     elif dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt = pg_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+        pg = pg_insert(table)
+        if values is None:
+            stmt = pg.on_conflict_do_nothing(index_elements=list(keys))
+        else:
+            stmt = pg.on_conflict_do_update(
+                index_elements=list(keys), set_=values(table.c, pg.excluded)
+            )
     else:
         from sqlalchemy.dialects.sqlite import insert as lite_insert
 
-        stmt = lite_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+        lite = lite_insert(table)
+        if values is None:
+            stmt = lite.on_conflict_do_nothing(index_elements=list(keys))
+        else:
+            stmt = lite.on_conflict_do_update(
+                index_elements=list(keys), set_=values(table.c, lite.excluded)
+            )
     await s.execute(stmt, list(rows))
 
 
@@ -237,7 +221,7 @@ def insert_absent_chats(rows: Sequence[dict[str, Any]]) -> Write:
     """Chats of a history sync: new ones are added, known ones keep what they have."""
 
     async def op(s: AsyncSession) -> None:
-        await _insert_absent(s, ChatRow, rows, ("instance_id", "remote_jid"))
+        await _upsert(s, ChatRow, rows, ("instance_id", "remote_jid"), None)
 
     return op
 
@@ -246,7 +230,7 @@ def insert_absent_contacts(rows: Sequence[dict[str, Any]]) -> Write:
     """Contacts of a history sync: new ones are added, known ones keep their push name."""
 
     async def op(s: AsyncSession) -> None:
-        await _insert_absent(s, ContactRow, rows, ("instance_id", "remote_jid"))
+        await _upsert(s, ContactRow, rows, ("instance_id", "remote_jid"), None)
 
     return op
 
@@ -473,12 +457,6 @@ class MessageStore:
     async def run(self, op: Write) -> None:
         async with self._sessions.begin() as s:
             await op(s)
-
-    @property
-    def dialect(self) -> str:
-        """sqlite, postgresql or mysql."""
-        bind = self._sessions.kw.get("bind")
-        return str(bind.dialect.name) if bind is not None else "sqlite"
 
     async def known_keys(self, instance_id: str, key_ids: Sequence[str]) -> set[str]:
         """Which of these message key ids the instance has stored."""
