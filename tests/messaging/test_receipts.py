@@ -170,3 +170,20 @@ async def test_a_receipt_whose_message_cannot_be_looked_up_is_skipped(
     ]
     r = await p.h.client.post(f"/chat/findMessages/{p.a}", json={"where": {"key": {"id": first}}})
     assert r.json()["messages"]["records"][0]["status"] == "DELIVERY_ACK"
+
+
+async def test_messages_are_looked_up_in_bounded_lists(
+    sqlite_pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many keys a batch's receipts name, each query binds at most KNOWN_CHUNK."""
+    p = sqlite_pair
+    sent = [await _send(p, f"m{i}") for i in range(3)]
+    monkeypatch.setattr(db, "KNOWN_CHUNK", 2)
+    store = p.h.gateway.pipeline.store
+    alice = p.h.gateway.get(p.a).id
+    found = await store.message_ids(alice, [*sent, "3EB0NOTSTORED", sent[0]])
+    r = await p.h.client.post(f"/chat/findMessages/{p.a}", json={})
+    ids = {m["key"]["id"]: m["id"] for m in r.json()["messages"]["records"]}
+    assert found == {k: ids[k] for k in sent}
+    assert await store.known_keys(alice, [*sent, "3EB0NOTSTORED"]) == set(sent)
+    assert await store.message_ids(alice, []) == {}

@@ -458,26 +458,36 @@ class MessageStore:
         async with self._sessions.begin() as s:
             await op(s)
 
-    async def known_keys(self, instance_id: str, key_ids: Sequence[str]) -> set[str]:
+    async def known_keys(self, instance_id: str, key_ids: Collection[str]) -> set[str]:
         """Which of these message key ids the instance has stored."""
-        q = MessageRow.key_id
-        return await self._known(q, MessageRow.instance_id == instance_id, key_ids)
+        m = MessageRow
+        q = select(m.key_id).where(m.instance_id == instance_id)
+        return {key for (key,) in await self._where_in(q, m.key_id, key_ids)}
 
-    async def known_chats(self, instance_id: str, jids: Sequence[str]) -> set[str]:
+    async def known_chats(self, instance_id: str, jids: Collection[str]) -> set[str]:
         """Which of these chats the instance has stored."""
-        q = ChatRow.remote_jid
-        return await self._known(q, ChatRow.instance_id == instance_id, jids)
+        q = select(ChatRow.remote_jid).where(ChatRow.instance_id == instance_id)
+        return {jid for (jid,) in await self._where_in(q, ChatRow.remote_jid, jids)}
 
-    async def _known(self, column: Any, owner: Any, values: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        wanted = list(dict.fromkeys(values))
+    async def message_ids(self, instance_id: str, key_ids: Collection[str]) -> dict[str, str]:
+        """The row ids of the stored messages with these key ids (the newest of a key)."""
+        m = MessageRow
+        q = select(m.key_id, m.id).where(m.instance_id == instance_id).order_by(m.id)
+        return {key: row_id for key, row_id in await self._where_in(q, m.key_id, key_ids)}
+
+    async def _where_in(self, query: Any, column: Any, values: Collection[str]) -> list[Any]:
+        """The rows of `query` whose `column` is one of `values`, asked in IN lists of at most
+        KNOWN_CHUNK (the drivers bound a statement's parameters), in one session; each value
+        is in one list only."""
+        wanted = sorted(set(values))
+        rows: list[Any] = []
         if not wanted:
-            return found
+            return rows
         async with self._sessions() as s:
-            for i in range(0, len(wanted), KNOWN_CHUNK):  # bounded IN lists (bind limits)
+            for i in range(0, len(wanted), KNOWN_CHUNK):
                 part = wanted[i : i + KNOWN_CHUNK]
-                found.update(await s.scalars(select(column).where(owner, column.in_(part))))
-        return found
+                rows.extend((await s.execute(query.where(column.in_(part)))).all())
+        return rows
 
     async def find_messages(
         self, instance_id: str, f: MessageFilter, page: int, per_page: int
@@ -526,16 +536,6 @@ class MessageStore:
                 for mid, status in (await s.execute(q)).all():
                     statuses[str(mid)].append(status)
         return total, rows, statuses
-
-    async def message_ids(self, instance_id: str, key_ids: Collection[str]) -> dict[str, str]:
-        """The row ids of the stored messages with these key ids (the newest of a key)."""
-        q = (
-            select(MessageRow.key_id, MessageRow.id)
-            .where(MessageRow.instance_id == instance_id, MessageRow.key_id.in_(sorted(key_ids)))
-            .order_by(MessageRow.id)
-        )
-        async with self._sessions() as s:
-            return {key: row_id for key, row_id in (await s.execute(q)).all()}
 
     async def message_by_key(self, instance_id: str, key_id: str) -> MessageRow | None:
         async with self._sessions() as s:
