@@ -90,3 +90,22 @@ async def test_sends_held_by_a_closing_lane_are_answered(
     late = Pending(loop.create_future(), loop.create_future(), None)
     lane.put(late)
     assert isinstance(late.stored.exception(), Exception) and not lane._items
+
+
+async def test_a_send_that_outlives_its_instance_leaves_no_lane(
+    sqlite_pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The instance is deleted while the send waits (here: for the webhook's base64 setting):
+    404, and no new lane for the instance that is gone."""
+    h = sqlite_pair.h
+    ms = h.app.state.messenger
+    alice = h.gateway.get("alice").id
+
+    async def deleted_meanwhile(*_: Any) -> None:
+        await h.gateway.delete("alice")
+
+    monkeypatch.setattr(ms, "media_base64", deleted_meanwhile)
+    r = await h.client.post("/message/sendText/alice", json={"number": B_NUMBER, "text": "t"})
+    assert r.status_code == 404, r.text
+    assert 'The "alice" instance does not exist' in str(r.json())
+    assert alice not in h.gateway.pipeline.lanes

@@ -114,6 +114,11 @@ class Messenger:
         return bare_jid(jid) if jid else None
 
     def lane(self, reg: Registered) -> Lane:
+        """The instance's message lane. An instance deleted while a send waited (for a link
+        preview, a number check) has none any more: 404, rather than a new lane that nothing
+        would ever close."""
+        if self.gw.by_id.get(reg.id) is not reg:
+            raise NotFound(f'The "{reg.name}" instance does not exist')
         return self.pipeline.lane(reg.id, reg.name, lambda: self.own_jid(reg))
 
     # --- numbers ----------------------------------------------------------------------------
