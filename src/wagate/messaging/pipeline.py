@@ -13,7 +13,7 @@ import asyncio
 import base64
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,7 +210,7 @@ class Lane:
         self._give_up(self._items)
         self._items.clear()
 
-    def _give_up(self, items: Sequence[Item] | deque[Item]) -> None:
+    def _give_up(self, items: Iterable[Item]) -> None:
         for item in items:
             if isinstance(item, WithMedia):
                 item.base64.cancel()
