@@ -45,12 +45,11 @@ def serve_site(port: int, page_kb: int) -> None:
 
     async def main() -> None:
         site = PageServer()
-        site.port = port
         head = og_page(image="/image.jpg").split(b"<body>")[0]
         page = Page(head + b"<body>" + b"<p>lorem ipsum</p>" * (page_kb * 1024 // 18))
         image = Page(jpeg(1280, 720), content_type="image/jpeg")
         site.pages = {"/page": page, "/image.jpg": image}
-        site.server = await asyncio.start_server(site._serve, "127.0.0.1", port)
+        await site.start(port)
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
