@@ -28,12 +28,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -42,90 +38,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loopback  # noqa: E402
-from loopback import cpu_seconds, free_port  # noqa: E402
-
-API_KEY = "bench-global-key-0123456789abcdef"
-
+from loopback import cpu_seconds  # noqa: E402
 
 # --- the receiver process -------------------------------------------------------------------
 
 
-def serve_receiver(port: int, out: str) -> None:
-    """Answer 200 to every POST and record (event id, emit time, arrival time)."""
-
-    def row(body: dict[str, Any], wall: float) -> Any:
-        return (body["id"], body["data"]["t"], wall, body["data"]["p"])
-
-    loopback.serve_receiver(port, out, row)
+def received(body: dict[str, Any], wall: float) -> Any:
+    """What the receiver records of each event: (event id, emit time, arrival time, phase)."""
+    return (body["id"], body["data"]["t"], wall, body["data"]["p"])
 
 
 # --- the producer side ----------------------------------------------------------------------
 
 
 async def measure(provider: str, uri: str | None, args: argparse.Namespace) -> dict[str, Any]:
-    from tests.conftest import _admin
-
-    from wagate.app import Overrides, build_app
-    from wagate.config import load_settings
-
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="wagate-throughput-") as tmp:
-        out = Path(tmp) / "received.json"
-        receiver = start_receiver(port, out)
-        settings = load_settings(
-            api_key=API_KEY,
-            data_dir=Path(tmp) / "data",
-            database_provider=provider,
-            database_uri=uri,
-            log_level="WARNING",
-        )
-        if uri:
-            await _admin(provider, uri, "drop", "wagate_bench")
-            await _admin(provider, uri, "create", "wagate_bench")
-            settings = settings.model_copy(
-                update={"database_uri": uri.rsplit("/", 1)[0] + "/wagate_bench"}
-            )
-        app = build_app(settings, Overrides())
-        ctx = app.router.lifespan_context(app)
-        await ctx.__aenter__()
-        try:
-            await wait_port(port)
-            result = await _run(app, port, args)
-        finally:
-            await ctx.__aexit__(None, None, None)
-            receiver.send_signal(signal.SIGTERM)
-            receiver.wait(30)
-        import orjson
-
-        arrivals = orjson.loads(out.read_bytes())
+    result, arrivals = await loopback.with_receiver(
+        __file__, provider, uri, lambda app, port: _run(app, port, args), "wagate-throughput-"
+    )
     return _figures(provider, result, arrivals)
 
 
-def start_receiver(port: int, out: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, __file__, "--serve-receiver", str(port), str(out)])
-
-
-async def wait_port(port: int) -> None:
-    for _ in range(200):
-        try:
-            _, w = await asyncio.open_connection("127.0.0.1", port)
-            w.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise RuntimeError("receiver did not start")
-
-
 async def _run(app: Any, port: int, args: argparse.Namespace) -> dict[str, Any]:
-    import httpx2
-
     gw = app.state.gateway
-    transport = httpx2.ASGITransport(app=app)
     names = [f"tp-{i}" for i in range(args.instances)]
     ids: dict[str, str] = {}
-    async with httpx2.AsyncClient(
-        transport=transport, base_url="http://bench", headers={"apikey": API_KEY}
-    ) as c:
+    async with loopback.api_client(app) as c:
         for name in names:
             r = await c.post(
                 "/instance/create", json={"instanceName": name, "integration": "WHATSAPP-BAILEYS"}
@@ -215,20 +152,6 @@ def _figures(provider: str, result: dict[str, Any], arrivals: list[Any]) -> dict
     }
 
 
-def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Each numeric figure as the median of the runs (the runs themselves kept alongside)."""
-
-    def merge(values: list[Any]) -> Any:
-        first = values[0]
-        if isinstance(first, dict):
-            return {k: merge([v[k] for v in values]) for k in first}
-        if isinstance(first, bool) or not isinstance(first, int | float):
-            return first
-        return statistics.median(values)
-
-    return {**merge(runs), "runs": runs}
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=20_000)
@@ -242,13 +165,8 @@ def main() -> int:
         ap.error("--instances must be at least 1 and --events at least --instances")
     if args.seconds <= 0 or args.rate < 0:
         ap.error("--seconds must be positive and --rate cannot be negative")
-    if args.serve_receiver:
-        serve_receiver(int(args.serve_receiver[0]), args.serve_receiver[1])
-        return 0
     # the latency samples come from each run's fixed-rate phase only
-    results = loopback.per_database(args, measure, median_of)
-    print(json.dumps(results, indent=2))
-    return 0
+    return loopback.run_or_serve(args, received, measure)
 
 
 if __name__ == "__main__":

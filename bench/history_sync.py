@@ -25,10 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,75 +34,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loopback  # noqa: E402
-from loopback import cpu_seconds, free_port  # noqa: E402
-from messaging import median_of, wait_port  # noqa: E402
+from loopback import cpu_seconds  # noqa: E402
 
-API_KEY = "bench-global-key-0123456789abcdef"
 NUMBER = "5511987650001"
 
 
-def serve_receiver(port: int, out: str) -> None:
-    """Answer 200 to every POST; record (event, items in its data, arrival time, body size)."""
-
-    def row(body: dict[str, Any], wall: float) -> Any:
-        data = body["data"]
-        size = len(json.dumps(body))
-        return (body["event"], len(data) if isinstance(data, list) else 1, wall, size)
-
-    loopback.serve_receiver(port, out, row)
-
-
-def start_receiver(port: int, out: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, __file__, "--serve-receiver", str(port), str(out)])
+def received(body: dict[str, Any], wall: float) -> Any:
+    """What the receiver records of each webhook: (event, items in its data, arrival time,
+    body size)."""
+    data = body["data"]
+    size = len(json.dumps(body))
+    return (body["event"], len(data) if isinstance(data, list) else 1, wall, size)
 
 
 async def measure(provider: str, uri: str | None, args: argparse.Namespace) -> dict[str, Any]:
-    from tests.conftest import _admin
-
-    from wagate.app import Overrides, build_app
-    from wagate.config import load_settings
-
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="wagate-history-") as tmp:
-        out = Path(tmp) / "received.json"
-        receiver = start_receiver(port, out)
-        settings = load_settings(
-            api_key=API_KEY,
-            data_dir=Path(tmp) / "data",
-            database_provider=provider,
-            database_uri=uri,
-            log_level="WARNING",
-            engine="sim",
-        )
-        if uri:
-            await _admin(provider, uri, "drop", "wagate_bench")
-            await _admin(provider, uri, "create", "wagate_bench")
-            settings = settings.model_copy(
-                update={"database_uri": uri.rsplit("/", 1)[0] + "/wagate_bench"}
-            )
-        app = build_app(settings, Overrides())
-        ctx = app.router.lifespan_context(app)
-        await ctx.__aenter__()
-        try:
-            await wait_port(port)
-            result = await _run(app, port, args)
-        finally:
-            await ctx.__aexit__(None, None, None)
-            receiver.send_signal(signal.SIGTERM)
-            receiver.wait(30)
-        import orjson
-
-        arrivals = orjson.loads(out.read_bytes())
+    result, arrivals = await loopback.with_receiver(
+        __file__,
+        provider,
+        uri,
+        lambda app, port: _run(app, port, args),
+        "wagate-history-",
+        engine="sim",
+    )
     return _figures(provider, result, arrivals, args)
 
 
 async def _run(app: Any, port: int, args: argparse.Namespace) -> dict[str, Any]:
-    import httpx2
-
-    transport = httpx2.ASGITransport(app=app)
-    async with httpx2.AsyncClient(
-        transport=transport, base_url="http://bench", headers={"apikey": API_KEY}, timeout=120
-    ) as c:
+    async with loopback.api_client(app, timeout=120) as c:
         body = {"instanceName": "seeder", "integration": "WHATSAPP-BAILEYS"}
         assert (await c.post("/instance/create", json=body)).status_code == 201
         now = int(time.time())
@@ -172,12 +127,7 @@ def main() -> int:
     loopback.check_common_args(ap, args)
     if args.messages < 1 or args.chats < 1:
         ap.error("--messages and --chats must be at least 1")
-    if args.serve_receiver:
-        serve_receiver(int(args.serve_receiver[0]), args.serve_receiver[1])
-        return 0
-    results = loopback.per_database(args, measure, median_of)
-    print(json.dumps(results, indent=2))
-    return 0
+    return loopback.run_or_serve(args, received, measure)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import loopback  # noqa: E402
 from loopback import free_port  # noqa: E402
 
-API_KEY = "bench-global-key-0123456789abcdef"
 BOB = "5511987650002"
 
 
@@ -46,12 +45,11 @@ def serve_site(port: int, page_kb: int) -> None:
 
     async def main() -> None:
         site = PageServer()
-        site.port = port
         head = og_page(image="/image.jpg").split(b"<body>")[0]
         page = Page(head + b"<body>" + b"<p>lorem ipsum</p>" * (page_kb * 1024 // 18))
         image = Page(jpeg(1280, 720), content_type="image/jpeg")
         site.pages = {"/page": page, "/image.jpg": image}
-        site.server = await asyncio.start_server(site._serve, "127.0.0.1", port)
+        await site.start(port)
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
@@ -61,54 +59,16 @@ def serve_site(port: int, page_kb: int) -> None:
 
 
 async def measure(args: argparse.Namespace, port: int) -> dict[str, Any]:
-    import httpx2
-
-    from wagate.app import Overrides, build_app
-    from wagate.config import load_settings
-
     with tempfile.TemporaryDirectory(prefix="wagate-preview-") as tmp:
-        settings = load_settings(
-            api_key=API_KEY,
-            data_dir=Path(tmp) / "data",
-            database_provider="sqlite",
-            log_level="WARNING",
-            engine="sim",
-        )
-        app = build_app(settings, Overrides())
-        ctx = app.router.lifespan_context(app)
-        await ctx.__aenter__()
-        try:
-            await _wait_port(port)
-            transport = httpx2.ASGITransport(app=app)
-            async with httpx2.AsyncClient(
-                transport=transport,
-                base_url="http://bench",
-                headers={"apikey": API_KEY},
-                timeout=60,
-            ) as c:
+        async with loopback.running_app(Path(tmp), engine="sim") as app:
+            await loopback.wait_port(port, "the site")
+            async with loopback.api_client(app, timeout=60) as c:
                 return await _run(c, port, args.sends)
-        finally:
-            await ctx.__aexit__(None, None, None)
-
-
-async def _wait_port(port: int) -> None:
-    for _ in range(200):
-        try:
-            _, w = await asyncio.open_connection("127.0.0.1", port)
-            w.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise RuntimeError("the site did not start")
 
 
 async def _run(c: Any, port: int, sends: int) -> dict[str, Any]:
     for name, number in (("alice", "5511987650001"), ("bob", BOB)):
-        body = {"instanceName": name, "integration": "WHATSAPP-BAILEYS"}
-        assert (await c.post("/instance/create", json=body)).status_code == 201
-        await c.get(f"/instance/connect/{name}")
-        r = await c.post(f"/sim/{name}/scan", json={"number": number})
-        assert r.json()["state"] == "open", r.text
+        await loopback.open_instance(c, name, number)
     base = f"http://127.0.0.1:{port}"
 
     async def send(text: str, **extra: Any) -> tuple[float, dict[str, Any]]:

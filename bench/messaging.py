@@ -25,12 +25,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -39,95 +35,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loopback  # noqa: E402
-from loopback import cpu_seconds, free_port  # noqa: E402
+from loopback import cpu_seconds  # noqa: E402
 
-API_KEY = "bench-global-key-0123456789abcdef"
 BOB = "5511987650002"
 
 
-def serve_receiver(port: int, out: str) -> None:
-    """Answer 200 to every POST; record (message id, send time, arrival time)."""
-
-    def row(body: dict[str, Any], wall: float) -> Any:
-        if body["event"] != "messages.upsert":
-            return None
-        data = body["data"]
-        return (data["key"]["id"], float(data["message"]["conversation"]), wall)
-
-    loopback.serve_receiver(port, out, row)
-
-
-def start_receiver(port: int, out: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, __file__, "--serve-receiver", str(port), str(out)])
-
-
-async def wait_port(port: int) -> None:
-    for _ in range(200):
-        try:
-            _, w = await asyncio.open_connection("127.0.0.1", port)
-            w.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise RuntimeError("receiver did not start")
+def received(body: dict[str, Any], wall: float) -> Any:
+    """What the receiver records of each messages.upsert: (message id, send time, arrival
+    time)."""
+    if body["event"] != "messages.upsert":
+        return None
+    data = body["data"]
+    return (data["key"]["id"], float(data["message"]["conversation"]), wall)
 
 
 async def measure(provider: str, uri: str | None, args: argparse.Namespace) -> dict[str, Any]:
-    from tests.conftest import _admin
-
-    from wagate.app import Overrides, build_app
-    from wagate.config import load_settings
-
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="wagate-messaging-") as tmp:
-        out = Path(tmp) / "received.json"
-        receiver = start_receiver(port, out)
-        settings = load_settings(
-            api_key=API_KEY,
-            data_dir=Path(tmp) / "data",
-            database_provider=provider,
-            database_uri=uri,
-            log_level="WARNING",
-            engine="sim",  # driven through the /sim routes
-        )
-        if uri:
-            await _admin(provider, uri, "drop", "wagate_bench")
-            await _admin(provider, uri, "create", "wagate_bench")
-            settings = settings.model_copy(
-                update={"database_uri": uri.rsplit("/", 1)[0] + "/wagate_bench"}
-            )
-        app = build_app(settings, Overrides())
-        ctx = app.router.lifespan_context(app)
-        await ctx.__aenter__()
-        try:
-            await wait_port(port)
-            result = await _run(app, port, args)
-        finally:
-            await ctx.__aexit__(None, None, None)
-            receiver.send_signal(signal.SIGTERM)
-            receiver.wait(30)
-        import orjson
-
-        arrivals = orjson.loads(out.read_bytes())
+    result, arrivals = await loopback.with_receiver(
+        __file__,
+        provider,
+        uri,
+        lambda app, port: _run(app, port, args),
+        "wagate-messaging-",
+        engine="sim",  # driven through the /sim routes
+    )
     return _figures(provider, result, arrivals, args.messages)
 
 
 async def _run(app: Any, port: int, args: argparse.Namespace) -> dict[str, Any]:
-    import httpx2
-
-    transport = httpx2.ASGITransport(app=app)
-    async with httpx2.AsyncClient(
-        transport=transport, base_url="http://bench", headers={"apikey": API_KEY}, timeout=60
-    ) as c:
-        for name, number, hook in (("alice", "5511987650001", None), ("bob", BOB, port)):
-            body: dict[str, Any] = {"instanceName": name, "integration": "WHATSAPP-BAILEYS"}
-            if hook is not None:
-                url = f"http://127.0.0.1:{hook}/h"
-                body["webhook"] = {"url": url, "enabled": True, "events": ["MESSAGES_UPSERT"]}
-            assert (await c.post("/instance/create", json=body)).status_code == 201
-            await c.get(f"/instance/connect/{name}")
-            r = await c.post(f"/sim/{name}/scan", json={"number": number})
-            assert r.json()["state"] == "open", r.text
+    async with loopback.api_client(app, timeout=60) as c:
+        await loopback.open_instance(c, "alice", "5511987650001")
+        url = f"http://127.0.0.1:{port}/h"
+        hook = {"url": url, "enabled": True, "events": ["MESSAGES_UPSERT"]}
+        await loopback.open_instance(c, "bob", BOB, webhook=hook)
 
         queue: asyncio.Queue[int] = asyncio.Queue()
         for k in range(args.messages):
@@ -185,20 +124,6 @@ def _figures(
     }
 
 
-def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Each numeric figure as the median of the runs (the runs themselves kept alongside)."""
-
-    def merge(values: list[Any]) -> Any:
-        first = values[0]
-        if isinstance(first, dict):
-            return {k: merge([v[k] for v in values]) for k in first}
-        if isinstance(first, bool) or not isinstance(first, int | float):
-            return first
-        return statistics.median(values)
-
-    return {**merge(runs), "runs": runs}
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--messages", type=int, default=3000)
@@ -208,12 +133,7 @@ def main() -> int:
     loopback.check_common_args(ap, args)
     if args.messages < 1 or args.concurrency < 1:
         ap.error("--messages and --concurrency must be at least 1")
-    if args.serve_receiver:
-        serve_receiver(int(args.serve_receiver[0]), args.serve_receiver[1])
-        return 0
-    results = loopback.per_database(args, measure, median_of)
-    print(json.dumps(results, indent=2))
-    return 0
+    return loopback.run_or_serve(args, received, measure)
 
 
 if __name__ == "__main__":

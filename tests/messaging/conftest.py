@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import Harness
 from tests.events.receiver import Receiver
+from tests.messaging.servers import LoopbackServer
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -79,44 +80,23 @@ async def sqlite_pair(sqlite_harness: Harness) -> AsyncIterator[Pair]:
         yield p
 
 
-class FileServer:
+class FileServer(LoopbackServer):
     """A loopback HTTP server: GET /png (a PNG), /big (too large), /slow (never answers)."""
 
-    def __init__(self) -> None:
-        self.server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self) -> FileServer:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            path = head.split(b" ", 2)[1].decode()
-            if path == "/slow":
-                await asyncio.sleep(30)
-            body, status = (PNG, 200) if path == "/png" else (b"x" * 300_000, 200)
-            if path == "/missing":
-                body, status = b"no", 404
-            writer.write(
-                f"HTTP/1.1 {status} X\r\ncontent-type: image/png\r\n"
-                f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode()
-                + body
-            )
-            await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
+    async def answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        path = head.split(b" ", 2)[1].decode()
+        if path == "/slow":
+            await asyncio.sleep(30)
+        body, status = (PNG, 200) if path == "/png" else (b"x" * 300_000, 200)
+        if path == "/missing":
+            body, status = b"no", 404
+        writer.write(
+            f"HTTP/1.1 {status} X\r\ncontent-type: image/png\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
 
 
 @pytest.fixture

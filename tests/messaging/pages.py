@@ -8,6 +8,8 @@ import io
 from collections import Counter
 from dataclasses import dataclass, field
 
+from tests.messaging.servers import LoopbackServer
+
 
 @dataclass
 class Page:
@@ -46,26 +48,13 @@ def jpeg(width: int = 640, height: int = 480) -> bytes:
     return out.getvalue()
 
 
-class PageServer:
+class PageServer(LoopbackServer):
     """GET <path>[?query] answers `pages[path]` (404 when unknown)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.pages: dict[str, Page] = {}
         self.hits: Counter[str] = Counter()
-        self.server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self) -> PageServer:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
 
     def site(self, image: bytes | None = None) -> PageServer:
         """/page (og tags and an image), /image.jpg."""
@@ -73,27 +62,22 @@ class PageServer:
         self.pages["/image.jpg"] = Page(image or jpeg(), content_type="image/jpeg")
         return self
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                path = head.split(b" ", 2)[1].decode().split("?", 1)[0]
-                self.hits[path] += 1
-                page = self.pages.get(path) or Page(b"not found", 404, "text/plain")
-                if page.delay:
-                    await asyncio.sleep(page.delay)
-                lines = [f"HTTP/1.1 {page.status} X"]
-                lines.append(
-                    f"content-length: {len(page.body)}" if page.length else "connection: close"
-                )
-                if page.content_type is not None:
-                    lines.append(f"content-type: {page.content_type}")
-                lines += [f"{k}: {v}" for k, v in page.headers.items()]
-                writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + page.body)
-                await writer.drain()
-                if not page.length:
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
+    async def answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            path = head.split(b" ", 2)[1].decode().split("?", 1)[0]
+            self.hits[path] += 1
+            page = self.pages.get(path) or Page(b"not found", 404, "text/plain")
+            if page.delay:
+                await asyncio.sleep(page.delay)
+            lines = [f"HTTP/1.1 {page.status} X"]
+            lines.append(
+                f"content-length: {len(page.body)}" if page.length else "connection: close"
+            )
+            if page.content_type is not None:
+                lines.append(f"content-type: {page.content_type}")
+            lines += [f"{k}: {v}" for k, v in page.headers.items()]
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + page.body)
+            await writer.drain()
+            if not page.length:
+                break

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from tests.messaging.servers import LoopbackServer
 from wagate.messaging.convert import find_ffmpeg
 
 
@@ -104,7 +105,7 @@ def pixel(width: int, rgba: bytes, x: int, y: int) -> tuple[int, ...]:
     return tuple(rgba[at : at + 4])
 
 
-class AudioConverter:
+class AudioConverter(LoopbackServer):
     """A loopback stand-in for Evolution's external audio converter (`/process-audio`).
 
     `reply(fields) -> (status, body)` answers each POST; `fields` are the multipart form's
@@ -112,73 +113,56 @@ class AudioConverter:
     `files` answers its bytes (a converter that answers with a URL)."""
 
     def __init__(self, reply: Any, delay: float = 0.0) -> None:
+        super().__init__()
         self.reply = reply
         self.delay = delay
         self.seen: list[tuple[dict[str, str], dict[str, bytes]]] = []
         self.files: dict[str, bytes] = {}
-        self.server: asyncio.Server | None = None
-        self.port = 0
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/process-audio"
+    def endpoint(self) -> str:
+        """API_AUDIO_CONVERTER."""
+        return self.url("/process-audio")
 
-    def file_url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    async def start(self) -> AudioConverter:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            headers = {
-                k.strip().lower(): v.strip()
-                for k, _, v in (line.partition(":") for line in lines[1:] if ":" in line)
-            }
-            method, path = lines[0].split(" ")[:2]
-            if method == "GET":
-                found = self.files.get(path)
-                reply = found if found is not None else b"not here"
-                writer.write(
-                    f"HTTP/1.1 {200 if found is not None else 404} X\r\n"
-                    f"content-type: audio/ogg\r\ncontent-length: {len(reply)}\r\n"
-                    "connection: close\r\n\r\n".encode()
-                    + reply
-                )
-                await writer.drain()
-                return
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            form = BytesParser(policy=HTTP).parsebytes(
-                f"Content-Type: {headers.get('content-type', '')}\r\n\r\n".encode() + body
-            )
-            fields = {
-                str(part.get_param("name", header="content-disposition")): bytes(
-                    part.get_payload(decode=True)
-                )
-                for part in form.iter_parts()
-            }
-            self.seen.append((headers, fields))
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            status, reply = self.reply(fields)
+    async def answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {
+            k.strip().lower(): v.strip()
+            for k, _, v in (line.partition(":") for line in lines[1:] if ":" in line)
+        }
+        method, path = lines[0].split(" ")[:2]
+        if method == "GET":
+            found = self.files.get(path)
+            reply = found if found is not None else b"not here"
             writer.write(
-                f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
-                f"content-length: {len(reply)}\r\nconnection: close\r\n\r\n".encode()
+                f"HTTP/1.1 {200 if found is not None else 404} X\r\n"
+                f"content-type: audio/ogg\r\ncontent-length: {len(reply)}\r\n"
+                "connection: close\r\n\r\n".encode()
                 + reply
             )
             await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
+            return
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        form = BytesParser(policy=HTTP).parsebytes(
+            f"Content-Type: {headers.get('content-type', '')}\r\n\r\n".encode() + body
+        )
+        fields = {
+            str(part.get_param("name", header="content-disposition")): bytes(
+                part.get_payload(decode=True)
+            )
+            for part in form.iter_parts()
+        }
+        self.seen.append((headers, fields))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        status, reply = self.reply(fields)
+        writer.write(
+            f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(reply)}\r\nconnection: close\r\n\r\n".encode()
+            + reply
+        )
+        await writer.drain()
 
 
 def converter_answer(audio: bytes, duration: float = 1.0) -> bytes:

@@ -240,7 +240,9 @@ async def test_the_external_converter_gets_base64_and_the_key(
 ) -> None:
     external.reply = lambda fields: (200, converter_answer(opus, duration=7))
     source = wav(0.5)
-    conv = converter(audio_api=external.url, audio_api_key="k-123", ffmpeg_path="/nonexistent")
+    conv = converter(
+        audio_api=external.endpoint, audio_api_key="k-123", ffmpeg_path="/nonexistent"
+    )
     voice = await conv.voice(Media(source, "audio/wav", None), "audio")
     assert voice.data == opus and voice.mimetype == OPUS_MIME
     assert voice.seconds == 2  # read from the Ogg stream, not the converter's word
@@ -258,7 +260,7 @@ async def test_the_external_converter_may_answer_a_url(
 ) -> None:
     external.files["/out/voice.ogg"] = opus
     external.files["/out/picture.png"] = png(4, 4, (0, 0, 0, 255))
-    conv = converter(audio_api=external.url)
+    conv = converter(audio_api=external.endpoint)
     for path, says in (
         ("/out/voice.ogg", None),
         ("/out/picture.png", "did not answer Ogg/Opus audio"),
@@ -266,7 +268,7 @@ async def test_the_external_converter_may_answer_a_url(
     ):
         external.reply = lambda fields, path=path: (
             200,
-            orjson.dumps({"url": external.file_url(path)}),
+            orjson.dumps({"url": external.url(path)}),
         )
         if says is None:
             voice = await conv.voice(Media(wav(0.2), None, None), "audio")
@@ -294,7 +296,7 @@ async def test_external_converter_failures(
 ) -> None:
     external.reply = lambda fields: (status, body)
     with pytest.raises(error) as err:
-        await converter(audio_api=external.url).voice(Media(wav(0.2), None, None), "audio")
+        await converter(audio_api=external.endpoint).voice(Media(wav(0.2), None, None), "audio")
     assert str(err.value).startswith("audio: the audio converter (API_AUDIO_CONVERTER)")
     assert says in str(err.value)
 
@@ -302,13 +304,13 @@ async def test_external_converter_failures(
 async def test_external_converter_deadline_and_size_cap(external: AudioConverter) -> None:
     external.reply = lambda fields: (200, b'{"audio": "' + b"A" * 200_000 + b'"}')
     with pytest.raises(UpstreamFailed) as err:
-        await converter(audio_api=external.url, max_bytes=50_000).voice(
+        await converter(audio_api=external.endpoint, max_bytes=50_000).voice(
             Media(wav(0.2), None, None), "audio"
         )
     assert "answer is larger than" in str(err.value)
     external.delay = 5
     with pytest.raises(UpstreamFailed) as err:
-        await converter(audio_api=external.url, timeout=0.3).voice(
+        await converter(audio_api=external.endpoint, timeout=0.3).voice(
             Media(wav(0.2), None, None), "audio"
         )
     assert "did not answer within 0.3 s" in str(err.value)

@@ -348,6 +348,23 @@ def test_the_sims_memory_splits_a_sync_into_chunks() -> None:
     assert all(m.kind == "history" for c in chunks for m in c.messages)
 
 
+def test_the_sims_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages, chats and contacts: at most HISTORY_LIMIT each, the least recent forgotten,
+    and every chat of a remembered message kept."""
+    from wagate.engines.sim import history as sim_history
+
+    monkeypatch.setattr(sim_history, "HISTORY_LIMIT", 3)
+    past = Remembered()
+    jids = [f"55219000000{i:02d}@s.whatsapp.net" for i in range(6)]
+    for i in (0, 1, 2, 3, 4, 2, 5):
+        key = MessageKey(jids[i], False, f"ID{len(past.chats)}{i}")
+        past.record(Message(0, key, {"conversation": "x"}, 1_700_000_000 + i, f"P{i}"))
+    assert len(past.messages) == 3
+    assert list(past.chats) == list(past.contacts) == [jids[4], jids[2], jids[5]]
+    (chunk,) = past.sync(now=1_700_000_000, full=True)
+    assert {c.jid for c in chunk.chats} == set(past.chats)
+
+
 def test_messages_set_events_stay_within_the_budget() -> None:
     raws = [{"key": {"id": f"K{i}"}, "message": {"conversation": "y" * 100}} for i in range(50)]
     parts = history._split(raws, 1_000, "message")
@@ -449,3 +466,24 @@ async def test_an_unreadable_sync_full_history_setting_still_pairs(
         assert [m["message"]["conversation"] for m in _set(hook, "messages.set")] == ["new"]
     finally:
         await hook.stop()
+
+
+async def test_a_history_contact_does_not_overwrite_a_stored_one(pair: Pair) -> None:
+    """History contacts are inserted when absent: a contact the instance already stored (here
+    from a live message) keeps its push name, on every database."""
+    from wagate.engines.messaging import HistoryContact
+
+    h, hook = pair.h, pair.hook_a
+    await _text(h, "bob", A_NUMBER, "live")
+    await pair.events(hook, "contacts.upsert", 1)
+    chunk = History(
+        lane_epoch(h, "alice"),
+        contacts=(HistoryContact(B_JID, name="Renamed"), HistoryContact(C_JID, name="Carla")),
+        final=True,
+    )
+    h.gateway.pipeline.lanes[h.gateway.get("alice").id].put(chunk)
+    await _settled(hook)
+    r = await h.client.post("/chat/findContacts/alice", json={})
+    assert {c["remoteJid"]: c["pushName"] for c in r.json()} == {
+        B_JID: "Sim 0002", C_JID: "Carla"
+    }  # fmt: skip

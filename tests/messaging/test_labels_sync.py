@@ -75,3 +75,13 @@ async def test_labels_come_with_the_session(harness: Harness) -> None:
         ("4", "Paid", 4),
         ("6", "VIP", 7),
     ]
+    # a device logged out keeps no app state on the account
+    assert set(account.synced_labels) == account.linked and len(account.linked) == 1
+    for _ in range(500):  # back from the network outage of stored(): a live session unlinks
+        r = await h.client.get("/instance/connectionState/alice")
+        if r.json()["instance"]["state"] == "open":
+            break
+        await asyncio.sleep(0.01)
+    r = await h.client.delete("/instance/logout/alice")
+    assert r.status_code == 200, r.text
+    assert account.linked == set() and account.synced_labels == {}

@@ -111,7 +111,7 @@ async def test_voice_notes_arrive_as_ogg_opus_with_their_duration(
     st = p.h.gateway.settings
     p.h.gateway.settings = st.model_copy(
         update={
-            "audio_converter_url": server.url,
+            "audio_converter_url": server.endpoint,
             "audio_converter_key": "converter-key",
             "ffmpeg_path": str(tmp_path / "no-ffmpeg"),
         }

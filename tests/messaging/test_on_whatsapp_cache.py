@@ -178,3 +178,29 @@ async def test_nothing_is_kept_with_the_flag_off(
         assert await rows(h) == {}
     finally:
         await stop_harness(h, ctx)
+
+
+@pytest.mark.parametrize("provider", ["sqlite"])
+async def test_a_cache_that_fails_only_costs_engine_calls(
+    cached: Harness, asked: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache saves engine calls, nothing more: when it cannot be written or read, sends
+    still go out (the engine answers), and it is written again once it can be."""
+    h = cached
+    numbers = h.app.state.messenger.numbers
+    save = numbers.save
+
+    async def broken(*_: Any) -> Any:
+        raise OSError("database unreachable")
+
+    await h.client.post("/sim/contacts", json={"number": OTHER})
+    monkeypatch.setattr(numbers, "save", broken)
+    assert (await send(h, OTHER)).status_code == 201
+    assert len(asked) == 1 and await rows(h) == {}
+    monkeypatch.setattr(numbers, "save", save)
+    assert (await send(h, OTHER)).status_code == 201
+    assert len(asked) == 2 and set(await rows(h)) == {OTHER_JID}
+    monkeypatch.setattr(numbers, "find", broken)
+    r = await h.client.post("/chat/whatsappNumbers/alice", json={"numbers": [OTHER]})
+    assert r.status_code == 200 and r.json()[0]["exists"] is True
+    assert len(asked) == 3, "the cache could not be read: the engine answered"

@@ -4,12 +4,16 @@ announced and stored unlinked when they are not (DATABASE_SAVE_DATA_NEW_MESSAGE=
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.conftest import make_settings, start_harness, stop_harness
 from tests.events.receiver import Receiver
 from tests.messaging.conftest import A_NUMBER, B_NUMBER, Pair, open_instance
+from wagate.messaging.pipeline import WRITE_RETRIES
 from wagate.store import messages as db
 from wagate.store.models import utcnow
 
@@ -129,3 +133,57 @@ async def test_without_stored_messages_updates_go_out_and_are_stored_unlinked(
         await hook_a.stop()
         await hook_b.stop()
         await stop_harness(h, ctx)
+
+
+async def test_a_receipt_whose_message_cannot_be_looked_up_is_skipped(
+    sqlite_pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lookup is retried, then the receipt is left out (never announced unlinked while
+    messages are stored), and the lane goes on."""
+    p = sqlite_pair
+    store = p.h.gateway.pipeline.store
+    lookup = store.message_ids
+    first = await _send(p, "one")
+    await p.events(p.hook_a, "messages.update", 2)
+    calls = 0
+
+    async def broken(instance_id: str, keys: Any) -> dict[str, str]:
+        nonlocal calls
+        calls += 1
+        raise OSError("database unreachable")
+
+    monkeypatch.setattr(store, "message_ids", broken)
+    await _read(p, first)
+    for _ in range(300):
+        if calls >= WRITE_RETRIES:
+            break
+        await asyncio.sleep(0.01)
+    monkeypatch.setattr(store, "message_ids", lookup)
+    second = await _send(p, "two")
+    updates = await p.events(p.hook_a, "messages.update", 4)
+    assert calls == WRITE_RETRIES
+    assert [(u["data"]["keyId"], u["data"]["status"]) for u in updates] == [
+        (first, "SERVER_ACK"),
+        (first, "DELIVERY_ACK"),
+        (second, "SERVER_ACK"),
+        (second, "DELIVERY_ACK"),
+    ]
+    r = await p.h.client.post(f"/chat/findMessages/{p.a}", json={"where": {"key": {"id": first}}})
+    assert r.json()["messages"]["records"][0]["status"] == "DELIVERY_ACK"
+
+
+async def test_messages_are_looked_up_in_bounded_lists(
+    sqlite_pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many keys a batch's receipts name, each query binds at most KNOWN_CHUNK."""
+    p = sqlite_pair
+    sent = [await _send(p, f"m{i}") for i in range(3)]
+    monkeypatch.setattr(db, "KNOWN_CHUNK", 2)
+    store = p.h.gateway.pipeline.store
+    alice = p.h.gateway.get(p.a).id
+    found = await store.message_ids(alice, [*sent, "3EB0NOTSTORED", sent[0]])
+    r = await p.h.client.post(f"/chat/findMessages/{p.a}", json={})
+    ids = {m["key"]["id"]: m["id"] for m in r.json()["messages"]["records"]}
+    assert found == {k: ids[k] for k in sent}
+    assert await store.known_keys(alice, [*sent, "3EB0NOTSTORED"]) == set(sent)
+    assert await store.message_ids(alice, []) == {}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import structlog
 
 _log = structlog.get_logger("wagate.tasks")
 _running: set[asyncio.Task[Any]] = set()
+T = TypeVar("T")
 
 
 def spawn(coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
@@ -32,3 +33,22 @@ def _done(task: asyncio.Task[Any]) -> None:
 def running(prefix: str = "") -> list[asyncio.Task[Any]]:
     """Tasks started by spawn() that are still running, optionally by name prefix."""
     return [t for t in _running if not t.done() and t.get_name().startswith(prefix)]
+
+
+async def retried(
+    call: Callable[[], Awaitable[T]], attempts: int, what: str, log: Any = _log
+) -> T:
+    """`call()`, tried up to `attempts` times, pausing 50 ms after the first failure and twice
+    as long after each next one (a database that blinks); each failure is logged as "`what`
+    failed", and the last one is raised."""
+    pause = 0.05
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except Exception as exc:
+            log.warning(f"{what} failed", attempt=attempt, error=repr(exc))
+            if attempt == attempts:
+                raise
+        await asyncio.sleep(pause)
+        pause *= 2
+    raise ValueError("attempts must be at least 1")

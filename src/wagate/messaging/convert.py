@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wagate.domain.errors import BadRequest, Conflict, UpstreamFailed
+from wagate.messaging import content as c
 from wagate.messaging.media import Media, TooLarge, fetch, read_at_most, sniff
 
 if TYPE_CHECKING:
@@ -280,6 +281,26 @@ class Converter:
             audio_api=settings.audio_converter_url,
             audio_api_key=settings.audio_converter_key,
         )
+
+    # --- what the send routes send -------------------------------------------------------
+
+    async def voice_message(
+        self, media: Media, field: str, *, convert: bool = True
+    ) -> tuple[dict[str, Any], bytes]:
+        """A voice note's content and bytes: converted to Ogg/Opus, or as given when not to
+        `convert` (Evolution's `encoding: false`)."""
+        voice = await self.voice(media, field) if convert else as_is_voice(media)
+        return c.voice(voice.mimetype, voice.seconds), voice.data
+
+    async def sticker_message(
+        self, media: Media, field: str, *, convert: bool = True
+    ) -> tuple[dict[str, Any], bytes]:
+        """A sticker's content and bytes: converted to WebP, or as given when not to `convert`
+        (Evolution's `notConvertSticker`)."""
+        if not convert:
+            return c.sticker(media.mimetype), media.data
+        st = await self.sticker(media, field)
+        return c.sticker(st.mimetype, st.animated, st.width, st.height), st.data
 
     # --- voice notes ----------------------------------------------------------------------
 

@@ -25,7 +25,6 @@ business: it asks WhatsApp for the full history only when the instance's syncFul
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import structlog
 
+from wagate.core.tasks import retried
 from wagate.domain.jids import is_group
 from wagate.engines.messaging import History, Message
 from wagate.messaging.raw import message_raw, row_of
@@ -90,19 +90,17 @@ async def known(lane: Lane, items: Sequence[Any]) -> Known:
     keys = [m.key.id for h in chunks for m in h.messages]
     jids = [c.jid for h in chunks for c in h.chats]
     store = lane.p.store
-    delay = 0.05
-    for attempt in range(1, READ_RETRIES + 1):
-        try:
-            return Known(
-                await store.known_keys(lane.instance_id, keys),
-                await store.known_chats(lane.instance_id, jids),
-            )
-        except Exception as exc:
-            _log.warning("history lookup failed", attempt=attempt, error=repr(exc))
-            if attempt < READ_RETRIES:
-                await asyncio.sleep(delay)
-                delay *= 2
-    return Known(failed=True)
+
+    async def read() -> Known:
+        return Known(
+            await store.known_keys(lane.instance_id, keys),
+            await store.known_chats(lane.instance_id, jids),
+        )
+
+    try:
+        return await retried(read, READ_RETRIES, "history lookup", _log)
+    except Exception:
+        return Known(failed=True)
 
 
 def add(lane: Lane, b: _Batch, h: History, have: Known) -> None:

@@ -13,7 +13,7 @@ import asyncio
 import base64
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wagate.config import Settings
-from wagate.core.tasks import spawn
+from wagate.core.tasks import retried, spawn
+from wagate.domain.errors import Conflict
 from wagate.domain.jids import is_group
 from wagate.engines.base import InboundEvent
 from wagate.engines.messaging import (
@@ -57,7 +58,8 @@ NUMBER_REFRESH_SECONDS = 3600.0
 
 @dataclass(slots=True)
 class Pending:
-    """A send in flight: the engine's answer comes in `sent`; `stored` gets the messageRaw."""
+    """A send in flight: the engine's answer comes in `sent`; `stored` gets the messageRaw, or
+    why it will not be stored. A sender that gives up cancels both."""
 
     sent: asyncio.Future[Sent]
     stored: asyncio.Future[dict[str, Any]]
@@ -75,7 +77,8 @@ class WithMedia:
     when it reaches it. The result is None when the media is not wanted or not fetched."""
 
     message: Message
-    base64: asyncio.Future[str | None]
+    base64: asyncio.Task[str | None]
+    """The fetch; cancelled when the lane stops waiting for it or closes."""
 
 
 Item = InboundEvent | Pending | WithMedia
@@ -97,12 +100,17 @@ def _with_base64(raw: dict[str, Any], data: str | None) -> dict[str, Any]:
     return {**raw, "message": {**raw["message"], "base64": data}}
 
 
-def _sent(item: Pending) -> Sent | None:
-    """What the engine sent for a pending send (None: not yet, failed or cancelled)."""
-    fut = item.sent
+def _outcome(fut: asyncio.Future[Any]) -> Any:
+    """A future's result; None when it is not done, failed or was cancelled."""
     if not fut.done() or fut.cancelled() or fut.exception() is not None:
         return None
     return fut.result()
+
+
+def _sent(item: Pending) -> Sent | None:
+    """What the engine sent for a pending send (None: not yet, failed or cancelled)."""
+    result: Sent | None = _outcome(item.sent)
+    return result
 
 
 class _Seen:
@@ -174,6 +182,7 @@ class Lane:
         self._items: deque[Item] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[Any] | None = None
+        self._closed = False
         self._seen_messages = _Seen(SEEN)
         self._seen_updates = _Seen(SEEN)
         self._contacts = _Seen(SEEN)
@@ -182,6 +191,9 @@ class Lane:
         self._numbers = _Seen(SEEN)
 
     def put(self, item: Item) -> None:
+        if self._closed:  # the instance is gone: nothing more is stored or announced for it
+            self._give_up([item])
+            return
         if isinstance(item, Message) and self.p.media is not None:
             item = self._with_media(item)
         self._items.append(item)
@@ -190,11 +202,25 @@ class Lane:
             self._task = spawn(self._run(), name=f"messages:{self.name}")
 
     def close(self) -> None:
+        """Stop (the instance was deleted, or the server stops): the batch in hand and every
+        waiting item are dropped, their media fetches cancelled and their senders told."""
+        self._closed = True
         if self._task is not None:
-            self._task.cancel()
-        for item in self._items:
-            if isinstance(item, Pending) and not item.stored.done():
-                item.stored.cancel()
+            self._task.cancel()  # _run gives up the batch it holds
+        self._give_up(self._items)
+        self._items.clear()
+
+    def _give_up(self, items: Iterable[Item]) -> None:
+        for item in items:
+            if isinstance(item, WithMedia):
+                item.base64.cancel()
+            elif isinstance(item, Pending) and not item.stored.done():
+                item.stored.set_exception(
+                    Conflict(
+                        f'The "{self.name}" instance was deleted or stopped before the message '
+                        "was stored"
+                    )
+                )
 
     async def _run(self) -> None:
         while True:
@@ -217,6 +243,7 @@ class Lane:
             try:
                 await self._handle(taken)
             except asyncio.CancelledError:
+                self._give_up(taken)
                 raise
             except Exception as exc:  # logged; the lane keeps going
                 _log.error("message batch failed", instance=self.name, error=repr(exc))
@@ -264,40 +291,37 @@ class Lane:
         wanted = {k.id for i in items if isinstance(i, Receipt) for k in i.keys} - own
         if not wanted:
             return {}
-        delay = 0.05
-        for attempt in range(1, WRITE_RETRIES + 1):
-            try:
-                return await self.p.store.message_ids(self.instance_id, wanted)
-            except Exception as exc:
-                _log.warning("receipt lookup failed", attempt=attempt, error=repr(exc))
-                if attempt < WRITE_RETRIES:
-                    await asyncio.sleep(delay)
-                    delay *= 2
-        return {}
+        try:
+            return await retried(
+                lambda: self.p.store.message_ids(self.instance_id, wanted),
+                WRITE_RETRIES,
+                "receipt lookup",
+                _log,
+            )
+        except Exception:
+            return {}
 
     async def _commit(self, b: _Batch) -> None:
         op = b.op()
-        delay = 0.05
-        for attempt in range(1, WRITE_RETRIES + 1):
-            try:
-                if self.p.bus.durable:
-                    await self.p.bus.write_with(op, b.events)
-                else:
-                    await self.p.store.run(op)
-                    await self.p.bus.write(b.events)
-                return
-            except Exception as exc:
-                _log.warning("message batch write failed", attempt=attempt, error=repr(exc))
-                if attempt == WRITE_RETRIES:
-                    raise
-                await asyncio.sleep(delay)
-                delay *= 2
+
+        async def write() -> None:
+            if self.p.bus.durable:
+                await self.p.bus.write_with(op, b.events)
+            else:
+                await self.p.store.run(op)
+                await self.p.bus.write(b.events)
+
+        await retried(write, WRITE_RETRIES, "message batch write", _log)
 
     def _one(self, b: _Batch, item: Item) -> None:  # noqa: PLR0912
         s = self.p.settings
         match item:
             case Pending():
                 if item.sent.cancelled() or item.sent.exception() is not None:
+                    if not item.stored.done():  # the sender still waits: the lane gave up
+                        item.stored.set_exception(
+                            Conflict(f'The "{self.name}" instance did not confirm the send')
+                        )
                     return
                 sent = item.sent.result()
                 raw = message_raw(
@@ -314,9 +338,7 @@ class Lane:
             case Message():
                 self._message(b, item)
             case WithMedia():
-                fetched = item.base64
-                ok = fetched.done() and not fetched.cancelled() and fetched.exception() is None
-                self._message(b, item.message, fetched.result() if ok else None)
+                self._message(b, item.message, _outcome(item.base64))
             case History():
                 history.add(self, b, item, b.known)
             case Receipt():
@@ -432,20 +454,15 @@ class Lane:
         member = media_member(m.content)
         if member is None or m.kind == "history" or self._seen_messages.get(m.key.id):
             return m
-        fut: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        spawn(self._fetch(m, member, fut), name=f"base64:{self.name}")
-        return WithMedia(m, fut)
+        return WithMedia(m, spawn(self._fetch(m, member), name=f"base64:{self.name}"))
 
-    async def _fetch(
-        self, m: Message, member: dict[str, Any], fut: asyncio.Future[str | None]
-    ) -> None:
+    async def _fetch(self, m: Message, member: dict[str, Any]) -> str | None:
         """`message.base64` of a media message when the instance's webhook (or the global
         one) wants it: downloaded through the engine under its deadline and a size cap. Any
         failure leaves it out (logged): the event is delivered without it."""
-        result: str | None = None
         try:
             if await self.p.wants_base64(self.instance_id):
-                result = await self._download(m, member)
+                return await self._download(m, member)
         except Exception as exc:
             _log.warning(
                 "media not added to the event as base64",
@@ -453,9 +470,7 @@ class Lane:
                 id=m.key.id,
                 error=repr(exc),
             )
-        finally:
-            if not fut.done():
-                fut.set_result(result)
+        return None
 
     async def _download(self, m: Message, member: dict[str, Any]) -> str | None:
         cap = self.p.base64_cap(m.content)

@@ -117,6 +117,11 @@ class Messenger:
         return bare_jid(jid) if jid else None
 
     def lane(self, reg: Registered) -> Lane:
+        """The instance's message lane. An instance deleted while a send waited (for a link
+        preview, a number check) has none any more: 404, rather than a new lane that nothing
+        would ever close."""
+        if self.gw.by_id.get(reg.id) is not reg:
+            raise NotFound(f'The "{reg.name}" instance does not exist')
         return self.pipeline.lane(reg.id, reg.name, lambda: self.own_jid(reg))
 
     # --- numbers ----------------------------------------------------------------------------
@@ -297,8 +302,10 @@ class Messenger:
             sent = await self.call(reg, lambda m: m.send(out))
         except BaseException:
             pending.sent.cancel()
+            pending.stored.cancel()  # nobody waits for it
             raise
-        pending.sent.set_result(sent)
+        if not pending.sent.done():  # else the lane stopped waiting: `stored` says why
+            pending.sent.set_result(sent)
         return await pending.stored
 
     async def media_base64(

@@ -174,62 +174,46 @@ async def _upsert(
     model: type[Base],
     rows: Sequence[dict[str, Any]],
     keys: Sequence[str],
-    values: Callable[[Any, Any], dict[str, Any]],
+    values: Callable[[Any, Any], dict[str, Any]] | None,
 ) -> None:
     """INSERT … ON CONFLICT/DUPLICATE KEY UPDATE on SQLite, PostgreSQL and MySQL.
-    `values(table_columns, incoming_columns)` gives the columns to update."""
+    `values(table_columns, incoming_columns)` gives the columns to update; None leaves the
+    rows that exist as they are (only the absent ones are inserted)."""
     if not rows:
         return
     table: Any = model.__table__
     rows = _dedupe(rows, keys)
     dialect = _dialect(s)
     # executemany of one statement (compiled once, cached) rather than a VALUES list per call
-    if dialect == "mysql":
-        from sqlalchemy.dialects.mysql import insert as my_insert
-
-        my = my_insert(table)
-        await s.execute(my.on_duplicate_key_update(values(table.c, my.inserted)), list(rows))
-        return
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        pg = pg_insert(table)
-        stmt: Any = pg.on_conflict_do_update(
-            index_elements=list(keys), set_=values(table.c, pg.excluded)
-        )
-    else:
-        from sqlalchemy.dialects.sqlite import insert as lite_insert
-
-        lite = lite_insert(table)
-        stmt = lite.on_conflict_do_update(
-            index_elements=list(keys), set_=values(table.c, lite.excluded)
-        )
-    await s.execute(stmt, list(rows))
-
-
-async def _insert_absent(
-    s: AsyncSession, model: type[Base], rows: Sequence[dict[str, Any]], keys: Sequence[str]
-) -> None:
-    """INSERT the rows whose keys are not taken yet; existing rows are left as they are."""
-    if not rows:
-        return
-    table: Any = model.__table__
-    rows = _dedupe(rows, keys)
-    dialect = _dialect(s)
     stmt: Any
     if dialect == "mysql":
         from sqlalchemy.dialects.mysql import insert as my_insert
 
-        # a no-op update rather than INSERT IGNORE, which would also hide truncation errors
-        stmt = my_insert(table).on_duplicate_key_update({keys[-1]: table.c[keys[-1]]})
+        my = my_insert(table)
+        # absent only: a no-op update rather than INSERT IGNORE, which would also hide
+        # truncation errors
+        update = {keys[-1]: table.c[keys[-1]]} if values is None else values(table.c, my.inserted)
+        stmt = my.on_duplicate_key_update(update)
     elif dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt = pg_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+        pg = pg_insert(table)
+        if values is None:
+            stmt = pg.on_conflict_do_nothing(index_elements=list(keys))
+        else:
+            stmt = pg.on_conflict_do_update(
+                index_elements=list(keys), set_=values(table.c, pg.excluded)
+            )
     else:
         from sqlalchemy.dialects.sqlite import insert as lite_insert
 
-        stmt = lite_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+        lite = lite_insert(table)
+        if values is None:
+            stmt = lite.on_conflict_do_nothing(index_elements=list(keys))
+        else:
+            stmt = lite.on_conflict_do_update(
+                index_elements=list(keys), set_=values(table.c, lite.excluded)
+            )
     await s.execute(stmt, list(rows))
 
 
@@ -237,7 +221,7 @@ def insert_absent_chats(rows: Sequence[dict[str, Any]]) -> Write:
     """Chats of a history sync: new ones are added, known ones keep what they have."""
 
     async def op(s: AsyncSession) -> None:
-        await _insert_absent(s, ChatRow, rows, ("instance_id", "remote_jid"))
+        await _upsert(s, ChatRow, rows, ("instance_id", "remote_jid"), None)
 
     return op
 
@@ -246,7 +230,7 @@ def insert_absent_contacts(rows: Sequence[dict[str, Any]]) -> Write:
     """Contacts of a history sync: new ones are added, known ones keep their push name."""
 
     async def op(s: AsyncSession) -> None:
-        await _insert_absent(s, ContactRow, rows, ("instance_id", "remote_jid"))
+        await _upsert(s, ContactRow, rows, ("instance_id", "remote_jid"), None)
 
     return op
 
@@ -474,32 +458,36 @@ class MessageStore:
         async with self._sessions.begin() as s:
             await op(s)
 
-    @property
-    def dialect(self) -> str:
-        """sqlite, postgresql or mysql."""
-        bind = self._sessions.kw.get("bind")
-        return str(bind.dialect.name) if bind is not None else "sqlite"
-
-    async def known_keys(self, instance_id: str, key_ids: Sequence[str]) -> set[str]:
+    async def known_keys(self, instance_id: str, key_ids: Collection[str]) -> set[str]:
         """Which of these message key ids the instance has stored."""
-        q = MessageRow.key_id
-        return await self._known(q, MessageRow.instance_id == instance_id, key_ids)
+        m = MessageRow
+        q = select(m.key_id).where(m.instance_id == instance_id)
+        return {key for (key,) in await self._where_in(q, m.key_id, key_ids)}
 
-    async def known_chats(self, instance_id: str, jids: Sequence[str]) -> set[str]:
+    async def known_chats(self, instance_id: str, jids: Collection[str]) -> set[str]:
         """Which of these chats the instance has stored."""
-        q = ChatRow.remote_jid
-        return await self._known(q, ChatRow.instance_id == instance_id, jids)
+        q = select(ChatRow.remote_jid).where(ChatRow.instance_id == instance_id)
+        return {jid for (jid,) in await self._where_in(q, ChatRow.remote_jid, jids)}
 
-    async def _known(self, column: Any, owner: Any, values: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        wanted = list(dict.fromkeys(values))
+    async def message_ids(self, instance_id: str, key_ids: Collection[str]) -> dict[str, str]:
+        """The row ids of the stored messages with these key ids (the newest of a key)."""
+        m = MessageRow
+        q = select(m.key_id, m.id).where(m.instance_id == instance_id).order_by(m.id)
+        return {key: row_id for key, row_id in await self._where_in(q, m.key_id, key_ids)}
+
+    async def _where_in(self, query: Any, column: Any, values: Collection[str]) -> list[Any]:
+        """The rows of `query` whose `column` is one of `values`, asked in IN lists of at most
+        KNOWN_CHUNK (the drivers bound a statement's parameters), in one session; each value
+        is in one list only."""
+        wanted = sorted(set(values))
+        rows: list[Any] = []
         if not wanted:
-            return found
+            return rows
         async with self._sessions() as s:
-            for i in range(0, len(wanted), KNOWN_CHUNK):  # bounded IN lists (bind limits)
+            for i in range(0, len(wanted), KNOWN_CHUNK):
                 part = wanted[i : i + KNOWN_CHUNK]
-                found.update(await s.scalars(select(column).where(owner, column.in_(part))))
-        return found
+                rows.extend((await s.execute(query.where(column.in_(part)))).all())
+        return rows
 
     async def find_messages(
         self, instance_id: str, f: MessageFilter, page: int, per_page: int
@@ -548,16 +536,6 @@ class MessageStore:
                 for mid, status in (await s.execute(q)).all():
                     statuses[str(mid)].append(status)
         return total, rows, statuses
-
-    async def message_ids(self, instance_id: str, key_ids: Collection[str]) -> dict[str, str]:
-        """The row ids of the stored messages with these key ids (the newest of a key)."""
-        q = (
-            select(MessageRow.key_id, MessageRow.id)
-            .where(MessageRow.instance_id == instance_id, MessageRow.key_id.in_(sorted(key_ids)))
-            .order_by(MessageRow.id)
-        )
-        async with self._sessions() as s:
-            return {key: row_id for key, row_id in (await s.execute(q)).all()}
 
     async def message_by_key(self, instance_id: str, key_id: str) -> MessageRow | None:
         async with self._sessions() as s:

@@ -139,17 +139,11 @@ async def send_ptv(reg: InstanceDep, ms: MessengerDep, request: Request) -> JSON
 async def send_audio(reg: InstanceDep, ms: MessengerDep, request: Request) -> JSONResponse:
     body, upload = await _parse(request, s.SendAudio, ms.gw.settings.media_max_bytes)
     media = await _media(ms, reg, body.audio, upload, "audio")
-    if body.encoding is False:  # Evolution's option: send as given
-        voice = conv.as_is_voice(media)
-    else:
-        voice = await conv.Converter.of(ms.gw.settings).voice(media, "audio")
+    content, data = await conv.Converter.of(ms.gw.settings).voice_message(
+        media, "audio", convert=body.encoding is not False
+    )
     raw = await ms.send(
-        reg,
-        body.number,
-        c.voice(voice.mimetype, voice.seconds),
-        media=voice.data,
-        presence="recording",
-        **body.options(),
+        reg, body.number, content, media=data, presence="recording", **body.options()
     )
     return _created(raw)
 
@@ -160,11 +154,9 @@ async def send_audio(reg: InstanceDep, ms: MessengerDep, request: Request) -> JS
 async def send_sticker(reg: InstanceDep, ms: MessengerDep, request: Request) -> JSONResponse:
     body, upload = await _parse(request, s.SendSticker, ms.gw.settings.media_max_bytes)
     media = await _media(ms, reg, body.sticker, upload, "sticker")
-    if body.notConvertSticker:  # Evolution's option: send as given
-        content, data = c.sticker(media.mimetype), media.data
-    else:
-        st = await conv.Converter.of(ms.gw.settings).sticker(media, "sticker")
-        content, data = c.sticker(st.mimetype, st.animated, st.width, st.height), st.data
+    content, data = await conv.Converter.of(ms.gw.settings).sticker_message(
+        media, "sticker", convert=not body.notConvertSticker
+    )
     return _created(await ms.send(reg, body.number, content, media=data, **body.options()))
 
 
@@ -230,8 +222,8 @@ async def send_status(reg: InstanceDep, ms: MessengerDep, body: s.SendStatus) ->
         media = await _media(ms, reg, body.content, None, "content")
         data = media.data
         if body.type == "audio":  # a voice note, converted as sendWhatsAppAudio's
-            voice = await conv.Converter.of(ms.gw.settings).voice(media, "content")
-            content, data = c.voice(voice.mimetype, voice.seconds), voice.data
+            converter = conv.Converter.of(ms.gw.settings)
+            content, data = await converter.voice_message(media, "content")
         else:
             content = c.media(body.type, media.mimetype, body.caption, None)
     jid = "status@broadcast"

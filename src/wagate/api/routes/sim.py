@@ -13,9 +13,9 @@ from pydantic import Field, StrictBool, StrictStr
 from wagate.api.deps import GatewayDep, GlobalKey
 from wagate.api.schemas.instance import Body
 from wagate.domain.errors import BadRequest, Conflict, NotFound
-from wagate.engines.messaging import Message, MessageKey, Outgoing
+from wagate.engines.messaging import Outgoing
 from wagate.engines.sim import SimNetwork
-from wagate.engines.sim.post import deliver, new_message_id
+from wagate.engines.sim.post import deliver, remember
 from wagate.gateway import Gateway
 from wagate.messaging import media as m
 
@@ -192,19 +192,15 @@ async def history(gw: GatewayDep, instance: InstancePath, body: HistoryBody) -> 
         account = session.account
     now = int(net.clock.wall())
     for past in body.messages:
-        other = net.account_for(past.contact)
-        if past.pushName and not past.fromMe:
-            other.push_name = past.pushName
-        key = MessageKey(
-            other.jid,
-            past.fromMe,
-            past.id or new_message_id(),
-            remote_jid_alt=other.lid,
-            addressing_mode=None if past.fromMe else "pn",
+        remember(
+            account,
+            net.account_for(past.contact),
+            {"conversation": past.text},
+            past.timestamp or now,
+            from_me=past.fromMe,
+            push_name=past.pushName,
+            msg_id=past.id,
         )
-        name = None if past.fromMe else past.pushName or other.push_name
-        message = Message(0, key, {"conversation": past.text}, past.timestamp or now, name)
-        account.past.record(message)
     return {
         "jid": account.jid,
         "added": len(body.messages),

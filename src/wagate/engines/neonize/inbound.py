@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from wagate.domain.ids import bare_jid
 from wagate.engines.neonize.content import to_json
 
 # neonize's ReceiptType numbers -> Evolution's statuses; the rest (sender, retry, inactive,
@@ -203,12 +204,6 @@ HISTORY_FRAME_ITEMS = 500
 MESSAGE_STATUS = ("ERROR", "PENDING", "SERVER_ACK", "DELIVERY_ACK", "READ", "PLAYED")
 
 
-def bare(text: str) -> str:
-    """A JID string without its device part ('5511…:3@s.whatsapp.net' -> '5511…@s…')."""
-    user, at, server = text.partition("@")
-    return f"{user.split(':', 1)[0]}{at}{server}" if at else text
-
-
 def history(ev: Any) -> list[dict[str, Any]]:
     """A HistorySyncEv (one blob of WhatsApp's history sync) as `history` frames: its chats,
     messages and contacts, split so that no frame header grows too large. Progress and `final`
@@ -218,11 +213,11 @@ def history(ev: Any) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     contacts: list[dict[str, Any]] = []
     for conv in data.conversations:
-        chat = bare(str(conv.ID))
+        chat = bare_jid(str(conv.ID))
         if not chat:
             continue
-        alt = next((bare(str(j)) for j in (conv.pnJID, conv.lidJID) if j and bare(str(j)) != chat),
-                   None)  # fmt: skip
+        alts = (bare_jid(str(j)) for j in (conv.pnJID, conv.lidJID))
+        alt = next((a for a in alts if a and a != chat), None)
         stamp = int(conv.conversationTimestamp) or int(conv.lastMsgTimestamp)
         name = str(conv.name) or str(conv.displayName) or None
         chats.append({"jid": chat, "name": name, "unread": int(conv.unreadCount),
@@ -235,7 +230,7 @@ def history(ev: Any) -> list[dict[str, Any]]:
                 messages.append(head)
     for p in data.pushnames:
         if p.ID and p.pushname:
-            contacts.append({"jid": bare(str(p.ID)), "notify": str(p.pushname)})
+            contacts.append({"jid": bare_jid(str(p.ID)), "notify": str(p.pushname)})
     progress = int(data.progress) if data.HasField("progress") else None
     kind = type(data).HistorySyncType.Name(int(data.syncType)).lower()
     return _frames(chats, messages, contacts, progress, kind)
@@ -247,11 +242,11 @@ def _past_message(info: Any, chat: str, alt: str | None) -> dict[str, Any] | Non
     msg_id = str(info.key.ID)
     if not msg_id or not any(k not in _NOT_CONTENT for k in content):
         return None  # system stubs, key distributions: nothing to show
-    key: dict[str, Any] = {"remoteJid": bare(str(info.key.remoteJID)) or chat,
+    key: dict[str, Any] = {"remoteJid": bare_jid(str(info.key.remoteJID)) or chat,
                            "fromMe": bool(info.key.fromMe), "id": msg_id}  # fmt: skip
     participant = str(info.key.participant) or str(info.participant)
     if participant:
-        key["participant"] = bare(participant)
+        key["participant"] = bare_jid(participant)
     elif alt:
         key["remoteJidAlt"] = alt
     status = int(info.status) if info.HasField("status") else None

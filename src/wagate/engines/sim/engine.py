@@ -117,7 +117,7 @@ class SimSession(SimMessaging):
         if code == 401 and self._creds:  # the server unlinked the device
             account = self._net.accounts.get(str(self._creds.get("number")))
             if account is not None:
-                account.linked.discard(str(self._creds.get("device")))
+                account.unlink(str(self._creds.get("device")))
         self._release()
 
     def _release(self) -> None:
@@ -144,7 +144,7 @@ class SimSession(SimMessaging):
         if self._creds:
             account = self._net.accounts.get(str(self._creds.get("number")))
             if account is not None:
-                account.linked.discard(str(self._creds.get("device")))
+                account.unlink(str(self._creds.get("device")))
 
     async def stop(self) -> None:
         dead = self._socket_dead or self._net.faults_of(self.name).socketAlreadyClosed

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from wagate.domain.jids import is_group
 from wagate.engines.messaging import History, HistoryChat, HistoryContact, Message
 
 HISTORY_LIMIT = 50_000
-"""Messages remembered per account; the oldest are forgotten first."""
+"""Messages remembered per account, and chats and contacts: the oldest messages, and the
+chats and contacts least recently written in, are forgotten first."""
 RECENT_DAYS = 90
 CHUNK = 500
 """Messages per history chunk."""
+V = TypeVar("V")
 
 
 @dataclass(slots=True)
@@ -44,15 +47,15 @@ class Remembered:
         """Remember a message the account sent (`key.from_me`) or received."""
         key = message.key
         self.messages.append(replace(message, epoch=0, kind="history"))
-        chat = self.chats.setdefault(key.remote_jid, _Chat())
+        chat = _latest(self.chats, key.remote_jid, self.chats.get(key.remote_jid) or _Chat())
         chat.name = chat_name or chat.name
         chat.timestamp = max(chat.timestamp, message.timestamp)
         chat.jid_alt = key.remote_jid_alt or chat.jid_alt
         chat.unread = 0 if key.from_me else chat.unread + 1
         if not key.from_me:
             who = key.participant if is_group(key.remote_jid) else key.remote_jid
-            if who and (message.push_name or who not in self.contacts):
-                self.contacts[who] = message.push_name or self.contacts.get(who)
+            if who:
+                _latest(self.contacts, who, message.push_name or self.contacts.get(who))
 
     def sync(self, now: float, full: bool, chunk: int = CHUNK) -> list[History]:
         """The history sync a newly paired device gets (epoch 0: the session retags it)."""
@@ -86,3 +89,13 @@ class Remembered:
                 )
             )
         return out
+
+
+def _latest(entries: dict[str, V], key: str, value: V) -> V:
+    """Set `entries[key]` as the most recent entry; past HISTORY_LIMIT the oldest goes (the
+    chats of the remembered messages are the most recent ones, so they all stay)."""
+    entries.pop(key, None)
+    entries[key] = value
+    if len(entries) > HISTORY_LIMIT:
+        del entries[next(iter(entries))]
+    return value

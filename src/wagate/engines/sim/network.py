@@ -79,6 +79,12 @@ class Account:
     past: Remembered = field(default_factory=Remembered)
     """What the phone remembers: a newly paired device gets it as a history sync."""
 
+    def unlink(self, device: str) -> None:
+        """A linked device is gone (logged out, or unlinked by the server): it neither
+        receives nor keeps an app state."""
+        self.linked.discard(device)
+        self.synced_labels.pop(device, None)
+
 
 class SimNetwork:
     """The whole simulated network. All methods run on the event loop; nothing blocks."""

@@ -175,9 +175,7 @@ def deliver(
                 jid, False, msg_id, participant=sender.jid, participant_alt=sender.lid
             )
         else:
-            key = MessageKey(
-                sender.jid, False, msg_id, remote_jid_alt=sender.lid, addressing_mode="pn"
-            )
+            key = direct_key(sender, False, msg_id)
         event = Message(0, key, content, now, sender.push_name)
         if remember:
             account.past.record(event, subject)
@@ -190,6 +188,37 @@ def deliver(
         if delivered:
             from_session.emit_inbound(Receipt(0, (own_key,), "DELIVERY_ACK"))
     return Sent(own_key, content, now)
+
+
+def direct_key(other: Account, from_me: bool, msg_id: str) -> MessageKey:
+    """The key of a message in a 1:1 chat with `other`, as the account on this side sees it:
+    the chat as a phone number, its LID as the alternative."""
+    return MessageKey(
+        other.jid,
+        from_me,
+        msg_id,
+        remote_jid_alt=other.lid,
+        addressing_mode=None if from_me else "pn",
+    )
+
+
+def remember(
+    account: Account,
+    other: Account,
+    content: dict[str, Any],
+    timestamp: int,
+    *,
+    from_me: bool,
+    push_name: str | None = None,
+    msg_id: str | None = None,
+) -> None:
+    """A message of `account`'s past in its 1:1 chat with `other` (the /sim history route),
+    remembered as `deliver` would have, and delivered to nobody. `push_name` renames the
+    contact when it wrote the message."""
+    if push_name and not from_me:
+        other.push_name = push_name
+    key = direct_key(other, from_me, msg_id or new_message_id())
+    account.past.record(Message(0, key, content, timestamp, None if from_me else other.push_name))
 
 
 class SimMessaging:
