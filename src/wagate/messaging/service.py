@@ -29,6 +29,7 @@ from wagate.domain.jids import InvalidNumber, brazil_variants, create_jid, is_gr
 from wagate.engines.messaging import MessageKey, Messaging, NumberCheck, Outgoing, messaging_of
 from wagate.gateway import Gateway, Registered
 from wagate.messaging import content as c
+from wagate.messaging import media as media_input
 from wagate.messaging.pipeline import Lane, Pending, Pipeline
 from wagate.messaging.preview import Previewer
 from wagate.messaging.raw import content_type
@@ -111,6 +112,19 @@ class Messenger:
         if reg is None:
             raise NotFound("the instance no longer exists")
         return await self.call(reg, lambda m: m.download(media))
+
+    async def load_media(self, reg: Registered, value: str, field: str) -> media_input.Media:
+        """A route's media field (URL or base64), once the instance is known to be open: the
+        size cap, the fetch deadline and the private-address policy of the settings."""
+        self.live(reg)
+        st = self.gw.settings
+        return await media_input.load(
+            value,
+            field,
+            st.media_max_bytes,
+            st.media_fetch_timeout,
+            allow_private=st.fetch_private_addresses,
+        )
 
     def own_jid(self, reg: Registered) -> str | None:
         jid = reg.supervisor.inst.jid

@@ -364,15 +364,7 @@ async def profile_status(reg: InstanceDep, ms: MessengerDep, body: s.ProfileStat
 
 @router.post("/updateProfilePicture/{instanceName}")
 async def profile_picture(reg: InstanceDep, ms: MessengerDep, body: s.ProfilePicture) -> Any:
-    st = ms.gw.settings
-    ms.live(reg)
-    media = await m.load(
-        body.picture,
-        "picture",
-        st.media_max_bytes,
-        st.media_fetch_timeout,
-        allow_private=st.fetch_private_addresses,
-    )
+    media = await ms.load_media(reg, body.picture, "picture")
     await ms.call(reg, lambda x: x.set_profile(picture=media.data))
     return {"update": "success"}
 

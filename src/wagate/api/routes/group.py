@@ -15,7 +15,6 @@ from wagate.api.routes.message import MessengerDep
 from wagate.api.schemas import group as s
 from wagate.domain.errors import BadRequest
 from wagate.messaging import content as c
-from wagate.messaging import media as m
 
 router = APIRouter(prefix="/group", tags=["group"])
 GroupJid = Annotated[str | None, Query(alias="groupJid", max_length=128)]
@@ -74,15 +73,7 @@ async def picture(
     reg: InstanceDep, ms: MessengerDep, body: s.Picture, group: GroupJid = None
 ) -> Any:
     jid = _group(group)
-    ms.live(reg)
-    st = ms.gw.settings
-    media = await m.load(
-        body.image,
-        "image",
-        st.media_max_bytes,
-        st.media_fetch_timeout,
-        allow_private=st.fetch_private_addresses,
-    )
+    media = await ms.load_media(reg, body.image, "image")
     await ms.call(reg, lambda x: x.group_update(jid, picture=media.data))
     return {"update": "success"}
 

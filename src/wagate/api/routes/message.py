@@ -74,14 +74,7 @@ async def _media(
         return upload
     if not value:
         raise BadRequest("Owned media must be a url or base64")
-    st = ms.gw.settings
-    return await m.load(
-        value,
-        field,
-        st.media_max_bytes,
-        st.media_fetch_timeout,
-        allow_private=st.fetch_private_addresses,
-    )
+    return await ms.load_media(reg, value, field)
 
 
 def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
