@@ -10,7 +10,8 @@ import asyncio
 import hmac
 import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,35 @@ class _StatusPort:
         await self._gw.store.forget(instance_id)
 
 
+class NameLocks:
+    """One lock per instance name. A registry operation holds it from the lookup of the name to
+    the commit of its change, so no operation ever acts on an instance another one has replaced.
+    A name's lock lives while someone holds or waits for it, so the table stays as small as the
+    work in flight, and every waiter on a name shares the one lock."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, name: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(name, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            _, users = self._locks[name]
+            if users == 1:
+                del self._locks[name]
+            else:
+                self._locks[name] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
 class Gateway:
     def __init__(
         self,
@@ -132,14 +162,16 @@ class Gateway:
             qr_color=settings.qrcode_color,
         )
         self._status = _StatusPort(self)
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.names = NameLocks()
         self._expiry: dict[str, asyncio.Task[Any]] = {}
 
     # --- registry -------------------------------------------------------------------------
 
-    def get(self, name: str) -> Registered:
+    def get(self, name: str, expected: Registered | None = None) -> Registered:
+        """The instance registered under `name`; 404 if there is none, or if it is not
+        `expected` (the one the caller was authorized for was deleted and the name reused)."""
         reg = self.instances.get(name)
-        if reg is None:
+        if reg is None or (expected is not None and reg is not expected):
             raise NotFound(f'The "{name}" instance does not exist')
         return reg
 
@@ -182,9 +214,6 @@ class Gateway:
         self.instances[reg.name] = reg
         self.by_id[reg.id] = reg
 
-    def _lock(self, name: str) -> asyncio.Lock:
-        return self._locks.setdefault(name, asyncio.Lock())
-
     # --- create / delete ------------------------------------------------------------------
 
     async def create(
@@ -199,7 +228,7 @@ class Gateway:
         webhook: dict[str, Any] | None,
     ) -> tuple[Registered, str]:
         """Create and register an instance. Returns it and its token (shown only here)."""
-        async with self._lock(name):  # two creates of one name cannot both pass the check
+        async with self.names.hold(name):
             if name in self.instances:
                 raise Forbidden(f'This name "{name}" is already in use.')
             instance_id = str(uuid.uuid4())
@@ -230,33 +259,32 @@ class Gateway:
                 self._supervisor(instance_id, name),
             )
             self._register(reg)
-        await self.bus.emit(
-            name,
-            instance_id,
-            "instance.create",
-            {"instanceName": name, "instanceId": instance_id},
-            None,
-        )
-        self._schedule_expiry(reg)
+            await self.bus.emit(  # under the name's lock: ordered before a delete's events
+                name,
+                instance_id,
+                "instance.create",
+                {"instanceName": name, "instanceId": instance_id},
+                None,
+            )
+            self._schedule_expiry(reg)
         _log.info("instance created", instance=name, id=instance_id)
         return reg, token
 
-    async def delete(self, name: str) -> None:
-        reg = self.get(name)
-        async with self._lock(name):
+    async def delete(self, name: str, expected: Registered | None = None) -> None:
+        async with self.names.hold(name):
+            reg = self.get(name, expected)
             await reg.supervisor.submit(lc.Delete())
-            self.instances.pop(name, None)
+            del self.instances[name]
             self.by_id.pop(reg.id, None)
             if self.pipeline is not None:
                 self.pipeline.forget(reg.id)
             task = self._expiry.pop(reg.id, None)
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
-        await self.bus.emit(
-            name, reg.id, "instance.delete", {"instanceName": name, "instanceId": reg.id}, None
-        )
-        await self.bus.emit(name, reg.id, "remove.instance", None, None)
-        self._locks.pop(name, None)
+            await self.bus.emit(
+                name, reg.id, "instance.delete", {"instanceName": name, "instanceId": reg.id}, None
+            )
+            await self.bus.emit(name, reg.id, "remove.instance", None, None)
         _log.info("instance deleted", instance=name, id=reg.id)
 
     def _schedule_expiry(self, reg: Registered) -> None:
@@ -271,16 +299,22 @@ class Gateway:
                 _log.info(
                     "deleting instance not connected in time", instance=reg.name, minutes=minutes
                 )
-                await self.delete(reg.name)
+                try:
+                    await self.delete(reg.name, reg)
+                except NotFound:  # deleted meanwhile
+                    pass
 
         self._expiry[reg.id] = spawn(expire(), name=f"expiry:{reg.name}")
 
     # --- lifecycle intents ----------------------------------------------------------------
 
-    async def connect(self, name: str, number: str | None = None) -> Registered:
-        reg = self.get(name)
-        sup = reg.supervisor
-        await sup.submit(lc.Connect(number))
+    async def connect(
+        self, name: str, number: str | None = None, expected: Registered | None = None
+    ) -> Registered:
+        async with self.names.hold(name):
+            reg = self.get(name, expected)
+            sup = reg.supervisor
+            await sup.submit(lc.Connect(number))
         # Answer with the first QR/pairing code, or once the session settles: never a hang. The
         # wait is the HTTP caller's, so it runs on the loop's time, not the lifecycle's clock;
         # a reconnect backoff has no session to wait for.
@@ -295,17 +329,18 @@ class Gateway:
             await sup.wait_changed(min(left, 0.25))
         return reg
 
-    async def restart(self, name: str) -> Registered:
-        reg = self.get(name)
-        decision = await reg.supervisor.submit(lc.Restart())
+    async def restart(self, name: str, expected: Registered | None = None) -> Registered:
+        async with self.names.hold(name):
+            reg = self.get(name, expected)
+            decision = await reg.supervisor.submit(lc.Restart())
         if decision.reply == "not_connected":
             raise BadRequest(f'The "{name}" instance is not connected')
         return reg
 
-    async def logout(self, name: str) -> str:
+    async def logout(self, name: str, expected: Registered | None = None) -> str:
         """Returns 'logged_out' or 'already_closed'. Completes its work before returning."""
-        reg = self.get(name)
-        decision = await reg.supervisor.submit(lc.Logout())
+        async with self.names.hold(name):
+            decision = await self.get(name, expected).supervisor.submit(lc.Logout())
         return decision.reply
 
     async def set_presence(self, name: str, presence: str) -> None:

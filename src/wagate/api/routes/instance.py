@@ -148,7 +148,7 @@ async def create(
         "settings": stored,
     }
     if body.qrcode:
-        await gw.connect(name, body.number)
+        await gw.connect(name, body.number, reg)
         result["qrcode"] = _code_body(reg)
         result["instance"]["status"] = reg.supervisor.external_state
     return JSONResponse(result, status_code=201)
@@ -160,7 +160,7 @@ async def connect(
     reg: InstanceDep,
     number: Annotated[str | None, Query(pattern=r"^\+?\d{6,20}$")] = None,
 ) -> dict[str, Any]:
-    await gw.connect(reg.name, number)
+    await gw.connect(reg.name, number, reg)
     if number is not None:
         await _pairing_settled(gw, reg)
     if reg.supervisor.external_state == "open":
@@ -202,7 +202,7 @@ def connection_state_body(reg: Registered) -> dict[str, Any]:
 
 @router.post("/restart/{instanceName}")
 async def restart(gw: GatewayDep, reg: InstanceDep) -> dict[str, Any]:
-    await gw.restart(reg.name)
+    await gw.restart(reg.name, reg)
     return _state_body(reg)
 
 
@@ -214,7 +214,7 @@ async def set_presence(gw: GatewayDep, reg: InstanceDep, body: SetPresence) -> d
 
 @router.delete("/logout/{instanceName}")
 async def logout(gw: GatewayDep, reg: InstanceDep) -> dict[str, Any]:
-    outcome = await gw.logout(reg.name)
+    outcome = await gw.logout(reg.name, reg)
     message = (
         "Instance logged out" if outcome == "logged_out" else "Instance was already disconnected"
     )
@@ -223,7 +223,7 @@ async def logout(gw: GatewayDep, reg: InstanceDep) -> dict[str, Any]:
 
 @router.delete("/delete/{instanceName}")
 async def delete(gw: GatewayDep, reg: InstanceDep) -> dict[str, Any]:
-    await gw.delete(reg.name)
+    await gw.delete(reg.name, reg)
     return {"status": "SUCCESS", "error": False, "response": {"message": "Instance deleted"}}
 
 
