@@ -13,7 +13,7 @@ import structlog
 from fastapi import FastAPI
 
 from wagate import __version__
-from wagate.api import bodyguard, errors
+from wagate.api import bodyguard, docs, errors
 from wagate.api.hotpath import ConnectionStateFastPath
 from wagate.api.json import JSONResponse
 from wagate.api.routes import chat as chat_routes
@@ -136,9 +136,15 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
         version=__version__,
         lifespan=lifespan,
         default_response_class=JSONResponse,
-        description="WhatsApp API gateway with Evolution API v2's HTTP contract.",
+        description=(
+            "WhatsApp API gateway with Evolution API v2's HTTP contract. Press **Authorize** "
+            "and give the `apikey` (the global key, or an instance's token) to try the routes."
+        ),
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
+    docs.install(app)
     app.add_middleware(ConnectionStateFastPath)  # inside the metrics wrapper added next
     observer = metrics_routes.install(app, settings)
     if not settings.disable_manager:

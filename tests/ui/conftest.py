@@ -59,3 +59,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     yield from run_server(
         tmp_path_factory.mktemp("live"), WAGATE_SIM_QR_INTERVAL_SECONDS="3", QRCODE_LIMIT="50"
     )
+
+
+@pytest.fixture
+def browser(chromium: Path) -> Iterator[object]:
+    """Headless Chromium, 1280×1100, no network beyond loopback."""
+    pytest.importorskip("selenium.webdriver")
+    from tests.ui.browser import chrome
+
+    with chrome(chromium) as driver:
+        yield driver
