@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import ssl
 import stat
 from pathlib import Path
 from typing import Any, Literal
@@ -159,6 +160,8 @@ class Settings(BaseSettings):
         None, validation_alias="WAGATE_WEBHOOK_GLOBAL_SECRET", repr=False
     )
     webhook_global_base64: bool = _env(False, "WAGATE_WEBHOOK_GLOBAL_BASE64")
+    # PEM file of CAs that webhook receivers' certificates may chain to, besides the system's.
+    webhook_ca_file: str | None = _env(None, "WAGATE_WEBHOOK_CA_FILE")
     webhook_timeout_ms: int = Field(30000, ge=1, validation_alias="WEBHOOK_REQUEST_TIMEOUT_MS")
     webhook_retry_max_attempts: int = Field(
         10, ge=1, le=1000, validation_alias="WEBHOOK_RETRY_MAX_ATTEMPTS"
@@ -238,6 +241,19 @@ class Settings(BaseSettings):
             ("http://", "https://")
         ):
             raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("webhook_ca_file")
+    @classmethod
+    def _loadable_ca_file(cls, value: str | None) -> str | None:
+        """Blank is unset; a file that is not PEM certificates stops start-up here."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        try:
+            ssl.create_default_context(cafile=value)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"cannot load CA certificates from {value!r}: {exc}") from None
         return value
 
     @field_validator("api_key")

@@ -4,6 +4,7 @@ programmable status, and can refuse connections (listening socket closed) for a 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,9 +28,11 @@ class Received:
 
 @dataclass
 class Receiver:
-    """`answer(path, body) -> status` decides each reply (200 by default)."""
+    """`answer(path, body) -> status` decides each reply (200 by default); with `tls` it
+    speaks HTTPS as `localhost`."""
 
     port: int = 0
+    tls: ssl.SSLContext | None = None
     answer: Callable[[str, bytes], int] | None = None
     delay: float = 0.0
     received: list[Received] = field(default_factory=list)
@@ -40,10 +43,14 @@ class Receiver:
 
     @property
     def url(self) -> str:
+        if self.tls is not None:
+            return f"https://localhost:{self.port}"
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> Receiver:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self._server = await asyncio.start_server(
+            self._serve, "127.0.0.1", self.port, ssl=self.tls
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

@@ -131,6 +131,23 @@ def test_media_conversion_settings(env: pytest.MonkeyPatch) -> None:
         load_settings()
 
 
+def test_webhook_ca_file_must_load(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import trustme
+
+    assert load_settings().webhook_ca_file is None
+    env.setenv("WAGATE_WEBHOOK_CA_FILE", " ")
+    assert load_settings().webhook_ca_file is None
+    pem = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(pem))
+    env.setenv("WAGATE_WEBHOOK_CA_FILE", str(pem))
+    assert load_settings().webhook_ca_file == str(pem)
+    (tmp_path / "not.pem").write_text("not a certificate\n")
+    for bad in (tmp_path / "missing.pem", tmp_path / "not.pem"):
+        env.setenv("WAGATE_WEBHOOK_CA_FILE", str(bad))
+        with pytest.raises(SettingsError, match="WAGATE_WEBHOOK_CA_FILE.*cannot load CA"):
+            load_settings()
+
+
 @pytest.mark.parametrize(
     ("raw", "minutes"), [("false", None), ("FALSE", None), ("0", None), ("", None), ("15", 15)]
 )

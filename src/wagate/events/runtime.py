@@ -112,7 +112,13 @@ def build_events(
     policy = retry_policy(settings)
     dispatcher = Dispatcher(
         store,
-        {"webhook": WebhookSink(policy, settings.webhook_timeout_ms / 1000)},
+        {
+            "webhook": WebhookSink(
+                policy,
+                settings.webhook_timeout_ms / 1000,
+                ca_file=settings.webhook_ca_file,
+            )
+        },
         policy,
         batch=settings.events_batch,
         max_lanes=settings.events_lanes,

@@ -8,6 +8,10 @@ A connection is reused only when the last answer allowed it; a request that fail
 connection before any byte of its answer arrived is sent once more on a fresh connection (the
 receiver closed the idle socket as the request left: delivery is at-least-once anyway).
 Requests that need a proxy are not this client's: `needs_proxy` tells the caller.
+
+HTTPS verifies the receiver's certificate and name (SNI is the URL's host) against the context
+`client_ssl_context` builds; the handshake runs under the request's deadline, and a rejected
+certificate is an `ssl.SSLError` (an OSError) that `describe` words for the delivery log.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from urllib.parse import urlsplit
 import httptools
 
 _DEFAULT_PORT = {"http": 80, "https": 443}
+SSL_SHUTDOWN_TIMEOUT = 2.0
 _BAD_HEADER_CHARS = frozenset("\r\n\0")
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -74,6 +79,32 @@ def parse_target(url: str) -> Target:
         raise InvalidRequest(f"invalid URL: {url[:200]!r}") from None
 
 
+def client_ssl_context(extra_ca_file: str | None = None) -> ssl.SSLContext:
+    """The context receivers' certificates are verified with: the system's CA store, as for
+    every httpx2 client (SSL_CERT_FILE or SSL_CERT_DIR replace it), plus the CAs of
+    `extra_ca_file` (PEM) when given. Raises OSError or ssl.SSLError for a file it cannot load."""
+    import httpcore2  # the store and defaults httpx2 uses elsewhere
+
+    context = httpcore2.default_ssl_context()
+    if extra_ca_file:
+        context.load_verify_locations(cafile=extra_ca_file)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def describe(exc: BaseException) -> str:
+    """A failed request in a few words: 'TLS certificate rejected: certificate has expired'
+    (also when a client wrapped the TLS error in its own)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate rejected: {cause.verify_message or cause.reason}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS failed: {cause.reason or cause}"
+        cause = cause.__cause__ or cause.__context__
+    return f"{type(exc).__name__}: {exc}"
+
+
 def needs_proxy(target: Target) -> bool:
     """True when the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY) routes the
     request through a proxy."""
@@ -113,6 +144,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self) -> None:
         self._transport: asyncio.Transport | None = None
+        self.lost = asyncio.get_running_loop().create_future()  # done at connection_lost
         self._parser = httptools.HttpResponseParser(self)
         self._answer: asyncio.Future[int] | None = None
         self._got_bytes = False
@@ -140,6 +172,8 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.reusable = False
+        if not self.lost.done():
+            self.lost.set_result(None)
         if self._answer is not None and not self._answer.done():
             if self._status is not None and not self._framed:
                 self._answer.set_result(self._status)  # an answer ended by the close
@@ -189,29 +223,49 @@ class _Connection(asyncio.Protocol):
             if self._transport is not None:
                 self._transport.close()
 
+    def abort(self) -> None:
+        """Drop the socket at once (no TLS close_notify exchange)."""
+        self.close()
+        if self._transport is not None and not self.lost.done():
+            self._transport.abort()
+
 
 class KeepAlivePool:
-    """Idle connections per origin, at most `max_idle` in all (the oldest closed first)."""
+    """Idle connections per origin, at most `max_idle` in all (the oldest closed first).
 
-    def __init__(self, max_idle: int = 100, ssl_context: ssl.SSLContext | None = None) -> None:
+    HTTPS connections verify with `ssl_context`, else with `client_ssl_context(ca_file)`,
+    built at the first HTTPS request (loading a CA store costs tens of milliseconds)."""
+
+    def __init__(
+        self,
+        max_idle: int = 100,
+        ssl_context: ssl.SSLContext | None = None,
+        ca_file: str | None = None,
+    ) -> None:
         self._max_idle = max_idle
+        self._ca_file = ca_file
         self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
         self._count = 0
         self._ssl = ssl_context
         self._live: set[_Connection] = set()
 
-    def _ssl_context(self) -> ssl.SSLContext:
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
-            import httpcore2  # the CA bundle and defaults httpx2 uses elsewhere
-
-            self._ssl = httpcore2.default_ssl_context()
+            self._ssl = client_ssl_context(self._ca_file)
         return self._ssl
 
     async def _connect(self, target: Target) -> _Connection:
         loop = asyncio.get_running_loop()
         kwargs: dict[str, Any] = {}
         if target.scheme == "https":
-            kwargs = {"ssl": self._ssl_context(), "server_hostname": target.host}
+            kwargs = {
+                "ssl": self.ssl_context,
+                "server_hostname": target.host,
+                # the request's deadline bounds the handshake; this bounds a close_notify
+                # exchange with a receiver that stopped answering
+                "ssl_shutdown_timeout": SSL_SHUTDOWN_TIMEOUT,
+            }
         _, conn = await loop.create_connection(_Connection, target.host, target.port, **kwargs)
         self._live.add(conn)
         return conn
@@ -242,21 +296,19 @@ class KeepAlivePool:
 
     async def post(self, target: Target, data: bytes, timeout: float) -> int:
         """Send a rendered request; the answer's status. Raises TimeoutError, OSError
-        (ConnectionError for a broken answer)."""
+        (ConnectionError for a broken answer, ssl.SSLError for a failed handshake)."""
         async with asyncio.timeout(timeout):
             conn = self._take(target)
             if conn is not None:
                 try:
                     status = await conn.request(data)
                 except ConnectionError:
-                    conn.close()
-                    self._live.discard(conn)
+                    self._drop(conn)
                     if not conn.fresh_failure:
                         raise
                     conn = None  # a stale idle socket: once more on a new one
                 except BaseException:
-                    conn.close()
-                    self._live.discard(conn)
+                    self._drop(conn)
                     raise
                 else:
                     self._give_back(target, conn)
@@ -265,15 +317,27 @@ class KeepAlivePool:
             try:
                 status = await conn.request(data)
             except BaseException:
-                conn.close()
-                self._live.discard(conn)
+                self._drop(conn)
                 raise
             self._give_back(target, conn)
             return status
 
-    async def close(self) -> None:
-        for conn in list(self._live):
-            conn.close()
+    def _drop(self, conn: _Connection) -> None:
+        """A connection a request failed on: its socket goes at once."""
+        conn.abort()
+        self._live.discard(conn)
+
+    async def close(self, grace: float = 1.0) -> None:
+        """Close every connection and wait (`grace` seconds at most, then drop the rest) until
+        their sockets are released."""
+        conns = list(self._live)
         self._live.clear()
         self._idle.clear()
         self._count = 0
+        for conn in conns:
+            conn.close()
+        pending = [conn.lost for conn in conns if not conn.lost.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=grace)
+        for conn in conns:
+            conn.abort()

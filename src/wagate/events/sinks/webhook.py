@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ssl
 import time
 
 import httpx2
@@ -24,6 +25,7 @@ from wagate.events.sinks.keepalive import (
     InvalidRequest,
     KeepAlivePool,
     Target,
+    describe,
     needs_proxy,
     parse_target,
     render,
@@ -82,13 +84,23 @@ class WebhookSink:
     """POSTs rows over pooled keep-alive connections; a per-request timeout bounds every attempt.
 
     Requests go through the lean client (`keepalive`) unless the environment routes their URL
-    through a proxy; those go through httpx2, which speaks to proxies."""
+    through a proxy; those go through httpx2, which speaks to proxies. Both verify HTTPS
+    receivers with `ssl_context`, else with the system's CA store plus `ca_file`'s CAs. A failed
+    handshake (a certificate rejected, or no TLS at all) is a retryable failure, as a refused
+    connection is."""
 
-    def __init__(self, policy: RetryPolicy, timeout: float, max_connections: int = 100) -> None:
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        timeout: float,
+        max_connections: int = 100,
+        ssl_context: ssl.SSLContext | None = None,
+        ca_file: str | None = None,
+    ) -> None:
         self._policy = policy
         self._timeout = timeout
         self._max_connections = max_connections
-        self._pool = KeepAlivePool(max_idle=max_connections)
+        self._pool = KeepAlivePool(max_connections, ssl_context, ca_file)
         self._targets: dict[str, tuple[Target, bool]] = {}
         self._proxied: httpx2.AsyncClient | None = None
 
@@ -116,7 +128,7 @@ class WebhookSink:
         except (TimeoutError, httpx2.TimeoutException):
             return Result(False, None, "timed out")
         except (httpx2.HTTPError, OSError) as exc:
-            return Result(False, None, f"{type(exc).__name__}: {exc}"[:500])
+            return Result(False, None, describe(exc)[:500])
         if 200 <= code < 300:
             return Result(True, code)
         return Result(False, code, f"HTTP {code}", self._policy.retryable(code))
@@ -130,6 +142,7 @@ class WebhookSink:
                     max_keepalive_connections=self._max_connections,
                 ),
                 follow_redirects=False,
+                verify=self._pool.ssl_context,
             )
         response = await self._proxied.post(url, content=body, headers=headers)
         return response.status_code
