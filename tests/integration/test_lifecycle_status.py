@@ -7,7 +7,7 @@ from __future__ import annotations
 from tests.conftest import Harness
 from tests.integration.lifecycle_support import connection_state, pair, run_for, settle, stored
 
-LIFECYCLE_KEYS = {"state", "reason", "message", "action", "detail", "failures"}
+LIFECYCLE_KEYS = {"state", "reason", "cause", "message", "action", "detail", "failures"}
 EVOLUTION_ROW_KEYS = {
     "id",
     "name",
@@ -47,6 +47,7 @@ async def test_connection_state_keeps_evolution_shape_and_adds_lifecycle(
     assert body["lifecycle"] == {
         "state": "idle",
         "reason": 200,
+        "cause": None,
         "message": "Not connected.",
         "action": "connect",
         "detail": None,
@@ -88,7 +89,7 @@ async def test_transitions_are_the_last_ones_with_timestamps(virtual_harness: Ha
         ("connecting", "awaiting_pairing"),
         ("awaiting_pairing", "open"),
     ]
-    assert set(transitions[0]) == {"at", "from", "to", "reason", "detail"}
+    assert set(transitions[0]) == {"at", "from", "to", "reason", "cause", "detail"}
     assert all(t["at"] == h.clock.wall() for t in transitions)  # no virtual time passed
 
     for _ in range(15):  # 30 more transitions, each a second apart

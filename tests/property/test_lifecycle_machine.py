@@ -28,6 +28,7 @@ from wagate.core.clock import VirtualClock
 from wagate.core.ports import StatusSnapshot
 from wagate.core.reconnect import Backoff
 from wagate.core.supervisor import Supervisor, Timing, _Item
+from wagate.domain.close import Cause, CloseCode, classify
 from wagate.engines.base import (
     Closed,
     CredsUpdate,
@@ -43,13 +44,12 @@ from wagate.engines.sim import SimEngine, SimNetwork, SimSession
 from wagate.observability.logging import configure as configure_logging
 
 NAME = "m"
-CODES = [401, 402, 403, 406, 408, 411, 428, 440, 500, 503, 515]
+CODES = [401, 402, 403, 405, 406, 408, 411, 428, 440, 500, 503, 515]
 FAULTS = ["logoutFails", "socketAlreadyClosed", "openWithoutIdentity", "persistFailsOnce"]
 POLICY = lc.Policy(qr_limit=3, max_failures=4)
 BACKOFF = Backoff(initial=1.0, maximum=60.0, jitter=0.2)
 TIMING = Timing(persist_retry_delay=0.0, stable_after=60.0)
 EXPLICIT = (lc.Connect, lc.Restart, lc.Boot)
-TERMINAL_CODES = lc.LOGGED_OUT_CODES | lc.PERMANENT_CODES
 
 
 class Violation(AssertionError):
@@ -219,13 +219,13 @@ def _refused_on_restart(
     happened: no credentials, the count already at the limit, one session started by the
     close, one `refused` announced, and the instance closed with the limit's reason."""
     return (
-        code == lc.RESTART_REQUIRED
+        code == CloseCode.RESTART_REQUIRED
         and not before.has_credentials
         and before.qr_count >= POLICY.qr_limit
         and restarted == [Closed.__name__]
         and refused == 1
         and after.state is lc.State.IDLE
-        and (after.reason, after.qr_count) == (lc.QR_LIMIT_REASON, before.qr_count)
+        and (after.cause, after.qr_count) == (Cause.QR_LIMIT, before.qr_count)
     )
 
 
@@ -449,12 +449,12 @@ class LifecycleMachine(RuleBasedStateMachine):
         after = sup.inst
         if not ours or before.state not in lc.LIVE:
             return
-        if code in TERMINAL_CODES or (code == lc.QR_EXPIRED and not before.has_credentials):
+        if not classify(code, paired=before.has_credentials).recoverable:
             self._check(after.state not in lc.UP, f"inv4: terminal {code} left {after.state}")
             self._check(sup.timer_count() == 0, f"inv4: terminal {code} left a timer")
             return
         restarted = [cause for iid, _, cause in self.w.starts[starts:] if iid == sup.instance_id]
-        if code == lc.RESTART_REQUIRED and before.failures == 0:
+        if code == CloseCode.RESTART_REQUIRED and before.failures == 0:
             self._check(restarted == [Closed.__name__], f"inv4: 515 restarted {restarted}")
         refused = [
             env

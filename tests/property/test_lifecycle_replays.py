@@ -13,6 +13,7 @@ import pytest
 
 from tests.property.test_lifecycle_machine import POLICY, LifecycleMachine
 from wagate.core import lifecycle as lc
+from wagate.domain.close import Cause, CloseCode
 from wagate.engines.base import Closed, Qr
 
 QR_INTERVAL = 20.0  # the machine's sim rotates the QR every 20 virtual seconds
@@ -66,16 +67,17 @@ def test_515_once_the_qr_limit_is_used_up_restarts_and_is_refused(
     before = _pairing_with_qrs(m, POLICY.qr_limit)
     starts = len(m.w.starts)
 
-    m.server_closes(code=lc.RESTART_REQUIRED, times=1)
+    m.server_closes(code=CloseCode.RESTART_REQUIRED, times=1)
     m.seven_invariants()  # strict: raises on any violation, inv4 included
 
     assert m.sup is not None
     after = m.sup.inst
     assert [cause for _, _, cause in m.w.starts[starts:]] == [Closed.__name__]  # reconnected
     assert after.epoch == before.epoch + 3  # close retired, restart, refusal retired
-    assert (after.state, after.reason, after.detail) == (
+    assert (after.state, after.reason, after.cause, after.detail) == (
         lc.State.IDLE,
-        lc.QR_LIMIT_REASON,
+        428,
+        Cause.QR_LIMIT,
         "QR code limit reached",
     )
     assert _refusals(m) == [("connecting", 200), ("refused", 428), ("close", 428)]
@@ -97,7 +99,7 @@ def test_515_with_a_qr_left_restarts_into_pairing(machine: LifecycleMachine) -> 
     m = machine
     _pairing_with_qrs(m, POLICY.qr_limit - 1)
 
-    m.server_closes(code=lc.RESTART_REQUIRED, times=1)
+    m.server_closes(code=CloseCode.RESTART_REQUIRED, times=1)
     m.seven_invariants()
 
     assert m.sup is not None
@@ -118,7 +120,7 @@ def test_the_checker_still_catches_a_515_refused_without_a_restart(
     real: Callable[..., lc.Decision] = lc.decide
 
     def refuses_at_the_close(inst: lc.Instance, event: lc.Input, policy: lc.Policy) -> lc.Decision:
-        if isinstance(event, Closed) and event.code == lc.RESTART_REQUIRED:
+        if isinstance(event, Closed) and event.code == CloseCode.RESTART_REQUIRED:
             return real(inst, Qr(inst.epoch, "2@refused"), policy)
         return real(inst, event, policy)
 
@@ -127,7 +129,7 @@ def test_the_checker_still_catches_a_515_refused_without_a_restart(
     _pairing_with_qrs(m, POLICY.qr_limit)
     monkeypatch.setattr(lc, "decide", refuses_at_the_close)
 
-    m.server_closes(code=lc.RESTART_REQUIRED, times=1)
+    m.server_closes(code=CloseCode.RESTART_REQUIRED, times=1)
 
     assert m.sup is not None and m.sup.inst.state is lc.State.IDLE
     assert [p.split(":")[0] for p in m.w.problems] == ["inv4", "inv4"]

@@ -20,6 +20,7 @@ ACTIONS = {
     "scan": "scan the QR code with the phone (WhatsApp > Linked devices > Link a device)",
     "wait": "wait: wagate is working on it",
     "check_phone": "check the phone (the account may be banned or used elsewhere), then connect",
+    "upgrade": "upgrade wagate (WhatsApp rejected this client version), then connect",
     "none": "nothing",
 }
 

@@ -8,9 +8,10 @@ Rules (shared/DESIGN.md "The connection lifecycle"):
   dropped on purpose (`Decision.dropped`), never by accident; so is an input of a stale epoch.
 - Every session gets a new epoch; stopping a session retires its epoch, so anything it still
   reports is stale and dropped here.
-- Close codes are classified by code *and* state: 408 before pairing is an expired QR (terminal),
-  408 after pairing is a lost connection (transient). 515 restarts at once, but only once per
-  streak of failures: a second one waits for the backoff like any other transient close.
+- Close codes are classified in one place, `domain.close.classify`, by code *and* state: 408
+  before pairing is an expired QR (terminal), 408 after pairing is a lost connection
+  (transient). 515 restarts at once, but only once per streak of failures: a second one waits
+  for the backoff like any other transient close.
 - The QR limit counts every QR of a pairing attempt, across its automatic reconnects (a 515
   restart, a backoff reconnect); only an explicit intent starts a new count, as only it resets
   the failures. So a transient close once the limit is used up still reconnects, and the new
@@ -28,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from wagate.domain.close import Cause, CloseCode, Outcome, classify
 from wagate.engines.base import Closed, CredsUpdate, LoggedOut, Opened, PairCode, Qr
 
 
@@ -69,11 +71,6 @@ EXTERNAL: dict[State, str] = {
     State.FAILED: "close",
     State.DELETED: "close",
 }
-LOGGED_OUT_CODES = frozenset({401})
-PERMANENT_CODES = frozenset({402, 403, 406, 440})
-QR_EXPIRED = 408
-RESTART_REQUIRED = 515
-QR_LIMIT_REASON = 428
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -247,8 +244,11 @@ class Policy:
 class Instance:
     state: State = State.IDLE
     epoch: int = 0
-    reason: int = 200
+    reason: int = CloseCode.OK
+    """The status reason: Evolution's `statusReason` (a `CloseCode`, or a code WhatsApp sent)."""
     detail: str = ""
+    cause: Cause | None = None
+    """Finer than `reason` where one code covers several causes; not persisted."""
     jid: str | None = None
     has_credentials: bool = False
     qr_count: int = 0
@@ -344,7 +344,8 @@ def _boot(inst: Instance, boot: Boot) -> Decision:
             new, fx = _start(inst, None, fresh=True)
         reply = "restoring"
     elif boot.persisted != "close":
-        new, fx = replace(inst, reason=QR_LIMIT_REASON, detail="not restored: no credentials"), ()
+        closed = CloseCode.CONNECTION_CLOSED
+        new, fx = replace(inst, reason=closed, detail="not restored: no credentials"), ()
         reply = "reconciled"
     else:
         return Decision(inst, reply="idle")
@@ -367,7 +368,11 @@ def _on_engine(inst: Instance, event: Input, policy: Policy) -> Decision:
             if inst.qr_count >= policy.qr_limit:
                 new, fx = _teardown(inst)
                 new = replace(
-                    new, state=State.IDLE, reason=QR_LIMIT_REASON, detail="QR code limit reached"
+                    new,
+                    state=State.IDLE,
+                    reason=Cause.QR_LIMIT.code,
+                    cause=Cause.QR_LIMIT,
+                    detail="QR code limit reached",
                 )
                 persist, close = _finish(inst, (new, fx)).effects[-2:]
                 return Decision(new, (*fx, persist, Announce("refused", new.reason), close))
@@ -389,28 +394,34 @@ def _on_engine(inst: Instance, event: Input, policy: Policy) -> Decision:
                 jid=jid,
                 has_credentials=True,
                 qr_count=0,
-                reason=200,
+                reason=CloseCode.OK,
                 detail="",
+                cause=None,
             )
             return _finish(inst, (new, (ScheduleStable(epoch),)))
         case LoggedOut(epoch, detail):
-            return _on_close(inst, 401, detail or "logged out remotely", policy)
-        case Closed(_, code, detail):
-            return _on_close(inst, code, detail, policy)
+            return _on_close(
+                inst, CloseCode.LOGGED_OUT, detail or "logged out remotely", None, policy
+            )
+        case Closed(_, code, detail, cause):
+            return _on_close(inst, code, detail, cause, policy)
     raise TypeError(f"not a lifecycle input: {event!r}")  # pragma: no cover
 
 
-def _on_close(inst: Instance, code: int, detail: str, policy: Policy) -> Decision:
+def _on_close(
+    inst: Instance, code: int, detail: str, cause: Cause | None, policy: Policy
+) -> Decision:
     new, fx = _teardown(inst)
-    new = replace(new, reason=code, detail=detail)
-    if code in LOGGED_OUT_CODES:
+    new = replace(new, reason=code, detail=detail, cause=cause)
+    outcome = classify(code, paired=inst.has_credentials)
+    if outcome is Outcome.LOGS_OUT:
         return _finish(inst, (_logged_out(new, detail), (*fx, PurgeCredentials())))
-    if code in PERMANENT_CODES:
+    if outcome is Outcome.PERMANENT:
         return _finish(inst, (replace(new, state=State.FAILED), fx))
-    if code == QR_EXPIRED and not inst.has_credentials:  # before pairing: the QR expired
+    if outcome is Outcome.EXPIRED:
         return _finish(inst, (replace(new, state=State.IDLE, detail=detail or "QR expired"), fx))
     failures = inst.failures + 1
-    if code == RESTART_REQUIRED and failures == 1:
+    if outcome is Outcome.RESTART and failures == 1:
         started, fx2 = _start(replace(new, failures=failures), inst.number, fresh=False)
         return _finish(inst, (started, fx + fx2))
     if failures >= policy.max_failures:
@@ -427,7 +438,13 @@ def _on_close(inst: Instance, code: int, detail: str, policy: Policy) -> Decisio
 
 def _logged_out(inst: Instance, detail: str) -> Instance:
     return replace(
-        inst, state=State.LOGGED_OUT, reason=401, detail=detail, has_credentials=False, jid=None
+        inst,
+        state=State.LOGGED_OUT,
+        reason=CloseCode.LOGGED_OUT,
+        detail=detail,
+        cause=None,
+        has_credentials=False,
+        jid=None,
     )
 
 
@@ -441,8 +458,9 @@ def _start(
         state=State.CONNECTING,
         epoch=epoch,
         number=number,
-        reason=200,
+        reason=CloseCode.OK,
         detail="",
+        cause=None,
         qr_count=0 if fresh else inst.qr_count,
         failures=0 if fresh else inst.failures,
     )

@@ -20,7 +20,9 @@ from wagate.core import lifecycle as lc
 from wagate.core.clock import Clock
 from wagate.core.ports import Announcer, StatusSnapshot, StatusStore
 from wagate.core.reconnect import Backoff
+from wagate.core.status import Transition, lifecycle_view
 from wagate.core.tasks import spawn
+from wagate.domain.close import Cause, CloseCode
 from wagate.domain.errors import EngineError, StoreUnavailable
 from wagate.domain.ids import bare_jid
 from wagate.engines.base import (
@@ -56,15 +58,6 @@ class CodeView:
     base64: str | None = None
     pairing_code: str | None = None
     count: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    at: float
-    src: str
-    dst: str
-    reason: int
-    detail: str
 
 
 @dataclass(slots=True)
@@ -265,7 +258,11 @@ class Supervisor:
                 self.profile_name = event.push_name
             if isinstance(event, Opened) and event.jid is None:
                 self._log.warning("engine reported open without the account; waiting for it")
-            if old.state is not decision.instance.state or old.reason != self.inst.reason:
+            if (old.state, old.reason, old.cause) != (
+                self.inst.state,
+                self.inst.reason,
+                self.inst.cause,
+            ):
                 self._record(old, self.inst)
             self._batch = decision.effects
             for effect in decision.effects:
@@ -281,7 +278,7 @@ class Supervisor:
 
     def _record(self, old: lc.Instance, new: lc.Instance) -> None:
         t = Transition(
-            self._clock.wall(), old.state.value, new.state.value, new.reason, new.detail
+            self._clock.wall(), old.state.value, new.state.value, new.reason, new.detail, new.cause
         )
         self.stats.transitions.append(t)
         self._log.info("state changed", src=t.src, dst=t.dst, reason=t.reason, detail=t.detail)
@@ -344,12 +341,13 @@ class Supervisor:
             )
         except EngineError as exc:
             self._log.info("connect failed", error=str(exc), code=exc.code)
-            return Closed(epoch, exc.code, str(exc) or type(exc).__name__)
+            return Closed(epoch, exc.code, str(exc) or type(exc).__name__, exc.cause)
         except TimeoutError:  # a lost connection, not an expired QR: not 408
-            return Closed(epoch, 428, "connect timed out")
+            deadline = Cause.CONNECT_DEADLINE
+            return Closed(epoch, deadline.code, "connect timed out", deadline)
         except Exception as exc:  # an engine bug must not kill the instance's worker
             self._log.error("engine start raised", error=repr(exc))
-            return Closed(epoch, 500, repr(exc))
+            return Closed(epoch, CloseCode.INTERNAL, repr(exc))
         finally:
             self._starting = None
         return None
@@ -497,7 +495,7 @@ class Supervisor:
         data: dict[str, Any] = {"instance": self.name, "state": state, "statusReason": reason}
         if state in ("open", "refused"):
             data.update(wuid=self._sender, profileName=self.profile_name, profilePictureUrl=None)
-        data["lifecycle"] = self.lifecycle_view(history=False)
+        data["lifecycle"] = lifecycle_view(self.inst)
         out.append(self._envelope("connection.update", data))
         return out
 
@@ -534,61 +532,3 @@ class Supervisor:
                 await self._worker
             except (asyncio.CancelledError, Exception):
                 pass
-
-    # --- rich status ----------------------------------------------------------------------
-
-    def lifecycle_view(self, *, history: bool = True) -> dict[str, Any]:
-        """The additive status block: internal state, reason, message and what to do."""
-        message, action = explain(self.inst)
-        view: dict[str, Any] = {
-            "state": self.inst.state.value,
-            "reason": self.inst.reason,
-            "message": message,
-            "action": action,
-            "detail": self.inst.detail or None,
-            "failures": self.inst.failures,
-        }
-        if history:
-            view["transitions"] = [
-                {"at": t.at, "from": t.src, "to": t.dst, "reason": t.reason, "detail": t.detail}
-                for t in self.stats.transitions
-            ]
-        return view
-
-
-def explain(inst: lc.Instance) -> tuple[str, str]:
-    """A human message and the action a user should take, for the instance's state."""
-    s = lc.State
-    match inst.state:
-        case s.IDLE if inst.reason == 428:
-            return "The QR code limit was reached before a phone scanned it.", "connect"
-        case s.IDLE if inst.reason == 408:
-            return "The QR code expired before a phone scanned it.", "connect"
-        case s.IDLE:
-            return "Not connected.", "connect"
-        case s.CONNECTING:
-            return "Connecting to WhatsApp.", "wait"
-        case s.AWAITING_PAIRING:
-            return "Waiting for a phone to scan the QR code or enter the pairing code.", "scan"
-        case s.AWAITING_IDENTITY:
-            return "Connected; waiting for WhatsApp to confirm the account.", "wait"
-        case s.OPEN:
-            return "Connected.", "none"
-        case s.RECONNECTING if inst.failures == 0:
-            return "Reconnecting after a restart.", "wait"
-        case s.RECONNECTING:
-            return (
-                f"Connection lost ({inst.reason}); reconnecting with backoff "
-                f"(attempt {inst.failures}).",
-                "wait",
-            )
-        case s.LOGGED_OUT:
-            return "Logged out; the device was unlinked.", "scan"
-        case s.FAILED if inst.reason in lc.PERMANENT_CODES:
-            what = {440: "another client replaced this session", 403: "the account is forbidden"}
-            return f"Stopped: {what.get(inst.reason, f'close code {inst.reason}')}.", "check_phone"
-        case s.FAILED:
-            return f"Stopped after {inst.failures} failed attempts ({inst.reason}).", "connect"
-        case s.DELETED:
-            return "Deleted.", "none"
-    return "", "none"  # pragma: no cover

@@ -15,10 +15,12 @@
         └── EngineFatal              permanent: banned, client outdated
 
 Routers map these to Evolution's error envelope in one place (api/errors.py); the lifecycle
-maps engine errors to close codes in one place (core/supervisor.py).
+maps engine errors to close codes by each class's `code` (domain/close.py says what they mean).
 """
 
 from __future__ import annotations
+
+from wagate.domain.close import Cause, CloseCode
 
 
 class WagateError(Exception):
@@ -80,25 +82,28 @@ class UpstreamFailed(WagateError):
 
 
 class EngineError(WagateError):
-    """A WhatsApp engine call failed. `code` is the close code it maps to."""
+    """A WhatsApp engine call failed. `code` is the close code it maps to, `cause` the finer
+    cause when one code covers several."""
 
     status = 503
-    code = 500
+    code: int = CloseCode.INTERNAL
+    cause: Cause | None = None
 
 
 class EngineUnavailable(EngineError):
     """Transient: the network is down, the socket is closed, or the call timed out."""
 
-    code = 428
+    code = Cause.NO_ROUTE.code
+    cause = Cause.NO_ROUTE
 
 
 class EngineAuthFailed(EngineError):
     """The credentials were rejected; the account must pair again."""
 
-    code = 401
+    code = CloseCode.LOGGED_OUT
 
 
 class EngineFatal(EngineError):
     """Permanent: banned, client outdated, or similar."""
 
-    code = 403
+    code = CloseCode.FORBIDDEN

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wagate.domain.close import Cause
 from wagate.domain.errors import EngineError
 from wagate.engines.messaging import (
     ChatChange,
@@ -73,12 +74,14 @@ class Opened:
 
 @dataclass(frozen=True, slots=True)
 class Closed:
-    """The connection dropped or could not be made. `code` is Baileys-style (401, 408, 428,
-    440, 515 …). Not emitted for a stop the supervisor asked for."""
+    """The connection dropped or could not be made. `code` is a `CloseCode` (domain/close.py)
+    or another code WhatsApp sent; `cause` tells apart causes that share one code. Not emitted
+    for a stop the supervisor asked for."""
 
     epoch: int
     code: int
     detail: str = ""
+    cause: Cause | None = None
 
 
 @dataclass(frozen=True, slots=True)

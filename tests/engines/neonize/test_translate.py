@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from wagate.domain.close import Cause
 from wagate.engines.neonize import translate as t
 
 
@@ -38,8 +39,9 @@ def test_login_status() -> None:
     ],
 )
 def test_connect_errors_never_look_like_an_expired_qr(message: str, code: int) -> None:
-    got, detail = t.connect_error(message)
+    got, detail, cause = t.connect_error(message)
     assert got == code and message in detail
+    assert (cause is Cause.NO_ROUTE) == (code == 428)
 
 
 def test_error_kinds() -> None:

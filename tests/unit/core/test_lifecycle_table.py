@@ -163,8 +163,15 @@ def test_boot_after_anything_happened_is_dropped() -> None:
 
 # --- close codes: classified by code and state ----------------------------------------------
 
-TERMINAL = {401: S.LOGGED_OUT, 402: S.FAILED, 403: S.FAILED, 406: S.FAILED, 440: S.FAILED}
-TRANSIENT = [411, 428, 500, 503, 1000, 0]
+TERMINAL = {
+    401: S.LOGGED_OUT,
+    402: S.FAILED,
+    403: S.FAILED,
+    405: S.FAILED,
+    406: S.FAILED,
+    440: S.FAILED,
+}
+TRANSIENT = [400, 409, 411, 428, 500, 501, 503, 1000, 0]
 
 
 def _live(state: S, *, creds: bool, failures: int = 0) -> lc.Instance:

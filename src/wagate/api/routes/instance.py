@@ -18,6 +18,7 @@ from wagate.api.deps import (
 )
 from wagate.api.json import JSONResponse
 from wagate.api.schemas.instance import INTEGRATIONS, CreateInstance, SetPresence
+from wagate.core.status import lifecycle_view
 from wagate.domain.errors import BadRequest, NotFound, Unauthorized
 from wagate.events.catalogue import SUBSCRIBABLE, unknown_events
 from wagate.gateway import Gateway, Registered
@@ -167,7 +168,7 @@ async def connect(
         return _state_body(reg)
     body = _code_body(reg)
     if reg.supervisor.external_state == "close":  # the attempt ended at once: say why
-        body["lifecycle"] = reg.supervisor.lifecycle_view(history=False)
+        body["lifecycle"] = lifecycle_view(reg.supervisor.inst)
     return body
 
 
@@ -196,7 +197,7 @@ async def connection_state(
 
 def connection_state_body(reg: Registered) -> dict[str, Any]:
     body = _state_body(reg)
-    body["lifecycle"] = reg.supervisor.lifecycle_view()
+    body["lifecycle"] = lifecycle_view(reg.supervisor.inst, reg.supervisor.stats.transitions)
     return body
 
 
@@ -275,7 +276,7 @@ def _instance_row(gw: Gateway, fetched: FetchedRow) -> dict[str, Any]:
     reg = gw.by_id.get(fetched[0].id)
     if reg is None:
         return dict(row)
-    return {**row, "lifecycle": reg.supervisor.lifecycle_view(history=False)}
+    return {**row, "lifecycle": lifecycle_view(reg.supervisor.inst)}
 
 
 _STORED_ROWS: dict[FetchedRow, dict[str, Any]] = {}

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from wagate.config import Settings
+from wagate.domain.close import Cause, CloseCode
 from wagate.domain.errors import EngineError, EngineFatal, EngineUnavailable
 from wagate.engines.base import (
     Closed,
@@ -37,7 +38,7 @@ from wagate.engines.neonize.received import inbound_event
 from wagate.engines.neonize.store import PostgresSessions, SessionStore, SqliteSessions
 
 _log = structlog.get_logger("wagate.neonize")
-HOST_EXIT_CODE = 500
+HOST_EXIT_CODE = CloseCode.INTERNAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +109,10 @@ class NeonizeSession(NeonizeMessaging):
             self._closed = True
             self._sink(Closed(self.epoch, HOST_EXIT_CODE, reason))
 
-    def _fail(self, code: int, detail: str) -> None:
+    def _fail(self, code: int, detail: str, cause: Cause | None = None) -> None:
         if not self._closed and self._stopper is None:
             self._closed = True
-            self._sink(Closed(self.epoch, code, detail))
+            self._sink(Closed(self.epoch, code, detail, cause))
 
     # --- start ----------------------------------------------------------------------------
 
@@ -137,7 +138,7 @@ class NeonizeSession(NeonizeMessaging):
                 full_history=self.spec.full_history,
             )
         except EngineError as exc:
-            self._fail(428 if isinstance(exc, EngineUnavailable) else 500, str(exc))
+            self._fail(exc.code, str(exc), exc.cause)
         except TimeoutError:
             self._fail(HOST_EXIT_CODE, f"engine host not ready within {cfg.start_timeout:g} s")
 
@@ -211,7 +212,13 @@ def _engine_event(epoch: int, head: dict[str, Any]) -> EngineEvent | None:
                 creds["business_name"] = str(head["business_name"])
             return CredsUpdate(epoch, creds)
         case "closed":
-            return Closed(epoch, int(head.get("code", 500)), str(head.get("detail", "")))
+            cause = str(head.get("cause"))
+            return Closed(
+                epoch,
+                int(head.get("code", CloseCode.INTERNAL)),
+                str(head.get("detail", "")),
+                Cause(cause) if cause in Cause._value2member_map_ else None,
+            )
         case "logged_out":
             return LoggedOut(epoch, str(head.get("detail", "")))
     return None

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from wagate.domain.close import Cause, CloseCode
 from wagate.engines.neonize import inbound, translate
 from wagate.engines.neonize.calls import CallFailed, Calls
 from wagate.engines.neonize.hostconfig import HostConfig
@@ -203,7 +204,7 @@ class Host:
             await asyncio.wait({slot.task}, timeout=self.config.connect_grace)
 
         await self.call(connect, write=True)
-        self._arm(slot, self.config.connect_deadline, translate.NO_ROUTE, "connect deadline")
+        self._arm(slot, self.config.connect_deadline, "connect deadline", Cause.CONNECT_DEADLINE)
         return {}
 
     async def op_stop(self, head: dict[str, Any]) -> dict[str, Any]:
@@ -318,7 +319,7 @@ class Host:
             case "qr":
                 slot.qr_count += 1
                 self.emit(slot, "qr", code=bytes(ev).decode())
-                self._arm(slot, self.config.qr_timeout, translate.EXPIRED, "QR code expired")
+                self._arm(slot, self.config.qr_timeout, "QR code expired", CloseCode.TIMED_OUT)
                 if slot.pairing_number and not slot.pair_requested:
                     slot.pair_requested = True
                     await self._pair_phone(slot)
@@ -331,36 +332,46 @@ class Host:
                     slot.paired = True
                     jid = f"{ev.ID.User}@{ev.ID.Server}"
                     self.emit(slot, "creds", jid=jid, business_name=ev.BusinessName)
-                    self._arm(slot, self.config.connect_deadline, translate.NO_ROUTE, "login")
+                    self._arm(slot, self.config.connect_deadline, "login", Cause.CONNECT_DEADLINE)
                 else:
-                    self.close(slot, 500, f"pairing failed: {ev.Error}")
+                    self.close(slot, CloseCode.INTERNAL, f"pairing failed: {ev.Error}")
             case "connected":
                 self._disarm(slot)
                 slot.connected = True
                 await self._opened(slot)
             case "disconnected":
                 slot.connected = False
-                self._arm(slot, self.config.reconnect_grace, 408, "connection lost")
+                self._arm(
+                    slot, self.config.reconnect_grace, "connection lost", CloseCode.TIMED_OUT
+                )
             case "stream_error":
-                self._arm(slot, self.config.reconnect_grace, 500, f"stream error {ev.Code}")
+                self._arm(
+                    slot,
+                    self.config.reconnect_grace,
+                    f"stream error {ev.Code}",
+                    CloseCode.INTERNAL,
+                )
             case "logged_out":
                 code = translate.logged_out_code(int(ev.Reason))
-                if code == 401:
+                if code is CloseCode.LOGGED_OUT:
                     self.emit(slot, "logged_out", detail="the device was unlinked")
                     slot.closed, slot.connected = True, False
                     self._disarm(slot)
                 else:
                     self.close(slot, code, "logged out by WhatsApp")
             case "replaced":
-                self.close(slot, 440, "another client connected with this account's keys")
+                self.close(
+                    slot, CloseCode.REPLACED, "another client connected with this account's keys"
+                )
             case "temp_ban":
-                self.close(slot, 402, translate.temp_ban_detail(int(ev.Code), int(ev.Expire)))
+                detail = translate.temp_ban_detail(int(ev.Code), int(ev.Expire))
+                self.close(slot, CloseCode.TEMP_BANNED, detail)
             case "failure":
                 attrs = [(a.name, _attr_value(a)) for a in ev.Raw.Attrs]
-                code = translate.failure_code(int(ev.Reason), attrs)
-                self.close(slot, code, f"connect failure: {ev.Message or code}")
+                failed = translate.failure_code(int(ev.Reason), attrs)
+                self.close(slot, failed, f"connect failure: {ev.Message or failed}")
             case "outdated":
-                self.close(slot, 405, "WhatsApp rejected this client version: upgrade neonize")
+                self.close(slot, CloseCode.CLIENT_OUTDATED, translate.OUTDATED)
             case "keepalive_timeout":
                 _log.warning("keepalive timeout on %s (%s errors)", slot.sid, ev.ErrorCount)
             case "task_done":
@@ -384,13 +395,13 @@ class Host:
 
     def _task_done(self, slot: Slot, task: asyncio.Task[Any]) -> None:
         if task.cancelled():
-            self.close(slot, 500, "the session was cancelled")
+            self.close(slot, CloseCode.INTERNAL, "the session was cancelled")
             return
         exc = task.exception()
         if exc is not None:
             self.close(slot, *translate.connect_error(str(exc)))
         elif not slot.stopping:
-            self.close(slot, translate.NO_ROUTE, "the session ended")
+            self.close(slot, CloseCode.CONNECTION_CLOSED, "the session ended")
 
     async def _opened(self, slot: Slot) -> None:
         """Connected: report the account (get_me is safe now: the client is registered)."""
@@ -426,22 +437,26 @@ class Host:
         if head is not None:
             self.emit(slot, str(head["ev"]), **{k: v for k, v in head.items() if k != "ev"})
 
-    def close(self, slot: Slot, code: int, detail: str) -> None:
+    def close(self, slot: Slot, code: int, detail: str, cause: Cause | None = None) -> None:
         """Report the session closed, once; the API process then stops it."""
         slot.connected = False
         if slot.closed or slot.stopping:
             return
-        self.send({"ev": "closed", "sid": slot.sid, "epoch": slot.epoch, "code": code,
-                   "detail": detail})  # fmt: skip
+        self.send({"ev": "closed", "sid": slot.sid, "epoch": slot.epoch, "code": int(code),
+                   "detail": detail, "cause": cause})  # fmt: skip
         slot.closed = True
         self._disarm(slot)
 
-    def _arm(self, slot: Slot, delay: float, code: int, what: str) -> None:
+    def _arm(self, slot: Slot, delay: float, what: str, code: CloseCode | Cause) -> None:
+        """Close the session with `code` (or the cause and its code) unless WhatsApp says
+        something within `delay` seconds."""
         self._disarm(slot)
+        cause = code if isinstance(code, Cause) else None
+        wire = code.code if isinstance(code, Cause) else code
 
         async def fire() -> None:
             await asyncio.sleep(delay)
-            self.close(slot, code, f"{what}: nothing from WhatsApp within {delay:g} s")
+            self.close(slot, wire, f"{what}: nothing from WhatsApp within {delay:g} s", cause)
 
         slot.timer = asyncio.ensure_future(fire())
 

@@ -1,28 +1,32 @@
 """whatsmeow's signals as wagate's close codes (shared/reference/neonize.md §3.4-3.5).
 
-Pure functions over plain values, so they are tested without loading the Go library. Codes are
-Baileys-style, as the lifecycle expects: 401 logged out, 402 temporary ban, 403 main device
-gone, 405 client outdated, 406 banned, 408 QR expired, 428 connection closed (no route; always
-transient), 440 replaced, 500 anything else.
+Pure functions over plain values, so they are tested without loading the Go library. The codes
+are `CloseCode`s (domain/close.py, which also says what each one means for the lifecycle);
+a connect that cannot reach WhatsApp is 428 with the cause `no_route` (transient in every
+state), never 408.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from wagate.domain.close import Cause, CloseCode
+
 # neonize renumbers whatsmeow's ConnectFailureReason 1..10; unknown reasons arrive unset (= 1).
-FAILURE_REASONS: dict[int, int] = {
-    1: 400,
-    2: 401,
-    3: 402,
-    4: 403,
-    5: 406,
-    6: 405,
-    7: 409,
-    8: 500,
-    9: 501,
-    10: 503,
+FAILURE_REASONS: dict[int, CloseCode] = {
+    1: CloseCode.GENERIC,
+    2: CloseCode.LOGGED_OUT,
+    3: CloseCode.TEMP_BANNED,
+    4: CloseCode.FORBIDDEN,
+    5: CloseCode.BANNED,
+    6: CloseCode.CLIENT_OUTDATED,
+    7: CloseCode.BAD_USER_AGENT,
+    8: CloseCode.INTERNAL,
+    9: CloseCode.EXPERIMENTAL,
+    10: CloseCode.UNAVAILABLE,
 }
+LOGOUT_CODES = (CloseCode.LOGGED_OUT, CloseCode.FORBIDDEN, CloseCode.BANNED)
+"""The ConnectFailureReasons whatsmeow's LoggedOut event carries (its IsLoggedOut)."""
 TEMP_BAN_REASONS: dict[int, str] = {
     1: "sent to too many people",
     2: "blocked by users",
@@ -30,8 +34,6 @@ TEMP_BAN_REASONS: dict[int, str] = {
     4: "sent too many of the same message",
     5: "broadcast list",
 }
-NO_ROUTE = 428
-EXPIRED = 408
 STORE_MARKERS = ("sslmode", "database", "sql:", "sqlite", "sqlstore", "upgrade", "pq:", "schema")
 NETWORK_MARKERS = (
     "dial",
@@ -60,13 +62,13 @@ def failure_code(reason: int, attrs: Iterable[tuple[str, int | str | None]]) -> 
             return value
         if isinstance(value, str) and value.strip().isdigit():
             return int(value.strip())
-    return FAILURE_REASONS.get(reason, 500)
+    return FAILURE_REASONS.get(reason, CloseCode.INTERNAL)
 
 
-def logged_out_code(reason: int) -> int:
+def logged_out_code(reason: int) -> CloseCode:
     """LoggedOut's reason as a close code (401, 403 main device gone, 406 banned)."""
-    code = FAILURE_REASONS.get(reason, 401)
-    return code if code in (401, 403, 406) else 401
+    code = FAILURE_REASONS.get(reason, CloseCode.LOGGED_OUT)
+    return code if code in LOGOUT_CODES else CloseCode.LOGGED_OUT
 
 
 def temp_ban_detail(code: int, expire_seconds: int) -> str:
@@ -75,28 +77,32 @@ def temp_ban_detail(code: int, expire_seconds: int) -> str:
     return f"temporarily banned ({why}); expires in {expire_seconds} s"
 
 
-def login_status(status: str) -> tuple[int, str] | None:
+OUTDATED = "WhatsApp rejected this client version: upgrade neonize"
+
+
+def login_status(status: str) -> tuple[CloseCode, str] | None:
     """The QR loop's terminal status as (code, detail); None when pairing succeeded."""
     match status:
         case "success" | "code":
             return None
         case "timeout":
-            return EXPIRED, "the QR code expired before a phone scanned it"
+            return CloseCode.TIMED_OUT, "the QR code expired before a phone scanned it"
         case "err-client-outdated":
-            return 405, "WhatsApp rejected this client version: upgrade neonize"
+            return CloseCode.CLIENT_OUTDATED, OUTDATED
         case "err-scanned-without-multidevice":
-            return 500, "the phone scanned without multi-device enabled"
-    return 500, f"pairing failed ({status})"
+            return CloseCode.INTERNAL, "the phone scanned without multi-device enabled"
+    return CloseCode.INTERNAL, f"pairing failed ({status})"
 
 
-def connect_error(message: str) -> tuple[int, str]:
-    """A failed connect as (code, detail): no route is 428 (transient in every state)."""
+def connect_error(message: str) -> tuple[CloseCode, str, Cause | None]:
+    """A failed connect as (code, detail, cause): no route is 428 `no_route` (transient in
+    every state)."""
     low = message.lower()
     if any(m in low for m in STORE_MARKERS) and "websocket" not in low:
-        return 500, f"session store error: {message}"
+        return CloseCode.INTERNAL, f"session store error: {message}", None
     if any(m in low for m in NETWORK_MARKERS):
-        return NO_ROUTE, f"no route to WhatsApp: {message}"
-    return 500, message
+        return Cause.NO_ROUTE.code, f"no route to WhatsApp: {message}", Cause.NO_ROUTE
+    return CloseCode.INTERNAL, message, None
 
 
 def error_kind(message: str) -> str:

@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from wagate.core.tasks import spawn
+from wagate.domain.close import CloseCode
 from wagate.domain.errors import EngineUnavailable
 from wagate.engines.base import (
     Closed,
@@ -114,7 +115,7 @@ class SimSession(SimMessaging):
         if not self._alive:
             return
         self._emit(Closed(self.epoch, code, detail))
-        if code == 401 and self._creds:  # the server unlinked the device
+        if code == CloseCode.LOGGED_OUT and self._creds:  # the server unlinked the device
             account = self._net.accounts.get(str(self._creds.get("number")))
             if account is not None:
                 account.unlink(str(self._creds.get("device")))
@@ -174,7 +175,7 @@ class SimEngine:
             raise EngineUnavailable("network unreachable (sim network is down)")
         old = self.net.sessions.get(spec.instance_name)
         if old is not None:  # the server replaces a second connection of the same device
-            old.drop(440, "replaced by a new connection")
+            old.drop(CloseCode.REPLACED, "replaced by a new connection")
         session = SimSession(self.net, spec, sink)
         self.net.sessions[spec.instance_name] = session
         stats.live_sessions += 1

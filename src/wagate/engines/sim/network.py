@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from wagate.core.clock import Clock
+from wagate.domain.close import CloseCode
 from wagate.engines.sim.history import Remembered
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ class SimNetwork:
         self.up = up
         if not up:
             for session in list(self.sessions.values()):
-                session.drop(408, "network down")
+                session.drop(CloseCode.TIMED_OUT, "network down")
 
     def scan(self, name: str, number: str | None) -> str:
         """A phone scans the current QR (or confirms the pairing code). Returns the JID."""
