@@ -74,7 +74,9 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
             engine = from_settings(settings)
         if engine is None:
             sim = sim or SimNetwork(clock, qr_interval=settings.sim_qr_interval)
-            engine = SimEngine(sim)
+            engine = SimEngine(
+                sim, device=(settings.session_phone_client, settings.session_phone_name)
+            )
         events = build_events(settings, sessions, ov.rng)
         app.state.events = events
         message_store = MessageStore(sessions)
@@ -142,9 +144,11 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
         ),
         docs_url=None,
         redoc_url=None,
+        openapi_url=None if settings.disable_docs else "/openapi.json",
     )
     errors.install(app)
-    docs.install(app)
+    if not settings.disable_docs:
+        docs.install(app)
     app.add_middleware(ConnectionStateFastPath)  # inside the metrics wrapper added next
     observer = metrics_routes.install(app, settings)
     if not settings.disable_manager:
@@ -169,6 +173,17 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
 
         app.include_router(sim_routes.router)
     app.add_middleware(bodyguard.DepthGuard)  # deep JSON is refused before FastAPI parses it
+    origins = settings.cors_origins
+    if origins is not None:  # outermost, so that every answer (errors too) carries the headers
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=settings.cors_methods.split(","),
+            allow_headers=["*"],
+            allow_credentials=settings.cors_credentials,
+        )
     return app
 
 

@@ -16,6 +16,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WEAK_KEYS = {"BQYHJGJHJ", "change-me", "changeme", "apikey", "api-key", "secret", "password"}
 MIN_KEY_LENGTH = 16
+HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+PLATFORMS = (
+    "CHROME", "FIREFOX", "IE", "OPERA", "SAFARI", "EDGE", "DESKTOP", "IPAD", "ANDROID_TABLET",
+    "UWP",
+)  # fmt: skip
+"""The browsers a linked device may be shown as (WhatsApp's DeviceProps.PlatformType)."""
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EVOLUTION_LEVELS = {
     "VERBOSE": "DEBUG",
@@ -68,6 +74,23 @@ class Settings(BaseSettings):
 
     api_key: str | None = Field(None, validation_alias="AUTHENTICATION_API_KEY", repr=False)
     expose_in_fetch: bool = _env(False, "AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES")
+    """fetchInstances shows each instance's `token`, and event envelopes carry it as `apikey`."""
+    token_key: str | None = Field(None, validation_alias="WAGATE_TOKEN_KEY", repr=False)
+    """The secret instance tokens are sealed under (store/tokens.py); unset: the API key."""
+    disable_docs: bool = _env(False, "SERVER_DISABLE_DOCS")
+    cors_origin: str | None = _env(None, "CORS_ORIGIN")
+    """Origins allowed to call the API from a browser, comma-separated (`*`: any); unset: no
+    CORS headers at all (same-origin only, as the Manager needs)."""
+    cors_methods: str = _env("GET,POST,PUT,DELETE", "CORS_METHODS")
+    cors_credentials: bool = _env(False, "CORS_CREDENTIALS")
+    session_phone_client: str = Field(
+        "wagate", min_length=1, max_length=64, validation_alias="CONFIG_SESSION_PHONE_CLIENT"
+    )
+    """The name the phone shows for the linked device (WhatsApp's DeviceProps.os)."""
+    session_phone_name: str = _env("Chrome", "CONFIG_SESSION_PHONE_NAME")
+    """The browser the phone shows it as (DeviceProps.platformType): Chrome, Firefox …"""
+    del_temp_instances: bool = _env(False, "DEL_TEMP_INSTANCES")
+    """At start-up, delete the instances that were never paired (no account, no credentials)."""
 
     database_provider: Literal["sqlite", "postgresql", "mysql"] = _env(
         "sqlite", "DATABASE_PROVIDER"
@@ -76,6 +99,7 @@ class Settings(BaseSettings):
     client_name: str = _env("wagate", "DATABASE_CONNECTION_CLIENT_NAME")
     data_dir: Path = _env(Path("./data"), "WAGATE_DATA_DIR")
 
+    # wagate has no cache Redis would earn its place in (see _no_redis): refused when enabled.
     cache_redis_enabled: bool = _env(False, "CACHE_REDIS_ENABLED")
     cache_redis_uri: str | None = Field(None, validation_alias="CACHE_REDIS_URI", repr=False)
 
@@ -200,6 +224,8 @@ class Settings(BaseSettings):
     nats_uri: str | None = Field(None, validation_alias="NATS_URI", repr=False)
     nats_global_enabled: bool = _env(False, "NATS_GLOBAL_ENABLED")
     nats_prefix_key: str | None = _env(None, "NATS_PREFIX_KEY")
+    nats_exchange_name: str | None = _env(None, "NATS_EXCHANGE_NAME")
+    """Refused unless unset or Evolution's default (see _nats_exchange)."""
     event_switches: dict[str, bool] | None = Field(None, exclude=True)
     """Test seam: {'WEBHOOK_EVENTS_CONNECTION_UPDATE': True, …} instead of the environment."""
 
@@ -216,6 +242,68 @@ class Settings(BaseSettings):
             return int(text)
         raise ValueError("must be a number of minutes or false")
 
+    @field_validator("cache_redis_enabled")
+    @classmethod
+    def _no_redis(cls, value: bool) -> bool:
+        """wagate's caches are per process by nature (connection state, fetchInstances rows,
+        each read once from the database it shares) or already shared through the database
+        (the onWhatsApp cache: DATABASE_SAVE_IS_ON_WHATSAPP). Redis would add a network hop
+        and a second copy to keep right, so the setting is refused rather than ignored."""
+        if value:
+            raise ValueError(
+                "wagate keeps no cache in Redis: connection state and fetchInstances are "
+                "served from memory and the database, and the onWhatsApp cache lives in the "
+                "database (DATABASE_SAVE_IS_ON_WHATSAPP). Set CACHE_REDIS_ENABLED=false or "
+                "remove it"
+            )
+        return value
+
+    @field_validator("nats_exchange_name")
+    @classmethod
+    def _nats_exchange(cls, value: str | None) -> str | None:
+        """NATS has no exchanges: Evolution reads NATS_EXCHANGE_NAME and never uses it."""
+        if value is None or value.strip() in ("", "evolution_exchange"):
+            return None
+        raise ValueError(
+            "NATS has no exchanges: events go to the subjects <instance>.<event> and, for "
+            "global events, <NATS_PREFIX_KEY>.<event> (Evolution reads this variable and never "
+            "uses it). Remove it, or use NATS_PREFIX_KEY"
+        )
+
+    @field_validator("session_phone_name")
+    @classmethod
+    def _platform(cls, value: str) -> str:
+        """A browser WhatsApp knows (DeviceProps.PlatformType), any case."""
+        name = value.strip().upper().replace(" ", "_")
+        if name not in PLATFORMS:
+            raise ValueError(f"is not a browser WhatsApp knows; use one of {', '.join(PLATFORMS)}")
+        return name
+
+    @field_validator("cors_origin")
+    @classmethod
+    def _cors_origin(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return value
+
+    @field_validator("cors_methods")
+    @classmethod
+    def _cors_methods(cls, value: str) -> str:
+        methods = [m.strip().upper() for m in value.split(",") if m.strip()]
+        bad = [m for m in methods if m not in HTTP_METHODS]
+        if bad or not methods:
+            raise ValueError(
+                f"names no HTTP method or an unknown one: {', '.join(bad) or value!r}"
+            )
+        return ",".join(methods)
+
+    @property
+    def cors_origins(self) -> list[str] | None:
+        """CORS_ORIGIN as a list (None: CORS is off)."""
+        if self.cors_origin is None:
+            return None
+        return [o.strip() for o in self.cors_origin.split(",") if o.strip()]
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _log_level(cls, value: Any) -> str:
@@ -229,6 +317,15 @@ class Settings(BaseSettings):
         if not levels:
             return "INFO"
         return min(levels, key=LOG_LEVELS.index)
+
+    @field_validator("token_key")
+    @classmethod
+    def _token_key(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if len(value) < MIN_KEY_LENGTH:
+            raise ValueError(f"is too short; use at least {MIN_KEY_LENGTH} random characters")
+        return value
 
     @field_validator("ffmpeg_path", "audio_converter_url", "audio_converter_key")
     @classmethod

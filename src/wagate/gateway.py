@@ -31,6 +31,7 @@ from wagate.engines.sim import SimNetwork
 from wagate.events.bus import EventBus
 from wagate.messaging.pipeline import Pipeline
 from wagate.store.repos import Credentials, NameTaken, NewInstance, Store, hash_token
+from wagate.store.tokens import TokenBox
 
 _log = structlog.get_logger("wagate.gateway")
 
@@ -45,6 +46,9 @@ class Registered:
     token_hash: str
     number: str | None
     supervisor: Supervisor
+    token: str | None = None
+    """The token itself, kept only with AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES=true (for the
+    events' `apikey`); None otherwise, or when it cannot be recovered."""
 
     def token_matches(self, token: str) -> bool:
         return hmac.compare_digest(self.token_hash, hash_token(token))
@@ -163,9 +167,16 @@ class Gateway:
         )
         self._status = _StatusPort(self)
         self.names = NameLocks()
+        self.tokens = TokenBox(settings.token_key or api_key)
+        if settings.expose_in_fetch:
+            bus.apikey_of = self._token_of
         self._expiry: dict[str, asyncio.Task[Any]] = {}
 
     # --- registry -------------------------------------------------------------------------
+
+    def _token_of(self, instance_id: str) -> str | None:
+        reg = self.by_id.get(instance_id)
+        return reg.token if reg is not None else None
 
     def get(self, name: str, expected: Registered | None = None) -> Registered:
         """The instance registered under `name`; 404 if there is none, or if it is not
@@ -243,6 +254,7 @@ class Gateway:
                 business_id,
                 settings,
                 webhook,
+                token_sealed=self.tokens.seal(token),
             )
             try:
                 await self.store.create_instance(new)
@@ -257,6 +269,7 @@ class Gateway:
                 hash_token(token),
                 number,
                 self._supervisor(instance_id, name),
+                token if self.settings.expose_in_fetch else None,
             )
             self._register(reg)
             await self.bus.emit(  # under the name's lock: ordered before a delete's events
@@ -363,6 +376,9 @@ class Gateway:
         rows = await self.store.all_instances(self.settings.client_name)
         with_creds = await self.credentials.present()
         restoring = 0
+        expose = self.settings.expose_in_fetch
+        unrecoverable = 0
+        temporary: list[str] = []
         for row in rows:
             initial = lc.restored(
                 row.lifecycle_state, row.status_reason, row.owner_jid, row.id in with_creds
@@ -370,14 +386,32 @@ class Gateway:
             if self.sim is not None:
                 self.sim.reset_instance(row.name)
             sup = self._supervisor(row.id, row.name, initial, row.profile_name)
-            reg = Registered(row.id, row.name, row.integration, row.token_hash, row.number, sup)
+            token = self.tokens.open(row.token_sealed) if expose else None
+            if expose and token is None:
+                unrecoverable += 1
+            reg = Registered(
+                row.id, row.name, row.integration, row.token_hash, row.number, sup, token
+            )
             self._register(reg)
             has_creds = row.id in with_creds
+            if self.settings.del_temp_instances and not has_creds and not row.owner_jid:
+                temporary.append(row.name)
+                continue
             stagger = restoring * self.settings.boot_stagger
             sup.boot(lc.Boot(row.connection_status, has_creds, stagger))
             if has_creds and row.connection_status in ("open", "connecting"):
                 restoring += 1
+        for name in temporary:  # DEL_TEMP_INSTANCES: never paired, so nothing to keep
+            await self.delete(name)
+        if temporary:
+            _log.info("deleted instances that were never paired", instances=temporary)
         _log.info("instances restored", total=len(rows), reconnecting=restoring)
+        if unrecoverable:
+            _log.warning(
+                "some instance tokens cannot be shown: created before tokens were kept sealed, "
+                "or sealed under another WAGATE_TOKEN_KEY / API key",
+                instances=unrecoverable,
+            )
 
     async def shutdown(self) -> None:
         for task in self._expiry.values():

@@ -1,5 +1,6 @@
 """The app configured like the Evolution server the fixtures were recorded from (its client name
-and URL), so that recorded values such as `clientName` and `manager` compare as they are."""
+and URL, tokens shown by fetchInstances), so that recorded values such as `clientName`,
+`manager` and `token` compare as they are."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ async def _evolution_like(tmp_path: Path, provider: str) -> tuple[Harness, objec
         provider,
         client_name=EVOLUTION_CLIENT_NAME,
         server_url=EVOLUTION_SERVER_URL,
+        expose_in_fetch=True,  # Evolution's fetchInstances always lists the tokens
     )
     if settings.database_uri:
         await _reset_server_db(provider, settings.database_uri)

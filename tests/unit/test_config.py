@@ -78,7 +78,7 @@ def test_evolution_variable_names_are_honoured(env: pytest.MonkeyPatch) -> None:
         "DATABASE_PROVIDER": "postgresql",
         "DATABASE_CONNECTION_URI": "postgresql://u@db:5432/evo",
         "DATABASE_CONNECTION_CLIENT_NAME": "evolution_exchange",
-        "CACHE_REDIS_ENABLED": "true",
+        "CACHE_REDIS_ENABLED": "false",
         "CACHE_REDIS_URI": "redis://127.0.0.1:6379/6",
         "QRCODE_LIMIT": "7",
         "QRCODE_COLOR": "#175197",
@@ -93,7 +93,7 @@ def test_evolution_variable_names_are_honoured(env: pytest.MonkeyPatch) -> None:
     assert s.api_key == KEY
     assert (s.database_provider, s.database_uri) == ("postgresql", "postgresql://u@db:5432/evo")
     assert s.client_name == "evolution_exchange"
-    assert (s.cache_redis_enabled, s.cache_redis_uri) == (True, "redis://127.0.0.1:6379/6")
+    assert (s.cache_redis_enabled, s.cache_redis_uri) == (False, "redis://127.0.0.1:6379/6")
     assert (s.qrcode_limit, s.qrcode_color) == (7, "#175197")
     assert s.del_instance == 5
     assert s.log_level == "DEBUG", "Evolution's list: the most verbose level wins"

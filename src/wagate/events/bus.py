@@ -47,6 +47,9 @@ class EventBus:
         self.outbox = outbox
         self._subscribers: list[Subscriber] = []
         self._wakers: list[Callable[[], None]] = []
+        self.apikey_of: Callable[[str], str | None] = lambda instance_id: None
+        """The envelope's `apikey` for an instance: its token when
+        AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES=true (set by the gateway), else null."""
 
     @property
     def durable(self) -> bool:
@@ -73,7 +76,7 @@ class EventBus:
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
             "server_url": self.server_url,
-            "apikey": None,
+            "apikey": self.apikey_of(instance_id),
         }
         if sender is not None:
             env["sender"] = sender

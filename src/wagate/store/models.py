@@ -43,6 +43,9 @@ class Instance(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     integration: Mapped[str] = mapped_column(String(32), default="WHATSAPP-BAILEYS")
     token_hash: Mapped[str] = mapped_column(String(64), index=True)
+    token_sealed: Mapped[str | None] = mapped_column(Text, default=None)
+    """The token sealed under the operator's key (store/tokens.py); NULL for instances
+    created before tokens were kept sealed."""
     client_name: Mapped[str] = mapped_column(String(100))
     number: Mapped[str | None] = mapped_column(String(100), default=None)
     business_id: Mapped[str | None] = mapped_column(String(100), default=None)

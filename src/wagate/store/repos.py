@@ -45,6 +45,7 @@ class NewInstance:
     business_id: str | None
     settings: dict[str, Any]
     webhook: dict[str, Any] | None
+    token_sealed: str | None = None
 
 
 class NameTaken(Exception):
@@ -69,6 +70,7 @@ class InstanceRecord(NamedTuple):
     disconnection_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    token_sealed: str | None
 
 
 class SettingRecord(NamedTuple):
@@ -138,6 +140,7 @@ class Store:
             name=new.name,
             integration=new.integration,
             token_hash=hash_token(new.token),
+            token_sealed=new.token_sealed,
             client_name=new.client_name,
             number=new.number,
             business_id=new.business_id,

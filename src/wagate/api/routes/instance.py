@@ -30,6 +30,7 @@ from wagate.store.repos import (
     hash_token,
     setting_view,
 )
+from wagate.store.tokens import TokenBox
 
 router = APIRouter(prefix="/instance", tags=["instance"])
 NAME_RULE = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,100}$")
@@ -272,29 +273,31 @@ async def fetch_instances(
 
 
 def _instance_row(gw: Gateway, fetched: FetchedRow) -> dict[str, Any]:
-    row = _stored_row(fetched)
+    row = _stored_row(fetched, gw.tokens if gw.settings.expose_in_fetch else None)
     reg = gw.by_id.get(fetched[0].id)
     if reg is None:
         return dict(row)
     return {**row, "lifecycle": lifecycle_view(reg.supervisor.inst)}
 
 
-_STORED_ROWS: dict[FetchedRow, dict[str, Any]] = {}
+_STORED_ROWS: dict[tuple[FetchedRow, TokenBox | None], dict[str, Any]] = {}
 
 
-def _stored_row(fetched: FetchedRow) -> dict[str, Any]:
+def _stored_row(fetched: FetchedRow, tokens: TokenBox | None) -> dict[str, Any]:
     """The part of a row read from the database, built once per distinct stored row (a hot
-    path; the nested objects are shared between answers and never changed)."""
-    row = _STORED_ROWS.get(fetched)
+    path; the nested objects are shared between answers and never changed). `tokens`: the
+    box to open the tokens with when they are shown (AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES)."""
+    key = (fetched, tokens)
+    row = _STORED_ROWS.get(key)
     if row is None:
         if len(_STORED_ROWS) >= 1024:
             _STORED_ROWS.clear()
-        row = _STORED_ROWS[fetched] = _build_stored_row(*fetched)
+        row = _STORED_ROWS[key] = _build_stored_row(*fetched, tokens)
     return row
 
 
 def _build_stored_row(
-    inst: InstanceRecord, setting: SettingRecord | None, counts: Counts
+    inst: InstanceRecord, setting: SettingRecord | None, counts: Counts, tokens: TokenBox | None
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": inst.id,
@@ -306,7 +309,6 @@ def _build_stored_row(
         "integration": inst.integration,
         "number": inst.number,
         "businessId": inst.business_id,
-        "token": None,  # tokens are stored hashed: shown once, by create, as `hash`
         "clientName": inst.client_name,
         "disconnectionReasonCode": inst.disconnection_reason_code,
         "disconnectionObject": inst.disconnection_object,
@@ -326,6 +328,10 @@ def _build_stored_row(
             "Chat": counts.chats,
         },
     }
+    if tokens is not None:
+        # null only for a token that cannot be recovered (created before tokens were kept
+        # sealed, or sealed under another key); without exposure the field is left out
+        row["token"] = tokens.open(inst.token_sealed)
     if setting is not None:
         row["Setting"] = {
             "id": setting.id,

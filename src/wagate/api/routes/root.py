@@ -23,7 +23,7 @@ async def welcome(gw: GatewayDep) -> dict[str, Any]:
         "version": EVOLUTION_VERSION,
         "clientName": gw.settings.client_name,
         "manager": f"{gw.settings.public_url}/manager",
-        "documentation": f"{gw.settings.public_url}/docs",
+        "documentation": None if gw.settings.disable_docs else f"{gw.settings.public_url}/docs",
         "whatsappWebVersion": None,
         "wagate": {"version": __version__, "engine": gw.engine.name},
     }

@@ -133,6 +133,24 @@ async def stats(gw: GatewayDep, instance: InstancePath) -> dict[str, Any]:
     return {"connectAttempts": s.connect_attempts, "liveSessions": s.live_sessions}
 
 
+@router.get("/{instance}/devices")
+async def devices(gw: GatewayDep, instance: InstancePath) -> dict[str, Any]:
+    """The linked-devices list on the phone of the account the instance is open as (a wagate
+    addition to the /sim routes): each device's name and browser as it announced them."""
+    gw.get(instance)
+    session = _net(gw).sessions.get(instance)
+    if session is None or session.account is None:
+        raise Conflict(f'The "{instance}" instance is not open on the simulated network')
+    account = session.account
+    return {
+        "jid": account.jid,
+        "devices": [
+            {"id": device, "name": name, "platform": platform}
+            for device, (name, platform) in account.devices.items()
+        ],
+    }
+
+
 @router.post("/contacts")
 async def contact(gw: GatewayDep, body: ContactBody) -> dict[str, Any]:
     """Register a simulated contact (a phone with no linked instance) on the network."""

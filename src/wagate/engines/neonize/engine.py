@@ -307,6 +307,8 @@ def from_settings(settings: Settings) -> NeonizeEngine:
         proxy=settings.neonize_proxy,
         host=HostConfig(
             connect_deadline=settings.neonize_connect_deadline,
+            device_os=settings.session_phone_client,
+            device_platform=settings.session_phone_name,
             log_level="WARNING" if settings.log_level != "DEBUG" else "DEBUG",
         ),
     )

@@ -189,7 +189,7 @@ class Host:
         async def connect() -> None:
             props = nz.DeviceProps(
                 os=self.config.device_os,
-                platformType=nz.DeviceProps.CHROME,
+                platformType=getattr(nz.DeviceProps, self.config.device_platform),
                 requireFullSync=bool(head.get("full_history")),  # syncFullHistory, at pairing
             )
             client = nz.NewAClient(str(head["db"]), props=props, uuid=f"{sid}-{epoch}")

@@ -18,6 +18,9 @@ class HostConfig:
     reconnect_grace: float = 30.0
     stop_deadline: float = 60.0
     device_os: str = "wagate"
+    """The linked device's name on the phone (CONFIG_SESSION_PHONE_CLIENT)."""
+    device_platform: str = "CHROME"
+    """Its browser on the phone (CONFIG_SESSION_PHONE_NAME): a DeviceProps.PlatformType name."""
     log_level: str = "WARNING"
 
     @classmethod

@@ -27,8 +27,15 @@ from wagate.engines.sim.post import SimMessaging, retag
 class SimSession(SimMessaging):
     """One connection of one instance to the simulated network."""
 
-    def __init__(self, net: SimNetwork, spec: SessionSpec, sink: EventSink) -> None:
+    def __init__(
+        self,
+        net: SimNetwork,
+        spec: SessionSpec,
+        sink: EventSink,
+        device: tuple[str, str] = ("wagate", "CHROME"),
+    ) -> None:
         self.epoch = spec.epoch
+        self.device_name = device
         self.name = spec.instance_name
         self.pairing_number = spec.pairing_number
         self._net = net
@@ -80,6 +87,7 @@ class SimSession(SimMessaging):
         self._cancel_qr()
         device = secrets.token_hex(4)
         account.linked.add(device)
+        account.devices[device] = self.device_name
         self._creds = {"jid": account.jid, "number": account.number, "device": device}
         self._newly_paired = True
         self._emit(CredsUpdate(self.epoch, dict(self._creds)))
@@ -163,8 +171,10 @@ class SimEngine:
 
     name = "sim"
 
-    def __init__(self, net: SimNetwork) -> None:
+    def __init__(self, net: SimNetwork, device: tuple[str, str] = ("wagate", "CHROME")) -> None:
         self.net = net
+        self.device = device
+        """(name, browser) a paired session shows on the phone (CONFIG_SESSION_PHONE_*)."""
 
     async def start(self, spec: SessionSpec, sink: EventSink) -> SimSession:
         stats = self.net.stats_of(spec.instance_name)
@@ -176,7 +186,7 @@ class SimEngine:
         old = self.net.sessions.get(spec.instance_name)
         if old is not None:  # the server replaces a second connection of the same device
             old.drop(CloseCode.REPLACED, "replaced by a new connection")
-        session = SimSession(self.net, spec, sink)
+        session = SimSession(self.net, spec, sink, self.device)
         self.net.sessions[spec.instance_name] = session
         stats.live_sessions += 1
         asyncio.get_running_loop().call_soon(session.begin)

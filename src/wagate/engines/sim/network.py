@@ -64,6 +64,8 @@ class Account:
     push_name: str
     linked: set[str] = field(default_factory=set)
     """Device ids of the instances linked to this account."""
+    devices: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """The phone's linked-devices list: device id -> (name, browser) each device gave."""
     lid: str = ""
     status: str = "Hey there! I am using WhatsApp."
     picture: bytes | None = None
@@ -84,6 +86,7 @@ class Account:
         """A linked device is gone (logged out, or unlinked by the server): it neither
         receives nor keeps an app state."""
         self.linked.discard(device)
+        self.devices.pop(device, None)
         self.synced_labels.pop(device, None)
 
 

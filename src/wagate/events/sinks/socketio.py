@@ -35,7 +35,7 @@ class SocketIOSink:
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             namespaces="*",
-            cors_allowed_origins="*",
+            cors_allowed_origins=settings.cors_origins or "*",
             logger=False,
             engineio_logger=False,
         )
