@@ -691,6 +691,11 @@ OPERATIONS: dict[str, Doc] = {
     "GET /sim/{instance}/stats": Doc(
         "Simulated session counters", "Connects, sessions and messages seen by the simulator."
     ),
+    "GET /sim/{instance}/devices": Doc(
+        "Linked devices on the phone",
+        "The devices linked to the account the instance is open as, with the name and browser "
+        "each announced (CONFIG_SESSION_PHONE_CLIENT / CONFIG_SESSION_PHONE_NAME).",
+    ),
     "POST /sim/contacts": Doc(
         "Add a simulated contact",
         "A phone with no linked instance, to send to and hear from.",
