@@ -92,7 +92,7 @@ async def _run(app: Any, port: int, args: argparse.Namespace) -> dict[str, Any]:
         while time.monotonic() < deadline:
             if dispatcher.delivered >= target:
                 done = time.monotonic()
-                counts = await app.state.events.store.counts()
+                counts = await app.state.events.outbox.counts()
                 if not counts.get("pending"):
                     return done
             await asyncio.sleep(0.002)

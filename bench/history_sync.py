@@ -90,7 +90,7 @@ async def _run(app: Any, port: int, args: argparse.Namespace) -> dict[str, Any]:
                 r = await c.post("/chat/findMessages/phone", json={"offset": 1})
                 if r.json()["messages"]["total"] >= args.messages:
                     stored_s = time.monotonic() - t0
-            counts = await app.state.events.store.counts()
+            counts = await app.state.events.outbox.counts()
             if stored_s is not None and not counts.get("pending"):
                 break
             await asyncio.sleep(0.02)

@@ -90,7 +90,7 @@ async def _run(app: Any, port: int, args: argparse.Namespace) -> dict[str, Any]:
         api_seconds = time.monotonic() - t0
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            counts = await app.state.events.store.counts()
+            counts = await app.state.events.outbox.counts()
             if not counts.get("pending"):
                 break
             await asyncio.sleep(0.02)

@@ -35,6 +35,7 @@ from wagate.messaging.pipeline import Pipeline
 from wagate.messaging.service import Messenger
 from wagate.observability.logging import configure as configure_logging
 from wagate.store import migrate
+from wagate.store.budget import PayloadBudget
 from wagate.store.db import database_url, make_engine, make_sessionmaker
 from wagate.store.messages import MessageStore
 from wagate.store.onwhatsapp import OnWhatsappCache
@@ -64,6 +65,8 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
         url = database_url(settings.database_provider, settings.database_uri, settings.data_dir)
         db = make_engine(url)
         await migrate.upgrade(db)
+        budget = PayloadBudget.of(db)
+        await budget.read(db)
         sessions = make_sessionmaker(db)
         clock = ov.clock or RealClock()
         sim = ov.sim
@@ -77,9 +80,9 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
             engine = SimEngine(
                 sim, device=(settings.session_phone_client, settings.session_phone_name)
             )
-        events = build_events(settings, sessions, ov.rng)
+        events = build_events(settings, sessions, budget, ov.rng)
         app.state.events = events
-        message_store = MessageStore(sessions)
+        message_store = MessageStore(sessions, budget)
         pipeline = Pipeline(settings, events.bus, message_store)
         gw = Gateway(
             settings,

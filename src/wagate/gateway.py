@@ -87,7 +87,7 @@ class _StatusPort:
             and self._gw.sim.take_persist_fault(reg.name)
         ):
             raise OSError("injected fault: the database write failed")
-        await self._gw.bus.save_status_with(instance_id, snap, events)
+        await self._gw.bus.write_with(self._gw.store.status_write(instance_id, snap), events)
         for listener in self._gw.status_listeners:
             listener(instance_id, snap.lifecycle_state, snap.reason)
 

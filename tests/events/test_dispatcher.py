@@ -18,9 +18,10 @@ from wagate.events import dispatcher as dispatcher_module
 from wagate.events.backoff import RetryPolicy
 from wagate.events.dispatcher import Dispatcher
 from wagate.events.sinks.base import Result
+from wagate.store.budget import PayloadBudget
 from wagate.store.db import make_engine, make_sessionmaker
 from wagate.store.models import Base
-from wagate.store.outbox import Claimed, Delivery, OutboxStore
+from wagate.store.outbox import Claimed, Delivery, Outbox
 
 POLICY = RetryPolicy(initial=0.05, jitter=0.0, max_attempts=5)
 
@@ -48,11 +49,11 @@ class ScriptedSink:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[OutboxStore]:
+async def store(tmp_path: Path) -> AsyncIterator[Outbox]:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}")
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
-    store = OutboxStore(make_sessionmaker(engine))
+    store = Outbox(make_sessionmaker(engine), PayloadBudget(None))
     try:
         yield store
     finally:
@@ -82,12 +83,12 @@ def rows_for(lanes: int, per_lane: int) -> list[Delivery]:
     return out
 
 
-async def appended(store: OutboxStore, rows: list[Delivery], chunk: int = 7) -> None:
+async def appended(store: Outbox, rows: list[Delivery], chunk: int = 7) -> None:
     for i in range(0, len(rows), chunk):
         await store.append(rows[i : i + chunk])
 
 
-async def settled(store: OutboxStore, d: Dispatcher, timeout: float = 10.0) -> dict[str, int]:
+async def settled(store: Outbox, d: Dispatcher, timeout: float = 10.0) -> dict[str, int]:
     deadline = time.monotonic() + timeout
     while True:
         counts = await store.counts()
@@ -105,7 +106,7 @@ def in_order(sink: ScriptedSink) -> None:
 
 
 async def test_lanes_beyond_their_memory_and_worker_slots_keep_their_order(
-    store: OutboxStore,
+    store: Outbox,
 ) -> None:
     """Six lanes, two workers, three rows in memory per lane: every row once, in order."""
     sink = ScriptedSink()
@@ -126,7 +127,7 @@ async def test_lanes_beyond_their_memory_and_worker_slots_keep_their_order(
     in_order(sink)
 
 
-async def test_a_failing_head_parks_its_lane_and_the_others_go_on(store: OutboxStore) -> None:
+async def test_a_failing_head_parks_its_lane_and_the_others_go_on(store: Outbox) -> None:
     await appended(store, rows_for(3, 6))
     first_of_lane0 = 1
     sink = ScriptedSink(
@@ -150,7 +151,7 @@ async def test_a_failing_head_parks_its_lane_and_the_others_go_on(store: OutboxS
     assert [r.attempts for r in rows if r.seq == first_of_lane0] == [3]
 
 
-async def test_a_replay_while_lanes_are_busy_delivers_again_in_order(store: OutboxStore) -> None:
+async def test_a_replay_while_lanes_are_busy_delivers_again_in_order(store: Outbox) -> None:
     await appended(store, rows_for(2, 20))
     d = Dispatcher(store, {"webhook": ScriptedSink()}, POLICY, lane_rows=4)
     d.start()
@@ -175,7 +176,7 @@ async def test_a_replay_while_lanes_are_busy_delivers_again_in_order(store: Outb
 
 
 async def test_outcomes_the_database_refuses_are_delivered_again(
-    store: OutboxStore, monkeypatch: pytest.MonkeyPatch
+    store: Outbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(dispatcher_module, "RECORD_RETRIES", 1)
     real = store.record
@@ -203,22 +204,22 @@ async def test_outcomes_the_database_refuses_are_delivered_again(
 
 
 async def test_a_broken_held_connection_is_replaced(
-    store: OutboxStore, monkeypatch: pytest.MonkeyPatch
+    store: Outbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The writer's kept connection dies: a write after a pause pings it and opens a fresh
     one; a write right away fails once (its caller retries), and the next one goes through."""
-    from wagate.store import outbox
+    from wagate.store import held
 
     async def break_writer() -> None:
-        async with store._writer.use() as conn:
+        async with store.writer.connection.use() as conn:
             raw = await conn.get_raw_connection()
         await raw.driver_connection.close()
 
     await appended(store, rows_for(1, 1))
     await break_writer()
-    monkeypatch.setattr(outbox, "IDLE_PING_SECONDS", 0.0)
+    monkeypatch.setattr(held, "IDLE_PING_SECONDS", 0.0)
     await appended(store, rows_for(1, 1))
-    monkeypatch.setattr(outbox, "IDLE_PING_SECONDS", 3600.0)
+    monkeypatch.setattr(held, "IDLE_PING_SECONDS", 3600.0)
     await break_writer()
     with pytest.raises(Exception):  # noqa: B017 - the driver's own error for a closed link
         await appended(store, rows_for(1, 1))

@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wagate.store import migrate
+from wagate.store.budget import PayloadBudget
 from wagate.store.db import make_engine, make_sessionmaker
-from wagate.store.outbox import OutboxStore, _to_completion
+from wagate.store.held import to_completion
+from wagate.store.outbox import Outbox
 
 
 async def test_a_cancel_while_the_reader_opens_gives_the_connection_back(
@@ -22,7 +24,7 @@ async def test_a_cancel_while_the_reader_opens_gives_the_connection_back(
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
     try:
         await migrate.upgrade(engine)
-        store = OutboxStore(make_sessionmaker(engine))
+        store = Outbox(make_sessionmaker(engine), PayloadBudget(None))
         entered = asyncio.Event()
         original = AsyncConnection.execution_options
 
@@ -56,7 +58,7 @@ async def test_a_cleanup_outlives_its_callers_cancellation() -> None:
         done.append("closed")
 
     async def caller() -> None:
-        await _to_completion(close())
+        await to_completion(close())
         done.append("not reached")
 
     task = asyncio.get_running_loop().create_task(caller())
@@ -72,4 +74,4 @@ async def test_a_cleanup_outlives_its_callers_cancellation() -> None:
         raise OSError("gone")
 
     with pytest.raises(OSError, match="gone"):
-        await _to_completion(failing())
+        await to_completion(failing())

@@ -263,8 +263,8 @@ async def test_old_delivered_rows_are_pruned(apps: Apps, receiver: Receiver) -> 
     assert await events.dispatcher.prune() == 0  # young rows stay
     from datetime import datetime
 
-    async with events.store._sessions.begin() as s:
-        await s.execute(update(OutboxRow).values(done_at=datetime(2000, 1, 1)))
+    async with h.app.state.db.begin() as conn:
+        await conn.execute(update(OutboxRow).values(done_at=datetime(2000, 1, 1)))
     assert await events.dispatcher.prune() == 3
     assert await _deliveries(h, "prune") == []
 
@@ -282,7 +282,8 @@ async def test_status_and_its_events_are_written_atomically(apps: Apps) -> None:
     snap = StatusSnapshot("open", "open", 200, "", "1@s.whatsapp.net", None, None)
     broken = Delivery("0" * 26, iid, "atomic", "x", "l", "webhook", "instance", "u", None)  # type: ignore[arg-type]
     with pytest.raises(IntegrityError):
-        await h.app.state.events.store.save_status_with(iid, snap, [broken])
+        status = h.gateway.store.status_write(iid, snap)
+        await h.app.state.events.outbox.write_with(status, [broken])
     rows = (await h.client.get("/instance/fetchInstances")).json()
     assert rows[0]["connectionStatus"] == "close"
 

@@ -36,11 +36,11 @@ async def low_pair(tmp_path: Path) -> AsyncIterator[Pair]:
     await _reset_server_db("mysql", settings.database_uri)
     h, ctx = await start_harness(settings)
     try:
-        store = h.app.state.events.store
+        budget = h.app.state.events.outbox.budget  # the message store's too
         async with h.app.state.db.connect() as conn:  # read at start-up
             packet = (await conn.execute(text("SELECT @@max_allowed_packet"))).scalar_one()
-        assert store.packet == packet > PACKET
-        store.packet = PACKET
+        assert budget.packet == packet > PACKET
+        budget.packet = PACKET
         async for p in _pair(h):
             yield p
     finally:

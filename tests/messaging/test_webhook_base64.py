@@ -253,7 +253,7 @@ async def test_a_megabyte_event_is_stored_and_delivered_whole(pair: Pair) -> Non
     assert base64.b64decode(got["data"]["message"]["base64"]) == image
     (received,) = [r for r in pair.hook_b.received if r.json["event"] == "messages.upsert"]
     bob = h.gateway.instances["bob"].id
-    rows = await h.app.state.events.store.recent(bob, 20)
+    rows = await h.app.state.events.outbox.recent(bob, 20)
     (row,) = [r for r in rows if r.event == "messages.upsert"]
     assert len(row.payload) > 1 << 20 and row.payload.encode() == received.body
     r = await h.client.post("/chat/findMessages/bob", json={})

@@ -13,6 +13,7 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import wagate.store.configs
 import wagate.store.messages
 import wagate.store.onwhatsapp
 from tests.store.conftest import fresh_engine
@@ -20,7 +21,7 @@ from wagate.store import migrate
 from wagate.store.models import Base, Instance, Webhook, utcnow
 from wagate.store.outbox import OutboxRow
 
-assert wagate.store.messages and wagate.store.onwhatsapp  # their tables are in the metadata
+assert wagate.store.configs and wagate.store.messages and wagate.store.onwhatsapp  # their tables
 BEFORE = "0005_is_on_whatsapp"
 WIDENED = {
     ("event_outbox", "payload"),

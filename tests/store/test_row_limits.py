@@ -17,10 +17,11 @@ from sqlalchemy.dialects.mysql import asyncmy as mysql_asyncmy
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.store.conftest import fresh_engine
-from wagate.store import messages, outbox
-from wagate.store.db import PACKET_MARGIN, literal_bytes, make_engine, make_sessionmaker
+from wagate.store import budget, messages, outbox
+from wagate.store.budget import PACKET_MARGIN, PayloadBudget, literal_bytes
+from wagate.store.db import make_engine, make_sessionmaker
 from wagate.store.models import utcnow
-from wagate.store.outbox import PENDING, ROW_BYTES, Delivery, OutboxStore, Outcome, row_bytes
+from wagate.store.outbox import PENDING, ROW_BYTES, Delivery, Outbox, Outcome, row_bytes
 
 CHARS = st.text(st.characters(codec="utf-8"), max_size=300)
 
@@ -102,8 +103,8 @@ def test_a_message_row_is_measured_as_the_driver_writes_it(
     row = {"message": message, "context_info": context}
     exact = sum(_driver_literal(json.dumps(v)) for v in (message, context))
     room = packet - PACKET_MARGIN - messages.MESSAGE_ROW_BYTES
-    assert messages.message_fits(row, packet) == (exact <= room)
-    assert messages.message_fits(row, None)
+    assert messages.message_fits(row, PayloadBudget(packet)) == (exact <= room)
+    assert messages.message_fits(row, PayloadBudget(None))
 
 
 @settings(max_examples=200)
@@ -118,15 +119,15 @@ def test_the_quick_answer_agrees_with_the_exact_size(
     payload: str, target: str, secret: str | None, headers: dict[str, str] | None, packet: int
 ) -> None:
     d = delivery(payload, target, secret, headers)
-    store = OutboxStore.__new__(OutboxStore)
-    store.packet = packet
+    store = Outbox.__new__(Outbox)
+    store.budget = PayloadBudget(packet)
     assert store.fits(d) == (row_bytes(d) <= packet - PACKET_MARGIN)
 
 
 def test_a_row_is_measured_with_its_headers_and_secret() -> None:
-    store = OutboxStore.__new__(OutboxStore)
-    store.packet = 100_000
-    room = store.packet - PACKET_MARGIN - ROW_BYTES
+    store = Outbox.__new__(Outbox)
+    store.budget = PayloadBudget(100_000)
+    room = 100_000 - PACKET_MARGIN - ROW_BYTES
     body = "x" * (room - 3 * 2 - 4)  # target "", headers NULL, secret "", the payload's quotes
     assert store.fits(delivery(body, target="", secret=""))
     assert not store.fits(delivery(body + "x", target="", secret=""))
@@ -139,23 +140,24 @@ def test_a_row_is_measured_with_its_headers_and_secret() -> None:
     huge_int = {"n": 2**70}  # json.dumps writes it, orjson does not: measured exactly
     assert store.fits(delivery("x", headers=huge_int))
     assert not store.fits(delivery(body, target="", secret="", headers=huge_int))
-    assert messages.message_fits({"message": huge_int, "context_info": None}, store.packet)
-    store.packet = None
+    assert messages.message_fits({"message": huge_int, "context_info": None}, store.budget)
+    store.budget.packet = None
     assert store.fits(delivery("x" * 10_000_000)) and store.payload_room is None
 
 
 async def test_the_limit_is_the_servers(tmp_path: Path, provider: str) -> None:
     """max_allowed_packet on MySQL/MariaDB; none on PostgreSQL and SQLite."""
     async with fresh_engine(provider, tmp_path) as engine:
-        store = OutboxStore(make_sessionmaker(engine))
+        limit = PayloadBudget.of(engine)
+        await limit.read(engine)
+        store = Outbox(make_sessionmaker(engine), limit)
         try:
-            await store.read_limits()
             if provider != "mysql":
-                assert store.packet is None and store.payload_room is None
+                assert limit.packet is None and store.payload_room is None
                 return
             async with engine.connect() as conn:
                 packet = (await conn.execute(text("SELECT @@max_allowed_packet"))).scalar_one()
-            assert store.packet == packet >= 1 << 20
+            assert limit.packet == packet >= 1 << 20
             assert store.payload_room is not None and 0 < store.payload_room < packet
         finally:
             await store.close()
@@ -163,11 +165,12 @@ async def test_the_limit_is_the_servers(tmp_path: Path, provider: str) -> None:
 
 async def test_an_unreadable_limit_keeps_the_lowest_default() -> None:
     engine = make_engine("mysql+asyncmy://root@127.0.0.1:1/none")  # nothing listens there
-    store = OutboxStore(make_sessionmaker(engine))
+    limit = PayloadBudget.of(engine)
+    store = Outbox(make_sessionmaker(engine), limit)
     try:
-        await store.read_limits()
-        assert store.packet == outbox.FALLBACK_PACKET
-        assert store.payload_room is not None and 0 < store.payload_room < store.packet
+        await limit.read(engine)
+        assert limit.packet == budget.FALLBACK_PACKET
+        assert store.payload_room is not None and 0 < store.payload_room < limit.packet
     finally:
         await store.close()
         await engine.dispose()
@@ -182,7 +185,7 @@ async def engine(tmp_path: Path, provider: str) -> AsyncIterator[AsyncEngine]:
 async def test_a_long_delivery_error_is_kept_short(engine: AsyncEngine) -> None:
     """A sink's error may quote a whole response: more than MySQL's TEXT holds, it would fail
     recording every outcome written with it."""
-    store = OutboxStore(make_sessionmaker(engine))
+    store = Outbox(make_sessionmaker(engine), PayloadBudget.of(engine))
     try:
         await store.append([delivery('{"a":1}')])
         (row,) = await store.pending(10)

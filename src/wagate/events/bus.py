@@ -2,7 +2,7 @@
 it to the live subscribers (Socket.IO, tests) and wakes the dispatcher.
 
 Writing and publishing are separate steps so that a state change and the events reporting it
-go to the database in one transaction (`save_status_with`), and only then out.
+go to the database in one transaction (`write_with`), and only then out.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 
 import structlog
 
-from wagate.core.ports import StatusSnapshot
 from wagate.events.catalogue import event_key
 from wagate.events.ids import new_event_id
 from wagate.events.routing import Routes
-from wagate.store.outbox import Delivery, OutboxStore, Write, row_bytes
+from wagate.store.outbox import Delivery, Outbox, row_bytes
+from wagate.store.writer import Write
 
 Envelope = dict[str, Any]
 Subscriber = Callable[[Envelope], Awaitable[None]]
@@ -40,7 +40,7 @@ class EventBus:
         server_url: str,
         *,
         routes: Routes | None = None,
-        outbox: OutboxStore | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.server_url = server_url
         self.routes = routes
@@ -118,7 +118,7 @@ class EventBus:
                 event_name=env["event"],
                 id=env["id"],
                 instance=env["instance"],
-                packet=self.outbox.packet,
+                packet=self.outbox.budget.packet,
             )
             found = await self.routes.deliveries(env)
         kept = [d for d in found if self.outbox.fits(d)]
@@ -129,7 +129,7 @@ class EventBus:
                 id=env["id"],
                 instance=env["instance"],
                 row_bytes=max(map(row_bytes, found)),
-                packet=self.outbox.packet,
+                packet=self.outbox.budget.packet,
                 destinations=len(found) - len(kept),
             )
         return kept
@@ -141,13 +141,6 @@ class EventBus:
         rows = await self.deliveries(events)
         if rows:
             await self.outbox.append(rows)
-
-    async def save_status_with(
-        self, instance_id: str, snap: StatusSnapshot, events: Sequence[Envelope]
-    ) -> None:
-        """The instance's status and the events announcing it, in one transaction."""
-        assert self.outbox is not None
-        await self.outbox.save_status_with(instance_id, snap, await self.deliveries(events))
 
     async def write_with(self, op: Write, events: Sequence[Envelope]) -> None:
         """Rows of another table (`op`) and the events reporting them, in one transaction."""

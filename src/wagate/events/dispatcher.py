@@ -39,7 +39,7 @@ from wagate.core.tasks import spawn
 from wagate.events.backoff import RetryPolicy
 from wagate.events.sinks.base import Result, Sink
 from wagate.store.models import utcnow
-from wagate.store.outbox import DEAD, DELIVERED, PENDING, Claimed, OutboxStore, Outcome
+from wagate.store.outbox import DEAD, DELIVERED, PENDING, Claimed, Outbox, Outcome
 
 _log = structlog.get_logger("wagate.events.dispatcher")
 LANE_ROWS = 100
@@ -75,7 +75,7 @@ class _Parked:
 class Dispatcher:
     def __init__(
         self,
-        store: OutboxStore,
+        store: Outbox,
         sinks: Mapping[str, Sink],
         policy: RetryPolicy,
         *,

@@ -12,8 +12,9 @@ from typing import Any
 import orjson
 
 from wagate.events.catalogue import event_kebab, event_key
+from wagate.store.configs import SinkConfigs, TransportConfig
 from wagate.store.models import Webhook
-from wagate.store.outbox import Delivery, OutboxStore, TransportConfig
+from wagate.store.outbox import Delivery
 
 Envelope = dict[str, Any]
 BROKERS = ("rabbitmq", "nats")
@@ -82,18 +83,18 @@ def payload(env: Envelope, destination: str | None) -> str:
 
 
 class Routes:
-    def __init__(self, globals_: GlobalRoutes, store: OutboxStore | None) -> None:
+    def __init__(self, globals_: GlobalRoutes, configs: SinkConfigs | None) -> None:
         self.globals = globals_
-        self._store = store
+        self._configs = configs
         self._known: dict[str, _Instance] = {}
 
     async def load(self) -> None:
         """Read every config (boot)."""
-        if self._store is None:
+        if self._configs is None:
             return
-        for row in await self._store.webhooks():
+        for row in await self._configs.webhooks():
             self._known.setdefault(row.instance_id, _Instance()).webhook = WebhookTarget.of(row)
-        for t in await self._store.transports():
+        for t in await self._configs.transports():
             self._apply(t)
 
     def _apply(self, t: TransportConfig) -> None:
@@ -104,10 +105,10 @@ class Routes:
         entry = self._known.get(instance_id)
         if entry is None:
             entry = _Instance()
-            if self._store is not None:
-                rows = await self._store.webhooks(instance_id)
+            if self._configs is not None:
+                rows = await self._configs.webhooks(instance_id)
                 entry.webhook = WebhookTarget.of(rows[0]) if rows else None
-                for t in await self._store.transports(instance_id):
+                for t in await self._configs.transports(instance_id):
                     entry.transports[t.transport] = (t.enabled, frozenset(t.events or ()))
             self._known[instance_id] = entry
         return entry

@@ -21,7 +21,9 @@ from wagate.events.catalogue import env_flags
 from wagate.events.dispatcher import Dispatcher
 from wagate.events.routing import GlobalRoutes, Routes
 from wagate.events.sinks.webhook import WebhookSink
-from wagate.store.outbox import OutboxStore
+from wagate.store.budget import PayloadBudget
+from wagate.store.configs import SinkConfigs
+from wagate.store.outbox import Outbox
 
 _log = structlog.get_logger("wagate.events")
 
@@ -70,17 +72,16 @@ class Events:
     """The running events layer."""
 
     settings: Settings
-    store: OutboxStore
+    outbox: Outbox
+    configs: SinkConfigs
     routes: Routes
     bus: EventBus
     dispatcher: Dispatcher
     live: list[Any] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Load the configs and the database's limits, connect the enabled brokers and start
-        delivering."""
+        """Load the configs, connect the enabled brokers and start delivering."""
         await self.routes.load()
-        await self.store.read_limits()
         s = self.settings
         if s.rabbitmq_enabled:
             from wagate.events.sinks.amqp import AmqpSink
@@ -98,20 +99,24 @@ class Events:
 
     async def stop(self) -> None:
         await self.dispatcher.stop()
-        await self.store.close()
+        await self.outbox.close()
 
 
 def build_events(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
+    budget: PayloadBudget,
     rng: random.Random | None = None,
 ) -> Events:
-    store = OutboxStore(sessions)
-    routes = Routes(global_routes(settings), store)
-    bus = EventBus(settings.public_url, routes=routes, outbox=store)
+    """The events layer over the database (`budget`: the statement size it takes, read at
+    start-up)."""
+    outbox = Outbox(sessions, budget)
+    configs = SinkConfigs(sessions)
+    routes = Routes(global_routes(settings), configs)
+    bus = EventBus(settings.public_url, routes=routes, outbox=outbox)
     policy = retry_policy(settings)
     dispatcher = Dispatcher(
-        store,
+        outbox,
         {
             "webhook": WebhookSink(
                 policy,
@@ -127,4 +132,4 @@ def build_events(
         rng=rng,
     )
     bus.on_written(dispatcher.wake)
-    return Events(settings, store, routes, bus, dispatcher)
+    return Events(settings, outbox, configs, routes, bus, dispatcher)

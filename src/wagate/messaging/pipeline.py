@@ -490,7 +490,7 @@ class Lane:
         """Store a new message; the batch's receipts of it link to its row. One larger than
         the database takes (MySQL's max_allowed_packet) is not stored, logged: it would fail
         the whole batch."""
-        if not db.message_fits(row, self.p.packet):
+        if not self.p.store.fits(row):
             _log.error(
                 "message too large to store",
                 instance=self.name,
@@ -694,9 +694,8 @@ class Pipeline:
 
     @property
     def packet(self) -> int | None:
-        """MySQL's max_allowed_packet as the outbox read it at start-up; None: no such limit."""
-        outbox = self.bus.outbox
-        return None if outbox is None else outbox.packet
+        """MySQL's max_allowed_packet as read at start-up; None: no such limit."""
+        return self.store.budget.packet
 
     def lane(self, instance_id: str, name: str, sender: Callable[[], str | None]) -> Lane:
         lane = self.lanes.get(instance_id)

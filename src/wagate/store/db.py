@@ -11,10 +11,6 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
-PACKET_MARGIN = 1_024
-"""Kept free under MySQL's max_allowed_packet: the command byte, and rounding."""
-_ESCAPED = (b"\\", b"'", b'"', b"\n", b"\r", b"\x00", b"\x1a")
-
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "postgresql": "postgresql+asyncpg",
@@ -42,21 +38,6 @@ def database_url(provider: str, uri: str | None, data_dir: Path) -> str:
     if provider == "postgresql" and "schema" in url.query:  # Prisma-style ?schema=public
         url = url.difference_update_query(["schema"])
     return url.render_as_string(hide_password=False)
-
-
-def literal_bytes(value: str | None) -> int:
-    """The size of `value` as a MySQL string literal, as the driver writes it into a statement:
-    UTF-8 in quotes, a backslash before each quote, backslash, NUL, CR, LF and Ctrl-Z (at most
-    twice its size; base64 only gains its quotes).
-
-    MySQL/MariaDB take a statement of at most max_allowed_packet bytes (a larger one makes the
-    server drop the connection, and the transaction fails). The driver sends several rows of an
-    executemany in one INSERT only while it stays under 1 MB, a larger row alone: so a row whose
-    INSERT fits is never refused for its size."""
-    if value is None:
-        return 4  # NULL
-    data = value.encode("utf-8", "surrogateescape")
-    return len(data) + sum(data.count(c) for c in _ESCAPED) + 2
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

@@ -7,7 +7,6 @@ can commit a batch of rows together with the outbox rows of the events that repo
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -15,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -38,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from wagate.store.db import PACKET_MARGIN, literal_bytes
+from wagate.store.budget import PayloadBudget
 from wagate.store.models import Base, new_cuid, utcnow
 
 Write = Callable[[AsyncSession], Awaitable[None]]
@@ -240,21 +238,10 @@ MESSAGE_ROW_BYTES = 8_192
 the JIDs, the key and the push name, escaped."""
 
 
-def message_fits(row: dict[str, Any], packet: int | None) -> bool:
-    """Whether MySQL/MariaDB take the INSERT of this `messages` row (`packet`: the server's
-    max_allowed_packet; None: no such limit). Its JSON is written as json.dumps writes it
-    (non-ASCII as \\uXXXX), then escaped: never more than 4 times orjson's size, which answers
-    for the usual message without the slower json.dumps."""
-    if packet is None:
-        return True
-    room = packet - PACKET_MARGIN - MESSAGE_ROW_BYTES
-    parts = (row["message"], row["context_info"])
-    try:
-        if sum(4 * len(orjson.dumps(part)) + 2 for part in parts) <= room:
-            return True
-    except TypeError:  # what orjson does not write (a huge int): json.dumps decides
-        pass
-    return sum(literal_bytes(json.dumps(part)) for part in parts) <= room
+def message_fits(row: dict[str, Any], budget: PayloadBudget) -> bool:
+    """Whether the database takes the INSERT of this `messages` row (MySQL/MariaDB: within
+    max_allowed_packet; its JSON written as json.dumps writes it, then escaped)."""
+    return budget.fits(MESSAGE_ROW_BYTES, documents=(row["message"], row["context_info"]))
 
 
 def insert_messages(rows: Sequence[dict[str, Any]]) -> Write:
@@ -451,8 +438,14 @@ class MessageFilter:
 class MessageStore:
     """The reads of /chat/find*, and writes outside the pipeline, over one sessionmaker."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], budget: PayloadBudget) -> None:
         self._sessions = sessions
+        self.budget = budget
+
+    def fits(self, row: dict[str, Any]) -> bool:
+        """Whether the database takes this new `messages` row: one too large would fail the
+        transaction of the whole batch it came in."""
+        return message_fits(row, self.budget)
 
     async def run(self, op: Write) -> None:
         async with self._sessions.begin() as s:

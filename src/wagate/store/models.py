@@ -110,3 +110,23 @@ class Webhook(Base):
     secret: Mapped[str | None] = mapped_column(LONG_TEXT, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Proxy(Base):
+    """An instance's proxy (Evolution's `Proxy`): engines that support one read it when they
+    start a session."""
+
+    __tablename__ = "proxies"
+
+    id: Mapped[str] = mapped_column(String(30), primary_key=True, default=new_cuid)
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), unique=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    port: Mapped[str] = mapped_column(String(16), default="")
+    protocol: Mapped[str] = mapped_column(String(16), default="")
+    username: Mapped[str] = mapped_column(Text, default="")
+    password: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

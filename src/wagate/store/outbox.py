@@ -1,78 +1,66 @@
-"""The event outbox and the event-sink configs: models and every SQL the events layer runs.
+"""The event outbox: its rows, how the dispatcher claims them and records what became of them,
+and their pruning, replay and inspection.
 
 An outbox row is one delivery of one event to one destination (the instance's webhook, the
-global webhook, a broker). Rows are written in the same transaction as the state they report,
-claimed by the dispatcher in order per lane, and pruned once delivered and old.
+global webhook, a broker). Rows are written in the same transaction as the state they report
+(store/writer.py's group writer), claimed by the dispatcher in order per lane, and pruned once
+delivered and old. The destinations' configs are store/configs.py's.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from datetime import datetime
+from typing import Any, cast
 
-import orjson
-import structlog
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     DateTime,
-    ForeignKey,
     Index,
     Integer,
     String,
     Table,
     Text,
-    UniqueConstraint,
     bindparam,
     delete,
+    func,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from wagate.core.ports import StatusSnapshot
-from wagate.store.db import PACKET_MARGIN, literal_bytes
-from wagate.store.models import LONG_TEXT, Base, Instance, Webhook, new_cuid, utcnow
-from wagate.store.repos import status_values
+from wagate.store.budget import PayloadBudget, statement_bytes
+from wagate.store.held import HeldConnection, disconnected
+from wagate.store.models import LONG_TEXT, Base, utcnow
+from wagate.store.writer import GroupWriter, Write
 
-_log = structlog.get_logger("wagate.events")
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
-IDLE_PING_SECONDS = 10.0
-CLOSE_WAIT_SECONDS = 5.0
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
 ERROR_CHARS = 2_000
 """A delivery error is kept this long (a sink's exception may quote a whole body)."""
-
-# --- how large an outbox row MySQL/MariaDB takes ---------------------------------------------
-#
-# Its columns are LONGTEXT (4 GiB), so the bound is the server's max_allowed_packet (see
-# db.literal_bytes). PostgreSQL and SQLite have no such bound short of a gigabyte.
-FALLBACK_PACKET = 1 << 20
-"""max_allowed_packet assumed until the server's was read: the lowest default of MySQL and
-MariaDB releases (1 MiB; now 16 MiB on MariaDB, 64 MiB on MySQL 8)."""
 ROW_BYTES = 4_096
-"""An outbox INSERT without its target, headers, secret and payload: the statement's text,
-the ids, the instance name (255 characters, escaped), the lane and the dates."""
+"""An outbox INSERT on MySQL/MariaDB without its target, headers, secret and payload: the
+statement's text, the ids, the instance name (255 characters, escaped), the lane and the dates."""
 ROW_ALLOWANCE = 8_192
 """Room left for the rest of the row when announcing how large a payload may be: a usual
 target URL, headers and secret fit in what ROW_BYTES does not use."""
 
 
+def _sized(d: Delivery) -> tuple[tuple[str | None, ...], tuple[object, ...]]:
+    """The literals of `d`'s row that vary in size: its texts, and its headers' JSON."""
+    if d.headers is None:
+        return (d.target, None, d.secret, d.payload), ()
+    return (d.target, d.secret, d.payload), (d.headers,)
+
+
 def row_bytes(d: Delivery) -> int:
     """How large the INSERT of `d`'s row is on MySQL/MariaDB (an upper bound)."""
-    headers = None if d.headers is None else json.dumps(d.headers)
-    return ROW_BYTES + sum(map(literal_bytes, (d.target, headers, d.secret, d.payload)))
+    return statement_bytes(ROW_BYTES, *_sized(d))
 
 
 class OutboxRow(Base):
@@ -102,40 +90,6 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
-
-
-class TransportConfig(Base):
-    """Per-instance config of websocket / rabbitmq / nats (Evolution's `{enabled, events}`)."""
-
-    __tablename__ = "event_transports"
-    __table_args__ = (UniqueConstraint("instance_id", "transport"),)
-
-    id: Mapped[str] = mapped_column(String(30), primary_key=True, default=new_cuid)
-    instance_id: Mapped[str] = mapped_column(
-        ForeignKey("instances.id", ondelete="CASCADE"), index=True
-    )
-    transport: Mapped[str] = mapped_column(String(16))
-    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    events: Mapped[list[str]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
-
-
-class Proxy(Base):
-    __tablename__ = "proxies"
-
-    id: Mapped[str] = mapped_column(String(30), primary_key=True, default=new_cuid)
-    instance_id: Mapped[str] = mapped_column(
-        ForeignKey("instances.id", ondelete="CASCADE"), unique=True
-    )
-    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    host: Mapped[str] = mapped_column(String(255), default="")
-    port: Mapped[str] = mapped_column(String(16), default="")
-    protocol: Mapped[str] = mapped_column(String(16), default="")
-    username: Mapped[str] = mapped_column(Text, default="")
-    password: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,246 +204,57 @@ def _row(d: Delivery, now: datetime) -> dict[str, Any]:
     }
 
 
-Write = Callable[[AsyncSession], Awaitable[None]]
 Rewound = Callable[[], None]
 
 
-class _Held:
-    """One connection kept checked out for one user at a time: the pool's pre-ping and its
-    reset on return cost a round trip each, per checkout. A connection idle for a while is
-    pinged before use, any error drops it (the next use opens a fresh one); once closed, each
-    use checks one out of the pool as usual."""
+class Outbox:
+    """The outbox table over one async sessionmaker.
 
-    def __init__(self, engine: AsyncEngine, *, autocommit: bool) -> None:
-        self._engine = engine
-        self._autocommit = autocommit
-        self._conn: AsyncConnection | None = None
-        self._lock = asyncio.Lock()
-        self._closed = False
-        self._used = 0.0
+    Every write (new rows, and the outcomes the dispatcher records) goes through one group
+    writer (store/writer.py), which is why the dispatcher may read new rows with a cursor
+    (`pending_after`): rows are committed in `seq` order. The dispatcher's reads share one held
+    connection. `budget` tells which rows the database takes (`fits`)."""
 
-    async def _open(self) -> AsyncConnection:
-        conn = await self._engine.connect()
-        if self._autocommit:
-            try:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-            except BaseException:
-                # Cancelled (the dispatcher stopping) or failed half-way: the connection is
-                # nobody's yet, and left checked out it would only be reclaimed by the
-                # garbage collector, warning, much later.
-                await _to_completion(_discard(conn))
-                raise
-        return conn
-
-    @asynccontextmanager
-    async def use(self) -> AsyncIterator[AsyncConnection]:
-        async with self._lock:
-            if self._closed:
-                conn = await self._open()
-                try:
-                    yield conn
-                finally:
-                    await _to_completion(conn.close())
-                return
-            now = time.monotonic()
-            if self._conn is not None and now - self._used > IDLE_PING_SECONDS:
-                try:
-                    await self._conn.exec_driver_sql("SELECT 1")
-                    if not self._autocommit:
-                        await self._conn.rollback()
-                except Exception:
-                    await self._drop()
-            if self._conn is None:
-                self._conn = await self._open()
-            try:
-                yield self._conn
-            except BaseException:
-                await self._drop()
-                raise
-            finally:
-                self._used = time.monotonic()
-
-    async def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await _to_completion(_discard(conn))
-
-    async def close(self) -> None:
-        async with self._lock:
-            self._closed = True
-            await self._drop()
-
-
-async def _discard(conn: AsyncConnection) -> None:
-    """Invalidate and close a connection in an unknown state (errors ignored: it is gone)."""
-    for step in (conn.invalidate, conn.close):
-        try:
-            await step()
-        except Exception:
-            pass
-
-
-async def _to_completion(cleanup: Coroutine[Any, Any, None]) -> None:
-    """Run `cleanup` to its end even if the caller is cancelled meanwhile; the cancellation
-    is raised once it is done. A close abandoned half-way leaves its connection checked out
-    of the pool."""
-    task = asyncio.get_running_loop().create_task(cleanup)
-    interrupted: asyncio.CancelledError | None = None
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError as exc:
-            if task.done():
-                break
-            interrupted = exc
-    if interrupted is not None:
-        raise interrupted
-    task.result()
-
-
-def _disconnected(exc: BaseException) -> bool:
-    """The database connection broke (worth one more try on a fresh one)."""
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
-
-
-@dataclass(slots=True)
-class _Queued:
-    """A write waiting for the group writer: its own statements, then its outbox rows."""
-
-    op: Write | None
-    rows: list[dict[str, Any]]
-    done: asyncio.Future[None]
-
-
-_OneRow = TypeVar("_OneRow", Webhook, Proxy)
-
-
-class OutboxStore:
-    """The outbox and sink-config tables over one async sessionmaker.
-
-    Outbox writes go through one group-commit writer: the writes that queue up while a
-    transaction runs are committed together in the next one (each still all-or-nothing; a
-    failing group is retried write by write so one bad write fails alone). Concurrent
-    producers then cost one commit per group, and SQLite never sees two outbox writers.
-    A group runs its writes' own statements in order, then inserts all their outbox rows,
-    in the same order, with one statement.
-
-    The writer is also why the dispatcher may read new rows with a cursor (`pending_after`):
-    rows are committed in `seq` order, because no two outbox transactions overlap."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], budget: PayloadBudget) -> None:
         self._sessions = sessions
-        self._queued: list[_Queued] = []
-        self._flusher: asyncio.Task[None] | None = None
         self._rewound: list[Rewound] = []
         engine: AsyncEngine = sessions.kw["bind"]
-        self._engine = engine
-        self._writer = _Held(engine, autocommit=False)  # the group writer's
-        self._reader = _Held(engine, autocommit=True)  # the dispatcher's reads
-        self.packet: int | None = (
-            FALLBACK_PACKET if engine.dialect.name in ("mysql", "mariadb") else None
-        )
-        """The largest statement the database takes (MySQL's max_allowed_packet); None: no
-        bound that an event could reach (PostgreSQL, SQLite)."""
-
-    async def read_limits(self) -> None:
-        """Read the server's max_allowed_packet (MySQL/MariaDB; start-up). If it cannot be
-        read, the lowest default stays assumed (logged)."""
-        if self.packet is None:
-            return
-        try:
-            async with self._engine.connect() as conn:
-                value = (await conn.execute(text("SELECT @@max_allowed_packet"))).scalar_one()
-            self.packet = int(value)
-        except Exception as exc:
-            _log.warning(
-                "max_allowed_packet not read; assuming the lowest default",
-                packet=self.packet,
-                error=repr(exc),
-            )
-            return
-        if self.packet < 1_048_576:
-            _log.warning(
-                "max_allowed_packet is below 1 MiB: the driver's batched inserts may not fit",
-                packet=self.packet,
-            )
+        self.budget = budget
+        self.writer = GroupWriter(engine, _INSERT)
+        self._reader = HeldConnection(engine, autocommit=True)  # the dispatcher's reads
 
     @property
     def payload_room(self) -> int | None:
         """The largest payload (bytes, as a MySQL literal) an outbox row with a usual target
         keeps; None: no limit."""
-        if self.packet is None:
-            return None
-        return max(self.packet - PACKET_MARGIN - ROW_ALLOWANCE, 0)
+        return self.budget.room(ROW_ALLOWANCE)
 
     def fits(self, d: Delivery) -> bool:
         """Whether the database takes `d`'s row: an event too large for it would fail the
-        transaction of every write it shares. Costs nothing without a limit, and for the
-        usual event."""
-        if self.packet is None:
-            return True
-        limit = self.packet - PACKET_MARGIN
-        try:  # JSON as json.dumps writes it, escaped: at most 4 times orjson's size
-            headers = 4 if d.headers is None else 4 * len(orjson.dumps(d.headers)) + 2
-        except TypeError:  # what orjson does not write (a huge int)
-            return row_bytes(d) <= limit
-        chars = len(d.payload) + len(d.target) + len(d.secret or "")
-        if ROW_BYTES + headers + 4 * chars + 8 <= limit:  # quotes, or NULL for no secret
-            return True  # even if each character took 4 bytes (an escaped one takes 2)
-        return row_bytes(d) <= limit
+        transaction of every write it shares."""
+        return self.budget.fits(ROW_BYTES, *_sized(d))
 
     async def close(self) -> None:
         """Let the writer finish what is queued (for a while), then give back the held
         connections (later uses check connections out as usual)."""
-        flusher = self._flusher
-        if flusher is not None and not flusher.done():
-            await asyncio.wait([flusher], timeout=CLOSE_WAIT_SECONDS)
-        await self._writer.close()
+        await self.writer.close()
         await self._reader.close()
 
     # --- writing --------------------------------------------------------------------------
 
-    async def _write(self, op: Write | None, rows: list[dict[str, Any]]) -> None:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queued.append(_Queued(op, rows, fut))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(
-                self._flush(), name="outbox:writer"
-            )
-        await fut
+    async def append(self, deliveries: Sequence[Delivery]) -> None:
+        """Write rows in their own transaction (possibly shared with other writes)."""
+        if not deliveries:
+            return
+        now = utcnow()
+        await self.writer.write(None, [_row(d, now) for d in deliveries])
 
-    async def _flush(self) -> None:
-        while self._queued:
-            group, self._queued = self._queued, []
-            try:
-                await self._commit(group)
-            except Exception as exc:
-                if len(group) == 1:
-                    _settle(group[0].done, exc)
-                    continue
-                for one in group:  # isolate the failing write
-                    try:
-                        await self._commit([one])
-                    except Exception as failed:
-                        _settle(one.done, failed)
-                    else:
-                        _settle(one.done, None)
-            else:
-                for one in group:
-                    _settle(one.done, None)
+    async def write_with(self, op: Write, deliveries: Sequence[Delivery]) -> None:
+        """Another table's write and the rows announcing it, in one transaction."""
+        now = utcnow()
+        await self.writer.write(op, [_row(d, now) for d in deliveries])
 
-    async def _commit(self, group: list[_Queued]) -> None:
-        rows = [row for one in group for row in one.rows]
-        async with (
-            self._writer.use() as conn,
-            AsyncSession(bind=conn, expire_on_commit=False) as s,
-            s.begin(),
-        ):
-            for one in group:
-                if one.op is not None:
-                    await one.op(s)
-            if rows:
-                await s.execute(_INSERT, rows)
+    # --- dispatching ----------------------------------------------------------------------
 
     async def _read(self, statement: Any, params: dict[str, Any]) -> list[Claimed]:
         for attempt in (1, 2):
@@ -497,35 +262,9 @@ class OutboxStore:
                 async with self._reader.use() as conn:
                     return [Claimed(*row) for row in (await conn.execute(statement, params))]
             except DBAPIError as exc:
-                if attempt == 2 or not _disconnected(exc):
+                if attempt == 2 or not disconnected(exc):
                     raise
         raise AssertionError("unreachable")
-
-    async def append(self, deliveries: Sequence[Delivery]) -> None:
-        """Write rows in their own transaction (possibly shared with other writes)."""
-        if not deliveries:
-            return
-        now = utcnow()
-        await self._write(None, [_row(d, now) for d in deliveries])
-
-    async def save_status_with(
-        self, instance_id: str, snap: StatusSnapshot, deliveries: Sequence[Delivery]
-    ) -> None:
-        """The instance's status row and the rows announcing it, in one transaction."""
-        now = utcnow()
-        values = status_values(snap)
-
-        async def op(s: AsyncSession) -> None:
-            await s.execute(update(Instance).where(Instance.id == instance_id).values(**values))
-
-        await self._write(op, [_row(d, now) for d in deliveries])
-
-    async def write_with(self, op: Write, deliveries: Sequence[Delivery]) -> None:
-        """Another table's write and the rows announcing it, in one transaction."""
-        now = utcnow()
-        await self._write(op, [_row(d, now) for d in deliveries])
-
-    # --- dispatching ----------------------------------------------------------------------
 
     async def pending(self, limit: int, exclude: Sequence[str] = ()) -> list[Claimed]:
         """The oldest pending rows, lanes in `exclude` left out."""
@@ -577,7 +316,7 @@ class OutboxStore:
                     values["done_at"] = now
                 await s.execute(_T.update().where(_T.c.seq == o.seq).values(**values))
 
-        await self._write(op, [])
+        await self.writer.write(op, [])
 
     async def prune(self, delivered_before: datetime, dead_before: datetime) -> int:
         async with self._sessions.begin() as s:
@@ -623,97 +362,8 @@ class OutboxStore:
         return count
 
     async def counts(self) -> dict[str, int]:
-        from sqlalchemy import func
-
         async with self._sessions() as s:
             rows = await s.execute(
                 select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
             )
             return {status: int(n) for status, n in rows}
-
-    # --- sink configs ---------------------------------------------------------------------
-
-    async def webhooks(self, instance_id: str | None = None) -> list[Webhook]:
-        q = select(Webhook)
-        if instance_id is not None:
-            q = q.where(Webhook.instance_id == instance_id)
-        async with self._sessions() as s:
-            return list((await s.scalars(q)).all())
-
-    async def set_webhook(self, instance_id: str, values: dict[str, Any]) -> Webhook:
-        return await self._set_one(Webhook, instance_id, values)
-
-    async def _set_one(
-        self, model: type[_OneRow], instance_id: str, values: dict[str, Any]
-    ) -> _OneRow:
-        """Insert or update the instance's single row of `model` (webhook, proxy)."""
-        async with self._sessions.begin() as s:
-            row = await s.scalar(select(model).where(model.instance_id == instance_id))
-            if row is None:
-                row = model(instance_id=instance_id, **values)
-                s.add(row)
-            else:
-                for key, value in values.items():
-                    setattr(row, key, value)
-                row.updated_at = utcnow()
-            await s.flush()
-            await s.refresh(row)
-            return row
-
-    async def transports(
-        self, instance_id: str | None = None, transport: str | None = None
-    ) -> list[TransportConfig]:
-        q = select(TransportConfig)
-        if instance_id is not None:
-            q = q.where(TransportConfig.instance_id == instance_id)
-        if transport is not None:
-            q = q.where(TransportConfig.transport == transport)
-        async with self._sessions() as s:
-            return list((await s.scalars(q)).all())
-
-    async def set_transport(
-        self, instance_id: str, transport: str, enabled: bool, events: list[str]
-    ) -> TransportConfig:
-        async with self._sessions.begin() as s:
-            row = await s.scalar(
-                select(TransportConfig).where(
-                    TransportConfig.instance_id == instance_id,
-                    TransportConfig.transport == transport,
-                )
-            )
-            if row is None:
-                row = TransportConfig(
-                    instance_id=instance_id, transport=transport, enabled=enabled, events=events
-                )
-                s.add(row)
-            else:
-                row.enabled, row.events, row.updated_at = enabled, events, utcnow()
-            await s.flush()
-            await s.refresh(row)
-            return row
-
-    async def get_proxy(self, instance_id: str) -> Proxy | None:
-        async with self._sessions() as s:
-            return await s.scalar(select(Proxy).where(Proxy.instance_id == instance_id))
-
-    async def set_proxy(self, instance_id: str, values: dict[str, Any]) -> Proxy:
-        return await self._set_one(Proxy, instance_id, values)
-
-    async def forget_configs(self, instance_id: str) -> None:
-        """Drop the instance's sink configs and proxy (its outbox rows stay until pruned)."""
-        async with self._sessions.begin() as s:
-            for model in (TransportConfig, Proxy):
-                await s.execute(delete(model).where(model.instance_id == instance_id))
-
-
-def _settle(fut: asyncio.Future[None], exc: BaseException | None) -> None:
-    if fut.done():
-        return
-    if exc is None:
-        fut.set_result(None)
-    else:
-        fut.set_exception(exc)
-
-
-def retention(hours: float) -> datetime:
-    return utcnow() - timedelta(hours=hours)

@@ -1,4 +1,6 @@
-"""Repositories: every SQL wagate runs lives here, keyed by instance id."""
+"""Repositories of the instances and what each owns (settings, webhook, proxy, credentials),
+keyed by instance id. This module is the only writer of the `instances` table: a status that
+must commit with its events is handed to the outbox as a write (`Store.status_write`)."""
 
 from __future__ import annotations
 
@@ -7,15 +9,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from wagate.core.ports import StatusSnapshot
 from wagate.store.db import commits_of
 from wagate.store.messages import counts_columns
-from wagate.store.models import Instance, Session, Setting, Webhook, utcnow
+from wagate.store.models import Instance, Proxy, Session, Setting, Webhook, utcnow
+from wagate.store.writer import Write
 
 SETTING_FIELDS = {
     "rejectCall": "reject_call",
@@ -115,6 +118,9 @@ _FETCH_SOME = _FETCH_ALL.where(Instance.id.in_(bindparam("ids", expanding=True))
 
 FetchedRow = tuple[InstanceRecord, SettingRecord | None, Counts]
 _FETCH_CACHE_SIZE = 256
+_OWNED = (Session, Setting, Webhook, Proxy)
+"""The tables of an instance's own rows that `forget` deletes (the others cascade)."""
+_OneRow = TypeVar("_OneRow", Webhook, Proxy)
 
 
 class Store:
@@ -209,16 +215,31 @@ class Store:
         ]
 
     async def save_status(self, instance_id: str, snap: StatusSnapshot) -> None:
-        values = status_values(snap)
         async with self._sessions.begin() as s:
-            await s.execute(update(Instance).where(Instance.id == instance_id).values(**values))
+            await self.status_write(instance_id, snap)(s)
+
+    def status_write(self, instance_id: str, snap: StatusSnapshot) -> Write:
+        """The status update as a write for another transaction (the outbox's, so that the
+        status and the events announcing it commit together)."""
+        statement = update(Instance).where(Instance.id == instance_id)
+        statement = statement.values(**status_values(snap))
+
+        async def op(s: AsyncSession) -> None:
+            await s.execute(statement)
+
+        return op
 
     async def forget(self, instance_id: str) -> None:
         """Delete the instance and everything it owns (children first: no reliance on cascades)."""
         async with self._sessions.begin() as s:
-            for model in (Session, Setting, Webhook):
+            for model in _OWNED:
                 await s.execute(delete(model).where(model.instance_id == instance_id))
             await s.execute(delete(Instance).where(Instance.id == instance_id))
+
+    async def ping(self) -> None:
+        """Run a trivial query (readiness); raises what the database answered."""
+        async with self._sessions() as s:
+            await s.execute(text("SELECT 1"))
 
     async def instance_exists(self, instance_id: str) -> bool:
         async with self._sessions() as s:
@@ -230,7 +251,7 @@ class Store:
 
         total = 0
         async with self._sessions() as s:
-            for model in (Session, Setting, Webhook):
+            for model in _OWNED:
                 total += (
                     await s.scalar(
                         select(func.count())
@@ -265,11 +286,14 @@ class Store:
             await s.flush()
             return row
 
-    # --- webhooks (configuration only; delivery lives in events/) -------------------------
+    # --- proxy ----------------------------------------------------------------------------
 
-    async def get_webhook(self, instance_id: str) -> Webhook | None:
+    async def get_proxy(self, instance_id: str) -> Proxy | None:
         async with self._sessions() as s:
-            return await s.scalar(select(Webhook).where(Webhook.instance_id == instance_id))
+            return await s.scalar(select(Proxy).where(Proxy.instance_id == instance_id))
+
+    async def set_proxy(self, instance_id: str, values: dict[str, Any]) -> Proxy:
+        return await set_instance_row(self._sessions, Proxy, instance_id, values)
 
 
 class Credentials:
@@ -298,6 +322,27 @@ class Credentials:
     async def present(self) -> set[str]:
         async with self._sessions() as s:
             return set((await s.scalars(select(Session.instance_id))).all())
+
+
+async def set_instance_row(
+    sessions: async_sessionmaker[AsyncSession],
+    model: type[_OneRow],
+    instance_id: str,
+    values: dict[str, Any],
+) -> _OneRow:
+    """Insert or update the instance's single row of `model` (webhook, proxy)."""
+    async with sessions.begin() as s:
+        row = await s.scalar(select(model).where(model.instance_id == instance_id))
+        if row is None:
+            row = model(instance_id=instance_id, **values)
+            s.add(row)
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
+            row.updated_at = utcnow()
+        await s.flush()
+        await s.refresh(row)
+        return row
 
 
 def status_values(snap: StatusSnapshot) -> dict[str, Any]:

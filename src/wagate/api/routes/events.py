@@ -23,8 +23,9 @@ from wagate.domain.errors import BadRequest
 from wagate.events.catalogue import SUBSCRIBABLE
 from wagate.events.runtime import Events
 from wagate.gateway import Registered
+from wagate.store.configs import TransportConfig
 from wagate.store.models import Webhook
-from wagate.store.outbox import DEAD, DELIVERED, PENDING, OutboxRow, TransportConfig
+from wagate.store.outbox import DEAD, DELIVERED, PENDING, OutboxRow
 
 router = APIRouter(tags=["events"])
 _ENUM = ",".join(SUBSCRIBABLE)
@@ -102,14 +103,14 @@ async def set_webhook(request: Request, reg: InstanceDep, body: WebhookBody) -> 
     if wh.secret is not None:
         values["secret"] = wh.secret or None
     ev = _events(request)
-    row = await ev.store.set_webhook(reg.id, values)
+    row = await ev.configs.set_webhook(reg.id, values)
     ev.routes.set_webhook(reg.id, row)
     return JSONResponse(webhook_view(row), status_code=201)
 
 
 @router.get("/webhook/find/{instanceName}")
 async def find_webhook(request: Request, reg: InstanceDep) -> JSONResponse:
-    rows = await _events(request).store.webhooks(reg.id)
+    rows = await _events(request).configs.webhooks(reg.id)
     return JSONResponse(webhook_view(rows[0]) if rows else None)
 
 
@@ -137,7 +138,7 @@ async def _set_transport(
     if not _transport_on(request, name):
         return _empty(201)
     ev = _events(request)
-    row = await ev.store.set_transport(reg.id, name, fields.enabled, events)
+    row = await ev.configs.set_transport(reg.id, name, fields.enabled, events)
     ev.routes.set_transport(row)
     return JSONResponse(transport_view(row), status_code=201)
 
@@ -145,7 +146,7 @@ async def _set_transport(
 async def _find_transport(request: Request, reg: Registered, name: str) -> Response:
     if not _transport_on(request, name):
         return _empty(200)
-    rows = await _events(request).store.transports(reg.id, name)
+    rows = await _events(request).configs.transports(reg.id, name)
     return JSONResponse(transport_view(rows[0]) if rows else None)
 
 
@@ -208,7 +209,7 @@ async def deliveries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """The instance's most recent deliveries, newest first, with status and attempts."""
-    rows = await _events(request).store.recent(reg.id, limit, status)
+    rows = await _events(request).outbox.recent(reg.id, limit, status)
     return [delivery_view(r) for r in rows]
 
 
@@ -231,6 +232,6 @@ async def redeliver(request: Request, reg: InstanceDep, body: RedeliverBody) -> 
     if body.fromId is not None and len(body.fromId) != 26:
         raise BadRequest([f'fromId "{body.fromId}" is not an event id'])
     ev = _events(request)
-    count = await ev.store.redeliver(reg.id, since, body.fromId)
+    count = await ev.outbox.redeliver(reg.id, since, body.fromId)
     ev.dispatcher.wake()
     return {"instanceName": reg.name, "redelivered": count}

@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from wagate.api.deps import InstanceDep
+from wagate.api.deps import GatewayDep, InstanceDep
 from wagate.api.json import JSONResponse
 from wagate.api.schemas.events import ProxyBody
 from wagate.domain.errors import BadRequest
-from wagate.events.runtime import Events
-from wagate.store.outbox import Proxy
+from wagate.store.models import Proxy
 
 router = APIRouter(prefix="/proxy", tags=["proxy"])
 PROTOCOLS = ("http", "https", "socks4", "socks5")
@@ -62,15 +61,13 @@ def _validated(body: ProxyBody) -> dict[str, Any]:
 
 
 @router.post("/set/{instanceName}", status_code=201)
-async def set_proxy(request: Request, reg: InstanceDep, body: ProxyBody) -> dict[str, Any]:
+async def set_proxy(gw: GatewayDep, reg: InstanceDep, body: ProxyBody) -> dict[str, Any]:
     values = _validated(body)
-    events: Events = request.app.state.events
-    await events.store.set_proxy(reg.id, values)
+    await gw.store.set_proxy(reg.id, values)
     return {"proxy": {"instanceName": reg.name, "proxy": values}}
 
 
 @router.get("/find/{instanceName}")
-async def find_proxy(request: Request, reg: InstanceDep) -> JSONResponse:
-    events: Events = request.app.state.events
-    row = await events.store.get_proxy(reg.id)
+async def find_proxy(gw: GatewayDep, reg: InstanceDep) -> JSONResponse:
+    row = await gw.store.get_proxy(reg.id)
     return JSONResponse(proxy_view(row) if row is not None else None)

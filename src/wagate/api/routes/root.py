@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import text
 
 from wagate import __version__
 from wagate.api.deps import GatewayDep, GlobalKey
@@ -40,8 +39,7 @@ async def verify_creds() -> dict[str, Any]:
 async def health(gw: GatewayDep) -> JSONResponse:
     ready, error = True, None
     try:
-        async with gw.store._sessions() as s:
-            await s.execute(text("SELECT 1"))
+        await gw.store.ping()
     except Exception as exc:
         ready, error = False, repr(exc)
     body = {
