@@ -36,12 +36,24 @@ ERRORS = {
     ),
     "401": ("The `apikey` header is missing or opens nothing here.", "Unauthorized"),
     "403": ("The name is already in use.", ['This name "my-instance" is already in use.']),
+    "503": (
+        "WhatsApp cannot be reached from the server (DNS, connection refused, proxy): the "
+        "message names the cause; `lifecycle` carries it with `action: check_network`. The "
+        "instance keeps retrying with backoff.",
+        ["No route to WhatsApp: DNS lookup failed (lookup web.whatsapp.com: no such host)."],
+    ),
     "404": (
         "The instance (or the resource) does not exist.",
         ['The "my-instance" instance does not exist'],
     ),
 }
-PHRASES = {"400": "Bad Request", "401": "Unauthorized", "403": "Forbidden", "404": "Not Found"}
+PHRASES = {
+    "400": "Bad Request",
+    "401": "Unauthorized",
+    "403": "Forbidden",
+    "404": "Not Found",
+    "503": "Service Unavailable",
+}
 
 
 @cache
@@ -187,6 +199,8 @@ def _errors(op: dict[str, Any], path: str, key: str) -> None:
         codes.append("403")
     if "{instanceName}" in path or "{instance}" in path:
         codes.append("404")
+    if key == "GET /instance/connect/{instanceName}":
+        codes.append("503")
     for code in codes:
         text, message = ERRORS[code]
         responses.setdefault(

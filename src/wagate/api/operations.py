@@ -169,8 +169,9 @@ OPERATIONS: dict[str, Doc] = {
         "Connect (QR code or pairing code)",
         "Start the instance's session and answer with the first QR code (`code`, `base64` PNG) "
         "or, with `?number=`, a pairing code to type on the phone. An instance already open "
-        "answers with its state. When WhatsApp cannot be reached the answer says why "
-        "(`lifecycle.reason`, `lifecycle.message`, `lifecycle.action`) instead of empty codes.",
+        "answers with its state. With no code to show, `lifecycle` says why; when WhatsApp "
+        "cannot be reached at all the answer is a 503 naming the cause (DNS, refused "
+        "connection, proxy) and the action, not a 200 of empty codes.",
         reply={
             "pairingCode": None,
             "code": "2@y8bBkX…,…",

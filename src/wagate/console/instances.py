@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 import segno
 
+from wagate.api.explain import CHECK_NETWORK, explained
 from wagate.console.client import ClientError, EventFeed, Server, say
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -21,6 +22,11 @@ ACTIONS = {
     "wait": "wait: wagate is working on it",
     "check_phone": "check the phone (the account may be banned or used elsewhere), then connect",
     "upgrade": "upgrade wagate (WhatsApp rejected this client version), then connect",
+    CHECK_NETWORK: (
+        "check that this machine reaches web.whatsapp.com (DNS, firewall, the instance's "
+        "proxy); `wagate doctor` tests it. To try wagate without WhatsApp, run the server "
+        "with WAGATE_ENGINE=sim"
+    ),
     "none": "nothing",
 }
 
@@ -172,16 +178,23 @@ def connect_instance(
             feed.close()
             feed = None
     try:
-        body = server.call(
-            "GET",
-            server.instance_path("connect", name),
-            params={"number": number} if number else None,
-        )
+        try:
+            body = server.call(
+                "GET",
+                server.instance_path("connect", name),
+                params={"number": number} if number else None,
+            )
+        except ClientError as exc:
+            if exc.status != 503:  # 503: WhatsApp cannot be reached from the server
+                raise
+            say(f"{name} cannot connect: {exc}", file=out)
+            say(f"What to do: {ACTIONS[CHECK_NETWORK]}", file=out)
+            return 1
         if (body.get("instance") or {}).get("state") == "open":
             say(f"{name} is already connected.", file=out)
             return 0
-        if body.get("lifecycle") and not (body.get("code") or body.get("pairingCode")):
-            lc = body["lifecycle"]
+        lc = body.get("lifecycle") or {}
+        if lc and not (body.get("code") or body.get("pairingCode")) and _stopped(lc):
             say(f"{name} did not start: {lc.get('message')} ({lc.get('reason')})", file=out)
             say(f"What to do: {_action(lc, name)}", file=out)
             return 1
@@ -202,6 +215,11 @@ def connect_instance(
     finally:
         if feed is not None:
             feed.close()
+
+
+def _stopped(lc: dict[str, Any]) -> bool:
+    """Whether a connect attempt is over (closed, or WhatsApp unreachable), not still going."""
+    return lc.get("action") == CHECK_NETWORK or lc.get("state") in ("idle", "failed", "logged_out")
 
 
 def _wait_open(
@@ -256,6 +274,8 @@ def _poll(server: Server, name: str) -> dict[str, Any]:
 def _on_event(name: str, env: dict[str, Any], waiting: Waiting) -> int | None:
     """React to one event; an exit code when the wait is over."""
     data = env.get("data") or {}
+    if isinstance(data.get("lifecycle"), dict):
+        data["lifecycle"] = explained(data["lifecycle"])
     if env.get("event") == "qrcode.updated":
         qr = data.get("qrcode")
         shown = (qr or {}).get("code") or (qr or {}).get("pairingCode")
@@ -278,7 +298,7 @@ def _on_event(name: str, env: dict[str, Any], waiting: Waiting) -> int | None:
         who = (data.get("wuid") or "").split("@")[0]
         waiting.say(f"✓ {name} is connected" + (f" as {who}." if who else "."))
         return 0
-    if state in ("close", "refused"):
+    if state in ("close", "refused") or lc.get("action") == CHECK_NETWORK:
         if env.get("polled") and lc.get("state") in ("idle",) and lc.get("reason") == 200:
             return None  # nothing started yet
         waiting.say(f"✗ {name} is {state}: {lc.get('message') or data.get('statusReason')}")

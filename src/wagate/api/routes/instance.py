@@ -16,9 +16,9 @@ from wagate.api.deps import (
     instance_guard,
     is_global_key,
 )
+from wagate.api.explain import CHECK_NETWORK, lifecycle_view
 from wagate.api.json import JSONResponse
 from wagate.api.schemas.instance import INTEGRATIONS, CreateInstance, SetPresence
-from wagate.core.status import lifecycle_view
 from wagate.domain.errors import BadRequest, NotFound, Unauthorized
 from wagate.events.catalogue import SUBSCRIBABLE, unknown_events
 from wagate.gateway import Gateway, Registered
@@ -161,15 +161,20 @@ async def connect(
     gw: GatewayDep,
     reg: InstanceDep,
     number: Annotated[str | None, Query(pattern=r"^\+?\d{6,20}$")] = None,
-) -> dict[str, Any]:
+) -> Any:
     await gw.connect(reg.name, number, reg)
     if number is not None:
         await _pairing_settled(gw, reg)
     if reg.supervisor.external_state == "open":
         return _state_body(reg)
     body = _code_body(reg)
-    if reg.supervisor.external_state == "close":  # the attempt ended at once: say why
-        body["lifecycle"] = lifecycle_view(reg.supervisor.inst)
+    if not (body["code"] or body["pairingCode"]):  # no code to show: say why
+        view = lifecycle_view(reg.supervisor, history=False)
+        if view["action"] == CHECK_NETWORK:  # WhatsApp cannot be reached: not a 200 of nulls
+            failed = {"status": 503, "error": "Service Unavailable"}
+            body = {**failed, "response": {"message": [view["message"]]}, "lifecycle": view}
+            return JSONResponse(body, status_code=503)
+        body["lifecycle"] = view
     return body
 
 
@@ -198,7 +203,7 @@ async def connection_state(
 
 def connection_state_body(reg: Registered) -> dict[str, Any]:
     body = _state_body(reg)
-    body["lifecycle"] = lifecycle_view(reg.supervisor.inst, reg.supervisor.stats.transitions)
+    body["lifecycle"] = lifecycle_view(reg.supervisor)
     return body
 
 
@@ -277,7 +282,7 @@ def _instance_row(gw: Gateway, fetched: FetchedRow) -> dict[str, Any]:
     reg = gw.by_id.get(fetched[0].id)
     if reg is None:
         return dict(row)
-    return {**row, "lifecycle": lifecycle_view(reg.supervisor.inst)}
+    return {**row, "lifecycle": lifecycle_view(reg.supervisor, history=False)}
 
 
 _STORED_ROWS: dict[tuple[FetchedRow, TokenBox | None], dict[str, Any]] = {}
