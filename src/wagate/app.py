@@ -175,7 +175,8 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
         from wagate.api.routes import sim as sim_routes
 
         app.include_router(sim_routes.router)
-    app.add_middleware(bodyguard.DepthGuard)  # deep JSON is refused before FastAPI parses it
+    # Request limits are checked before any other work (api/bodyguard.py).
+    app.add_middleware(bodyguard.RequestGuard, limits=bodyguard.Limits.of(settings))
     origins = settings.cors_origins
     if origins is not None:  # outermost, so that every answer (errors too) carries the headers
         from starlette.middleware.cors import CORSMiddleware

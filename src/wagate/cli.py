@@ -61,6 +61,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         raise SystemExit(2) from None
     import uvicorn
 
+    from wagate.api.server import protocol
     from wagate.app import asgi_app
     from wagate.config import resolve_api_key
     from wagate.observability.logging import configure
@@ -86,7 +87,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         host=settings.server_host,
         port=settings.server_port,
         loop="uvloop",
-        http="httptools",
+        http=protocol(settings.header_timeout),  # httptools, with a deadline for the headers
         log_level=settings.log_level.lower(),
         access_log=False,
         lifespan="on",

@@ -155,6 +155,17 @@ class Settings(BaseSettings):
     media_max_bytes: int = Field(
         64 * 1024 * 1024, ge=1024, validation_alias="WAGATE_MEDIA_MAX_BYTES"
     )
+    # Request limits (api/bodyguard.py, api/server.py): checked before any work is done.
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, validation_alias="WAGATE_MAX_BODY_BYTES")
+    body_timeout: float = Field(
+        30.0, gt=0, le=3600, validation_alias="WAGATE_BODY_TIMEOUT_SECONDS"
+    )
+    header_timeout: float = Field(
+        10.0, gt=0, le=600, validation_alias="WAGATE_HEADER_TIMEOUT_SECONDS"
+    )
+    max_requests_per_client: int = Field(
+        256, ge=0, validation_alias="WAGATE_MAX_REQUESTS_PER_CLIENT"
+    )
     media_fetch_timeout: float = Field(
         20.0, gt=0, le=300, validation_alias="WAGATE_MEDIA_FETCH_TIMEOUT_SECONDS"
     )
