@@ -16,6 +16,7 @@ from wagate import __version__
 from wagate.api import bodyguard, docs, errors
 from wagate.api.hotpath import ConnectionStateFastPath
 from wagate.api.json import JSONResponse
+from wagate.api.routes import call as call_routes
 from wagate.api.routes import chat as chat_routes
 from wagate.api.routes import events as events_routes
 from wagate.api.routes import group as group_routes
@@ -165,6 +166,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
     app.include_router(chat_routes.router)
     app.include_router(group_routes.router)
     app.include_router(label_routes.router)
+    app.include_router(call_routes.router)
     socketio_sink = None
     if settings.websocket_enabled:
         from wagate.events.sinks.socketio import SocketIOSink

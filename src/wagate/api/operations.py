@@ -43,6 +43,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "chat", "description": "Chats, stored messages, contacts, profile and privacy."},
     {"name": "group", "description": "Groups the instance belongs to."},
     {"name": "label", "description": "WhatsApp Business labels."},
+    {"name": "call", "description": "Calls (refused: wagate places no calls)."},
     {"name": "settings", "description": "Per-instance behaviour (calls, groups, read receipts)."},
     {"name": "events", "description": "Where events go: webhook, websocket, RabbitMQ, NATS."},
     {"name": "proxy", "description": "The proxy an instance connects through."},
@@ -433,6 +434,29 @@ OPERATIONS: dict[str, Doc] = {
             "buttons": [{"type": "reply", "displayText": "Yes", "id": "yes"}],
         },
     ),
+    f"POST /message/sendCarousel{_I}": Doc(
+        "Send a carousel",
+        "Cards (1 to 10) of text and buttons (1 to 3 each) that scroll sideways; one card is "
+        "sent as a plain interactive message. Card images (`imageUrl`) answer 501; PIX "
+        "buttons 400." + _NEEDS_OPEN,
+        body={
+            "number": NUMBER,
+            "body": "Our shirts",
+            "cards": [
+                {
+                    "title": "Red",
+                    "body": "A red shirt",
+                    "footer": "$10",
+                    "buttons": [{"type": "reply", "displayText": "Buy", "id": "red"}],
+                },
+                {
+                    "title": "Blue",
+                    "body": "A blue shirt",
+                    "buttons": [{"type": "reply", "displayText": "Buy", "id": "blue"}],
+                },
+            ],
+        },  # fmt: skip
+    ),
     f"POST /message/sendStatus{_I}": Doc(
         "Post a status",
         "A text, image, video or voice status, to the contacts named or to all." + _NEEDS_OPEN,
@@ -462,6 +486,35 @@ OPERATIONS: dict[str, Doc] = {
         "Send read receipts for the messages named." + _NEEDS_OPEN,
         body={"readMessages": [{"remoteJid": JID, "fromMe": False, "id": "3EB0A0B1C2D3E4F5"}]},
         reply={"message": "Read messages", "read": "success"},
+    ),
+    f"POST /chat/markMessageAsPlayed{_I}": Doc(
+        "Mark voice notes as played",
+        "Send played receipts (the sender sees the blue microphone) for the messages named; "
+        "chats that are neither a phone number nor a group are skipped." + _NEEDS_OPEN,
+        body={"playedMessages": [{"remoteJid": JID, "fromMe": False, "id": "3EB0A0B1C2D3E4F5"}]},
+        reply={"message": "Played messages", "played": "success"},
+    ),
+    f"POST /chat/getPollVote{_I}": Doc(
+        "Count a poll's votes",
+        "The votes stored for a poll the instance sent or received, counted: each voter's "
+        "latest vote counts, an empty vote withdraws it. 404 when the poll is not stored.",
+        body={"message": {"key": {"id": "3EB0A0B1C2D3E4F5"}}, "remoteJid": JID},
+        reply={
+            "poll": {
+                "name": "Lunch?",
+                "totalVotes": 1,
+                "results": {
+                    "Pizza": {"votes": 1, "voters": [JID]},
+                    "Sushi": {"votes": 0, "voters": []},
+                },
+            }
+        },
+    ),  # fmt: skip
+    f"POST /chat/findChannels{_I}": Doc(
+        "List channels",
+        "The channels (`@newsletter` chats) the instance has stored messages in, latest "
+        "first, paged by `page` and `limit` (or `rows`).",
+        body={"page": 1, "limit": 50},
     ),
     f"POST /chat/archiveChat{_I}": Doc(
         "Archive or unarchive a chat",
@@ -651,6 +704,13 @@ OPERATIONS: dict[str, Doc] = {
         + _NEEDS_OPEN,
         body={"action": "announcement"},
     ),
+    f"POST /group/updateMemberAddMode{_I}": Doc(
+        "Who may add participants",
+        "`admin_add` (admins only) or `all_member_add` (any member), for the group named by "
+        "`?groupJid=`. The neonize engine answers 501 (neonize does not offer it)." + _NEEDS_OPEN,
+        body={"mode": "all_member_add"},
+        reply={"update": "success", "mode": "all_member_add"},
+    ),
     f"POST /group/toggleEphemeral{_I}": Doc(
         "Disappearing messages",
         "Seconds until messages disappear: 0 (off), 86400, 604800 or 7776000." + _NEEDS_OPEN,
@@ -660,6 +720,12 @@ OPERATIONS: dict[str, Doc] = {
         "Leave a group", "Leave the group named by `?groupJid=`." + _NEEDS_OPEN
     ),
     # --- label --------------------------------------------------------------------------
+    f"POST /call/offer{_I}": Doc(
+        "Place a call (refused)",
+        "Answers 501 on every engine: wagate places no calls (Evolution answers 201 and "
+        "places none). The body is checked first: `number`, `callDuration` 1 to 15, `isVideo`.",
+        body={"number": NUMBER, "callDuration": 5, "isVideo": False},
+    ),
     f"GET /label/findLabels{_I}": Doc("Labels", "The account's WhatsApp Business labels."),
     f"POST /label/handleLabel{_I}": Doc(
         "Label a chat",
@@ -691,6 +757,12 @@ OPERATIONS: dict[str, Doc] = {
     ),
     "GET /sim/{instance}/stats": Doc(
         "Simulated session counters", "Connects, sessions and messages seen by the simulator."
+    ),
+    "POST /sim/{instance}/vote": Doc(
+        "Vote on a poll",
+        "The phone of the account the instance is open as votes on a poll it sent or "
+        "received (`options: []` withdraws its vote); the poll's chat gets the vote.",
+        body={"poll": "3EB0A0B1C2D3E4F5", "options": ["Pizza"]},
     ),
     "GET /sim/{instance}/devices": Doc(
         "Linked devices on the phone",

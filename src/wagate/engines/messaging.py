@@ -12,6 +12,8 @@ A session that can message implements `Messaging`; `messaging_of` refuses the ot
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -29,6 +31,12 @@ MEDIA_MEMBERS = (
     "ptvMessage",
 )
 """The members of message content that carry downloadable media."""
+
+
+def poll_option_hash(name: str) -> str:
+    """A poll option as a vote names it (`pollUpdateMessage.vote.selectedOptions`): the
+    SHA-256 of its name, base64 (the proto's bytes in JSON)."""
+    return base64.b64encode(hashlib.sha256(name.encode()).digest()).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +305,10 @@ class Messaging(Protocol):
 
     async def read(self, keys: Sequence[MessageKey]) -> None: ...
 
+    async def played(self, keys: Sequence[MessageKey]) -> None:
+        """The voice notes (or videos) were played: their senders see PLAYED."""
+        ...
+
     async def chat_presence(self, jid: str, presence: str) -> None: ...
 
     async def check_numbers(self, jids: Sequence[str]) -> list[NumberCheck]:
@@ -352,6 +364,10 @@ class Messaging(Protocol):
     ) -> None: ...
 
     async def group_invite(self, jid: str, *, revoke: bool = False) -> str: ...
+
+    async def group_member_add_mode(self, jid: str, mode: str) -> None:
+        """Who may add participants: `admin_add` (admins only) or `all_member_add`."""
+        ...
 
     async def invite_info(self, code: str) -> GroupInfo: ...
 

@@ -143,9 +143,10 @@ def list_message(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def buttons(body: dict[str, Any]) -> dict[str, Any]:
+def flow_buttons(buttons: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Buttons as nativeFlowMessage buttons (a name and its parameters as JSON)."""
     flow = []
-    for b in body["buttons"]:
+    for b in buttons:
         params = {k: v for k, v in b.items() if k != "type" and v is not None}
         flow.append(
             {
@@ -153,6 +154,36 @@ def buttons(body: dict[str, Any]) -> dict[str, Any]:
                 "buttonParamsJson": json.dumps(params, sort_keys=True),
             }
         )
+    return flow
+
+
+def carousel(body: str, cards: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Evolution's sendCarousel: one card becomes a plain interactive message, several a
+    carousel of interactive cards (cards without images)."""
+
+    def card(c: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "body": {"text": c["body"]},
+            "nativeFlowMessage": {"buttons": flow_buttons(c["buttons"])},
+        }
+        if c.get("title"):
+            out["header"] = {"title": c["title"], "hasMediaAttachment": False}
+        if c.get("footer"):
+            out["footer"] = {"text": c["footer"]}
+        return out
+
+    if len(cards) == 1:
+        return {"interactiveMessage": card(cards[0])}
+    return {
+        "interactiveMessage": {
+            "body": {"text": body},
+            "carouselMessage": {"cards": [card(c) for c in cards], "messageVersion": 1},
+        }
+    }
+
+
+def buttons(body: dict[str, Any]) -> dict[str, Any]:
+    flow = flow_buttons(body["buttons"])
     return {
         "interactiveMessage": {
             "header": {"title": body.get("title") or "", "hasMediaAttachment": False},

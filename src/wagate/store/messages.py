@@ -539,6 +539,49 @@ class MessageStore:
                 .limit(1)
             )
 
+    async def channels(
+        self, instance_id: str, page: int, per_page: int
+    ) -> tuple[int, list[tuple[str, int]]]:
+        """(how many channels, the page of (channel JID, its last message's timestamp)) of
+        the channels (`@newsletter` chats) the instance has messages in, latest first."""
+        m = MessageRow
+        conds = (m.instance_id == instance_id, m.remote_jid.like("%@newsletter"))
+        last = func.max(m.message_timestamp)
+        async with self._sessions() as s:
+            total = int(
+                await s.scalar(select(func.count(func.distinct(m.remote_jid))).where(*conds)) or 0
+            )
+            rows = (
+                await s.execute(
+                    select(m.remote_jid, last)
+                    .where(*conds)
+                    .group_by(m.remote_jid)
+                    .order_by(last.desc(), m.remote_jid)
+                    .offset((page - 1) * per_page)
+                    .limit(per_page)
+                )
+            ).all()
+        return total, [(str(jid), int(ts or 0)) for jid, ts in rows]
+
+    async def poll_votes(self, instance_id: str, poll_id: str) -> list[MessageRow]:
+        """The stored votes (pollUpdateMessage) on the poll whose key id is `poll_id`, oldest
+        first. Votes are few per instance; the poll each names is read from its content."""
+        m = MessageRow
+        async with self._sessions() as s:
+            rows = (
+                await s.scalars(
+                    select(m)
+                    .where(m.instance_id == instance_id, m.message_type == "pollUpdateMessage")
+                    .order_by(m.message_timestamp, m.id)
+                )
+            ).all()
+        out = []
+        for row in rows:
+            update = (row.message or {}).get("pollUpdateMessage") or {}
+            if (update.get("pollCreationMessageKey") or {}).get("id") == poll_id:
+                out.append(row)
+        return out
+
     async def find_updates(
         self,
         instance_id: str,

@@ -231,6 +231,13 @@ def events(nz: Any) -> list[tuple[str, Any]]:
                                MessageSource=source(jid("5511999990002"), me, IsFromMe=True,
                                                     RecipientAlt=alice_lid)),
             Message=nz.Message(extendedTextMessage={"text": "sent elsewhere"}))),
+        ("message", nz.MessageEv(  # a vote: not connected, so it cannot be decrypted here
+            Info=N.MessageInfo(ID="VOTE1", Timestamp=1_700_000_450,
+                               MessageSource=source(group, alice, IsGroup=True)),
+            Message=nz.Message(pollUpdateMessage={
+                "pollCreationMessageKey": {"remoteJID": group.User + "@g.us", "ID": "POLL1",
+                                           "fromMe": True},
+                "vote": {"encPayload": b"\x01\x02", "encIV": b"\x03"}}))),
         ("message", nz.MessageEv(  # key distribution only: nothing to show
             Info=N.MessageInfo(ID="SKD1", MessageSource=source(group, alice, IsGroup=True)),
             Message=nz.Message(senderKeyDistributionMessage={"groupID": "x"}))),
@@ -386,7 +393,7 @@ def signatures() -> dict[str, list[str]]:
             "update_group_participants", "set_group_name", "set_group_photo",
             "set_group_announce", "set_group_locked", "set_disappearing_timer",
             "get_group_invite_link", "get_group_info_from_link", "join_group_with_link",
-            "leave_group", "get_me")  # fmt: skip
+            "leave_group", "get_me", "decrypt_poll_vote")  # fmt: skip
     return {name: list(inspect.signature(getattr(NewAClient, name)).parameters) for name in used}
 
 

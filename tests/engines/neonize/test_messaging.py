@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -140,7 +141,8 @@ def test_the_methods_we_call_exist_in_neonize(probe: dict[str, Any]) -> None:
     assert sig["update_group_participants"] == ["self", "jid", "participants_changes", "action"]
     assert sig["set_group_topic"] == ["self", "jid", "previous_id", "new_id", "topic"]
     assert sig["get_group_invite_link"] == ["self", "jid", "revoke"]
-    assert len(sig) == 30
+    assert sig["decrypt_poll_vote"] == ["self", "message"]
+    assert len(sig) == 31
 
 
 def _events(probe: dict[str, Any]) -> list[Any]:
@@ -151,8 +153,11 @@ def _events(probe: dict[str, Any]) -> list[Any]:
 
 def test_whatsmeow_messages_become_message_events(probe: dict[str, Any]) -> None:
     msgs = [e for e in _events(probe) if isinstance(e, Message)]
-    assert len(msgs) == 3  # the key-distribution-only message is not reported
-    direct, group, mine = msgs
+    assert len(msgs) == 4  # the key-distribution-only message is not reported
+    direct, group, mine, vote = msgs
+    # a vote whose decryption fails (the session is not connected) goes on as it came
+    assert vote.content["pollUpdateMessage"]["pollCreationMessageKey"]["id"] == "POLL1"
+    assert vote.content["pollUpdateMessage"]["vote"]["encPayload"] == "AQI="
     assert direct.key == MessageKey(
         "5511999990002@s.whatsapp.net", False, "ABCD1234",
         remote_jid_alt="123456789@lid", addressing_mode="pn",
@@ -168,6 +173,23 @@ def test_whatsmeow_messages_become_message_events(probe: dict[str, Any]) -> None
     assert mine.key.from_me and mine.kind == "append" and mine.push_name is None
     assert mine.key.remote_jid_alt == "123456789@lid" and mine.key.addressing_mode is None
     assert all(m.epoch == 7 for m in msgs)
+
+
+def test_a_decrypted_vote_names_the_options_by_hash() -> None:
+    from wagate.engines.messaging import poll_option_hash
+    from wagate.engines.neonize import inbound
+
+    frame = {"ev": "message", "content": {"pollUpdateMessage": {
+        "pollCreationMessageKey": {"id": "P1"}, "vote": {"encPayload": "AQI=", "encIV": "Aw=="},
+        "senderTimestampMs": "1"}}}  # fmt: skip
+    hashes = [hashlib.sha256(b"Pizza").digest(), hashlib.sha256(b"Sushi").digest()]
+    out = inbound.with_vote(frame, hashes)
+    assert out["content"]["pollUpdateMessage"] == {
+        "pollCreationMessageKey": {"id": "P1"},
+        "vote": {"selectedOptions": [poll_option_hash("Pizza"), poll_option_hash("Sushi")]},
+        "senderTimestampMs": "1",
+    }
+    assert "encPayload" in frame["content"]["pollUpdateMessage"]["vote"], "not changed in place"
 
 
 def test_whatsmeow_receipts_and_presence_become_events(probe: dict[str, Any]) -> None:
@@ -223,6 +245,7 @@ def test_frames_that_are_not_inbound_events(head: dict[str, Any]) -> None:
 CALLS: list[tuple[str, Any]] = [
     ("send", lambda m: m.send(Outgoing("5511999990002@s.whatsapp.net", {"conversation": "x"}))),
     ("read", lambda m: m.read([MessageKey("5511999990002@s.whatsapp.net", False, "A1")])),
+    ("played", lambda m: m.played([MessageKey("5511999990002@s.whatsapp.net", False, "A1")])),
     ("chat_presence", lambda m: m.chat_presence("5511999990002@s.whatsapp.net", "composing")),
     ("check_numbers", lambda m: m.check_numbers(["5511999990002@s.whatsapp.net"])),
     ("picture_url", lambda m: m.picture_url("5511999990002@s.whatsapp.net")),
@@ -280,7 +303,8 @@ async def test_calls_cross_the_real_pipe_and_fail_fast_while_not_connected(
     with pytest.raises(BadRequest, match="without a media member"):
         await m.send(Outgoing("5511999990002@s.whatsapp.net", {"conversation": "x"}, media=b"x"))
     for call in (m.labels(), m.label_chat("1@s.whatsapp.net", "1", True),
-                 m.modify_chat("1@s.whatsapp.net", archive=True)):  # fmt: skip
+                 m.modify_chat("1@s.whatsapp.net", archive=True),
+                 m.group_member_add_mode("1@g.us", "all_member_add")):  # fmt: skip
         with pytest.raises(NotSupported):
             await call
 

@@ -16,7 +16,8 @@ from wagate.api.json import JSONResponse
 from wagate.api.routes.message import MessengerDep
 from wagate.api.schemas import chat as s
 from wagate.domain.errors import BadRequest, NotFound
-from wagate.engines.messaging import MessageKey
+from wagate.domain.ids import bare_jid
+from wagate.engines.messaging import MessageKey, poll_option_hash
 from wagate.messaging import content as c
 from wagate.messaging import media as m
 from wagate.messaging.raw import content_type, record_of
@@ -70,6 +71,76 @@ async def mark_read(reg: InstanceDep, ms: MessengerDep, body: s.MarkRead) -> dic
     ]
     await ms.read(reg, keys)
     return {"message": "Read messages", "read": "success"}
+
+
+@router.post("/markMessageAsPlayed/{instanceName}", status_code=201)
+async def mark_played(reg: InstanceDep, ms: MessengerDep, body: s.MarkPlayed) -> dict[str, Any]:
+    keys = [
+        MessageKey(ms.jid(k.remoteJid, f"playedMessages[{i}].remoteJid"), k.fromMe, k.id)
+        for i, k in enumerate(body.playedMessages)
+    ]
+    # as Evolution: only chats with a phone number or groups get played receipts
+    keys = [k for k in keys if k.remote_jid.endswith(("@s.whatsapp.net", "@g.us"))]
+    if keys:
+        await ms.call(reg, lambda m: m.played(keys))
+    return {"message": "Played messages", "played": "success"}
+
+
+POLLS = ("pollCreationMessage", "pollCreationMessageV2", "pollCreationMessageV3")
+
+
+@router.post("/getPollVote/{instanceName}")
+async def poll_vote(reg: InstanceDep, ms: MessengerDep, body: s.PollVote) -> Any:
+    """The votes on a poll the instance sent or received, counted from the votes stored:
+    each voter's latest vote counts (an empty one withdraws it)."""
+    ms.jid(body.remoteJid, "remoteJid")
+    poll_id = body.message.key.id
+    row = await ms.store.message_by_key(reg.id, poll_id)
+    poll = next((row.message[k] for k in POLLS if row and k in row.message), None)
+    if row is None or not isinstance(poll, dict):
+        raise NotFound("Poll creation message not found")
+    names = [str(o.get("optionName", "")) for o in poll.get("options") or ()]
+    if not names:
+        raise NotFound("Poll options not found")
+    by_hash = {poll_option_hash(n): n for n in names}
+    latest: dict[str, list[str]] = {}
+    me = reg.supervisor.inst.jid
+    for vote in await ms.store.poll_votes(reg.id, poll_id):
+        chosen = (
+            (vote.message["pollUpdateMessage"].get("vote") or {}).get("selectedOptions")
+        ) or []
+        voter = (me if vote.from_me else vote.participant or vote.remote_jid) or "unknown"
+        picked = [by_hash.get(str(o), str(o)) for o in chosen]
+        latest[bare_jid(voter)] = [n for n in dict.fromkeys(picked) if n in names]
+    voters: dict[str, list[str]] = {n: [] for n in names}
+    for voter, picked in latest.items():
+        for name in picked:
+            voters[name].append(voter)
+    results = {n: {"votes": len(who), "voters": who} for n, who in voters.items()}
+    return {
+        "poll": {
+            "name": poll.get("name") or "",
+            "totalVotes": sum(1 for picked in latest.values() if picked),
+            "results": results,
+        }
+    }
+
+
+@router.post("/findChannels/{instanceName}")
+async def find_channels(
+    reg: InstanceDep, ms: MessengerDep, body: s.FindChannels | None = None
+) -> Any:
+    """The channels (@newsletter chats) the instance has messages in, latest first."""
+    body = body or s.FindChannels()
+    page, limit = body.page or 1, body.limit or body.rows or 50
+    total, rows = await ms.store.channels(reg.id, page, limit)
+    return {
+        "total": total,
+        "pages": math.ceil(total / limit),
+        "currentPage": page,
+        "limit": limit,
+        "records": [{"remoteJid": jid, "lastMessageTimestamp": ts} for jid, ts in rows],
+    }
 
 
 def _chat_of(ms: Any, chat: str | None, last: s.LastMessage | None) -> str:

@@ -170,6 +170,15 @@ async def update_setting(
     return {"updateSetting": True}
 
 
+@router.post("/updateMemberAddMode/{instanceName}", status_code=201)
+async def member_add_mode(
+    reg: InstanceDep, ms: MessengerDep, body: s.MemberAddMode, group: GroupJid = None
+) -> Any:
+    jid = _group(group)
+    await ms.call(reg, lambda x: x.group_member_add_mode(jid, body.mode))
+    return {"update": "success", "mode": body.mode}
+
+
 @router.post("/toggleEphemeral/{instanceName}", status_code=201)
 async def ephemeral(
     reg: InstanceDep, ms: MessengerDep, body: s.Ephemeral, group: GroupJid = None

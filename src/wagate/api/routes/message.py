@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 from wagate.api.deps import InstanceDep
 from wagate.api.json import JSONResponse
 from wagate.api.schemas import message as s
-from wagate.domain.errors import BadRequest
+from wagate.domain.errors import BadRequest, NotSupported
 from wagate.gateway import Registered
 from wagate.messaging import content as c
 from wagate.messaging import convert as conv
@@ -195,6 +195,20 @@ async def send_list(reg: InstanceDep, ms: MessengerDep, body: s.SendList) -> JSO
 @router.post("/sendButtons/{instanceName}", status_code=201)
 async def send_buttons(reg: InstanceDep, ms: MessengerDep, body: s.SendButtons) -> JSONResponse:
     content = c.buttons(body.model_dump())
+    return _created(await ms.send(reg, body.number, content, **body.options()))
+
+
+@router.post("/sendCarousel/{instanceName}", status_code=201)
+async def send_carousel(reg: InstanceDep, ms: MessengerDep, body: s.SendCarousel) -> JSONResponse:
+    for i, card in enumerate(body.cards):
+        if any(b.type == "pix" for b in card.buttons):
+            raise BadRequest(f"cards[{i}]: PIX buttons are not supported in carousel")
+        if card.imageUrl:
+            raise NotSupported(
+                f"cards[{i}].imageUrl: card images are not sent yet (each card's image needs "
+                "its own upload; wagate's engines upload one media per message)"
+            )
+    content = c.carousel(body.body, [card.model_dump() for card in body.cards])
     return _created(await ms.send(reg, body.number, content, **body.options()))
 
 

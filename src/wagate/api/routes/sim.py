@@ -15,7 +15,7 @@ from wagate.api.schemas.instance import Body
 from wagate.domain.errors import BadRequest, Conflict, NotFound
 from wagate.engines.messaging import Outgoing
 from wagate.engines.sim import SimNetwork
-from wagate.engines.sim.post import deliver, remember
+from wagate.engines.sim.post import deliver, remember, vote
 from wagate.gateway import Gateway
 from wagate.messaging import media as m
 
@@ -58,6 +58,13 @@ class InboundBody(Body):
     mimetype: StrictStr | None = None
     fileName: StrictStr | None = None  # noqa: N815
     pushName: Annotated[str, Field(max_length=100)] | None = None  # noqa: N815
+
+
+class VoteBody(Body):
+    """The phone of the account the instance is open as votes on a poll it sent or received."""
+
+    poll: Annotated[str, Field(min_length=1, max_length=128)]
+    options: Annotated[list[Annotated[str, Field(max_length=255)]], Field(max_length=12)]
 
 
 class PastMessage(Body):
@@ -190,6 +197,20 @@ async def inbound(gw: GatewayDep, instance: InstancePath, body: InboundBody) -> 
         raise BadRequest("text or media is required")
     sent = deliver(net, sender, Outgoing(session.account.jid, content, data))
     return {"id": sent.key.id, "from": sender.jid, "lid": sender.lid, "to": session.account.jid}
+
+
+@router.post("/{instance}/vote")
+async def poll_vote(gw: GatewayDep, instance: InstancePath, body: VoteBody) -> dict[str, Any]:
+    """A vote on a poll (a wagate addition to the /sim routes): the account the instance is
+    open as votes from its phone; `options: []` withdraws its vote. The poll's sender gets
+    the vote as WhatsApp sends it (a pollUpdateMessage naming the options by hash)."""
+    gw.get(instance)
+    net = _net(gw)
+    session = net.sessions.get(instance)
+    if session is None or session.account is None:
+        raise Conflict(f'The "{instance}" instance is not open on the simulated network')
+    sent = vote(net, session.account, body.poll, body.options)
+    return {"id": sent.key.id, "from": session.account.jid, "to": sent.key.remote_jid}
 
 
 @router.post("/{instance}/history")

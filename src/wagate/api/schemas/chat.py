@@ -38,6 +38,37 @@ class MarkRead(Body):
     readMessages: Annotated[list[ReadKey], Field(min_length=1, max_length=1000)]  # noqa: N815
 
 
+class PlayedKey(Body):
+    id: Annotated[StrictStr, Field(min_length=1)]
+    fromMe: StrictBool  # noqa: N815
+    remoteJid: Jid  # noqa: N815
+
+
+class MarkPlayed(Body):
+    playedMessages: Annotated[list[PlayedKey], Field(min_length=1, max_length=1000)]  # noqa: N815
+
+
+class PollKey(Body):
+    id: Annotated[StrictStr, Field(min_length=1, max_length=128)]
+
+
+class PollMessage(Body):
+    key: PollKey
+
+
+class PollVote(Body):
+    """getPollVote: the poll's key id and its chat."""
+
+    message: PollMessage
+    remoteJid: Jid  # noqa: N815
+
+
+class FindChannels(Body):
+    page: Page | None = None
+    limit: PerPage | None = None
+    rows: PerPage | None = None
+
+
 class LastMessageKey(Body):
     id: StrictStr | None = None
     fromMe: StrictBool | None = None  # noqa: N815

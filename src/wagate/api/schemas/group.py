@@ -46,6 +46,10 @@ class UpdateSetting(Body):
     action: Literal["announcement", "not_announcement", "locked", "unlocked"]
 
 
+class MemberAddMode(Body):
+    mode: Literal["admin_add", "all_member_add"]
+
+
 class Ephemeral(Body):
     expiration: Literal[0, 86400, 604800, 7776000]
 

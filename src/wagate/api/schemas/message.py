@@ -154,6 +154,19 @@ class SendButtons(Common):
     buttons: Annotated[list[Button], Field(min_length=1, max_length=10)]
 
 
+class CarouselCard(Body):
+    title: StrictStr | None = None
+    body: Annotated[StrictStr, Field(min_length=1)]
+    footer: StrictStr | None = None
+    imageUrl: StrictStr | None = None  # noqa: N815
+    buttons: Annotated[list[Button], Field(min_length=1, max_length=3)]
+
+
+class SendCarousel(Common):
+    body: StrictStr = ""
+    cards: Annotated[list[CarouselCard], Field(min_length=1, max_length=10)]
+
+
 class SendStatus(Body):
     type: Literal["text", "image", "video", "audio"]
     content: StrictStr

@@ -183,7 +183,7 @@ class Calls:
                 continue
             chat = str(key["remoteJid"])
             chats.setdefault((chat, str(key.get("participant") or chat)), []).append(key["id"])
-        receipt = self.nz.ReceiptType.READ
+        receipt = self.nz.ReceiptType.PLAYED if head.get("played") else self.nz.ReceiptType.READ
         for (chat, sender), ids in chats.items():
             chat_jid, sender_jid = self.jid(chat), self.jid(sender)
 
@@ -405,7 +405,18 @@ class Calls:
         gjid = self.jid(head["jid"])
         await self.ffi(slot, lambda: slot.client.leave_group(gjid))
 
-    # --- events that need a call: a group's metadata after it changed ---------------------
+    # --- events that need a call: a poll vote, a group's metadata after it changed ---------
+
+    async def poll_vote_event(self, slot: Slot, ev: Any, frame: dict[str, Any]) -> dict[str, Any]:
+        """A vote's frame with the vote decrypted (whatsmeow keeps the poll's secret): its
+        options as WhatsApp names them, SHA-256 hashes. A vote that cannot be decrypted goes
+        on as it came (getPollVote skips it)."""
+        _DEADLINE.set(5.0)  # the session's worker task
+        try:
+            vote = await self.ffi(slot, lambda: slot.client.decrypt_poll_vote(ev))
+        except CallFailed:
+            return frame
+        return inbound.with_vote(frame, [bytes(h) for h in vote.selectedOptions])
 
     async def group_info_event(self, slot: Slot, ev: Any) -> list[dict[str, Any]]:
         """The frames of a GroupInfoEv, with the group's metadata fetched (best effort)."""

@@ -377,7 +377,10 @@ class Host:
             case "task_done":
                 self._task_done(slot, ev)
             case "message":
-                self.report(slot, inbound.message(ev))
+                frame = inbound.message(ev)
+                if frame is not None and "pollUpdateMessage" in frame["content"]:
+                    frame = await self.calls.poll_vote_event(slot, ev, frame)
+                self.report(slot, frame)
             case "receipt":
                 self.report(slot, inbound.receipt(ev))
             case "presence":

@@ -9,6 +9,7 @@ reverse) travels as `remoteJidAlt` / `participantAlt`.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import orjson
@@ -64,6 +65,16 @@ def message(ev: Any) -> dict[str, Any] | None:
         "push_name": str(info.Pushname) or None,
         "kind": "append" if src.IsFromMe else "notify",
     }
+
+
+def with_vote(frame: dict[str, Any], hashes: list[bytes]) -> dict[str, Any]:
+    """A pollUpdateMessage frame with its vote in clear: the chosen options' SHA-256 hashes
+    (base64, as the proto's JSON), in place of the encrypted payload."""
+    content = dict(frame["content"])
+    update = dict(content["pollUpdateMessage"])
+    update["vote"] = {"selectedOptions": [base64.b64encode(h).decode() for h in hashes]}
+    content["pollUpdateMessage"] = update
+    return {**frame, "content": content}
 
 
 def receipt(ev: Any) -> dict[str, Any] | None:

@@ -67,6 +67,9 @@ class NeonizeMessaging:
     async def read(self, keys: Sequence[MessageKey]) -> None:
         await self._call("read", keys=[k.as_dict() for k in keys])
 
+    async def played(self, keys: Sequence[MessageKey]) -> None:
+        await self._call("read", keys=[k.as_dict() for k in keys], played=True)
+
     async def chat_presence(self, jid: str, presence: str) -> None:
         await self._call("chat_presence", jid=jid, presence=presence)
 
@@ -168,6 +171,12 @@ class NeonizeMessaging:
 
     async def group_invite(self, jid: str, *, revoke: bool = False) -> str:
         return str((await self._call("group_invite", jid=jid, revoke=revoke)).head["code"])
+
+    async def group_member_add_mode(self, jid: str, mode: str) -> None:
+        raise NotSupported(
+            "the neonize engine cannot change who may add participants (whatsmeow has the "
+            "call, neonize 0.5.2 does not expose it)"
+        )
 
     async def invite_info(self, code: str) -> GroupInfo:
         return group_of((await self._call("invite_info", code=code)).head["group"])

@@ -107,6 +107,8 @@ class SimNetwork:
         self.invites: dict[str, str] = {}
         self.sent: OrderedDict[str, tuple[str, str]] = OrderedDict()
         """Message id -> (sender's number, chat JID as the recipients see it), bounded."""
+        self.polls: OrderedDict[str, tuple[tuple[str, ...], int]] = OrderedDict()
+        """Poll message id -> (its options, how many may be chosen), bounded as `sent`."""
         self.media: OrderedDict[str, bytes] = OrderedDict()
         self.media_bytes = 0
         self.media_cap = 256 * 1024 * 1024

@@ -37,12 +37,14 @@ from wagate.engines.messaging import (
     Profile,
     Receipt,
     Sent,
+    poll_option_hash,
 )
 
 if TYPE_CHECKING:
     from wagate.engines.sim.network import Account, SimNetwork
 
 INBOX_LIMIT = 10_000
+POLL_MEMBERS = ("pollCreationMessage", "pollCreationMessageV2", "pollCreationMessageV3")
 SENT_LIMIT = 200_000
 
 
@@ -60,6 +62,8 @@ class SimGroup:
     ephemeral: int = 0
     invite: str = ""
     picture: bytes | None = None
+    member_add_mode: str = "admin_add"
+    """Who may add participants: admin_add or all_member_add (updateMemberAddMode)."""
 
     def info(self, net: SimNetwork) -> GroupInfo:
         people = []
@@ -183,11 +187,54 @@ def deliver(
     net.sent[msg_id] = (sender.number, jid)
     if len(net.sent) > SENT_LIMIT:
         net.sent.popitem(last=False)
+    poll = next((content[k] for k in POLL_MEMBERS if isinstance(content.get(k), dict)), None)
+    if poll is not None:
+        options = tuple(str(o.get("optionName", "")) for o in poll.get("options") or ())
+        net.polls[msg_id] = (options, int(poll.get("selectableOptionsCount") or 0))
+        if len(net.polls) > SENT_LIMIT:
+            net.polls.popitem(last=False)
     if from_session is not None:
         from_session.emit_inbound(Receipt(0, (own_key,), "SERVER_ACK"))
         if delivered:
             from_session.emit_inbound(Receipt(0, (own_key,), "DELIVERY_ACK"))
     return Sent(own_key, content, now)
+
+
+def vote(net: SimNetwork, voter: Account, poll_id: str, options: Sequence[str]) -> Sent:
+    """`voter`'s phone votes on a poll it can see (an empty choice withdraws its vote): the
+    vote goes to the poll's chat as WhatsApp sends it (options as hashes), and the voter's
+    own linked devices get it too."""
+    origin, poll = net.sent.get(poll_id), net.polls.get(poll_id)
+    if origin is None or poll is None:
+        raise NotFound(f"no poll {poll_id} on the simulated network")
+    number, chat = origin
+    creator = net.accounts.get(number)
+    choices, selectable = poll
+    unknown = [o for o in options if o not in choices]
+    if unknown:
+        raise BadRequest(f"not options of the poll: {', '.join(unknown)}")
+    if selectable and len(set(options)) > selectable:
+        raise BadRequest(f"the poll allows {selectable} option(s)")
+    if is_group(chat) or voter is creator:
+        to, seen_as = chat, chat
+    elif creator is not None and net.find(chat) is voter:
+        to, seen_as = creator.jid, creator.jid
+    else:
+        raise Forbidden(f"poll {poll_id} was not sent to {voter.jid}")
+    poll_key: dict[str, Any] = {"remoteJid": seen_as, "fromMe": voter is creator, "id": poll_id}
+    if is_group(chat) and creator is not None and voter is not creator:
+        poll_key["participant"] = creator.jid
+    now_ms = int(net.clock.wall() * 1000)
+    content = {
+        "pollUpdateMessage": {
+            "pollCreationMessageKey": poll_key,
+            "vote": {"selectedOptions": [poll_option_hash(o) for o in dict.fromkeys(options)]},
+            "senderTimestampMs": str(now_ms),
+        }
+    }
+    sent = deliver(net, voter, Outgoing(to, content))
+    _to(net, voter, Message(0, sent.key, sent.content, sent.timestamp, voter.push_name, "append"))
+    return sent
 
 
 def direct_key(other: Account, from_me: bool, msg_id: str) -> MessageKey:
@@ -259,6 +306,14 @@ class SimMessaging:
         me = self._me()
         if me.privacy.get("readreceipts") == "none":
             return
+        self._receipts(me, keys, "READ")
+
+    async def played(self, keys: Sequence[MessageKey]) -> None:
+        # WhatsApp sends played receipts whatever the read-receipts privacy says
+        self._receipts(self._me(), keys, "PLAYED")
+
+    def _receipts(self, me: Account, keys: Sequence[MessageKey], status: str) -> None:
+        """Each sender of `keys` (messages `me` received) hears `status` for them."""
         for key in keys:
             origin = self._net.sent.get(key.id)
             if origin is None or key.from_me:
@@ -271,7 +326,7 @@ class SimMessaging:
             back = MessageKey(
                 seen_as, True, key.id, participant=me.jid if is_group(chat) else None
             )
-            _to(self._net, sender, Receipt(0, (back,), "READ"))
+            _to(self._net, sender, Receipt(0, (back,), status))
 
     async def chat_presence(self, jid: str, presence: str) -> None:
         me = self._me()
@@ -424,7 +479,10 @@ class SimMessaging:
     ) -> list[dict[str, Any]]:
         me = self._me()
         group = self._group(jid)
-        self._admin(group, me)
+        if not (action == "add" and group.member_add_mode == "all_member_add"):
+            self._admin(group, me)
+        elif me.jid not in group.members:
+            raise Forbidden(f"not a participant of {group.jid}")
         results: list[dict[str, Any]] = []
         changed: list[str] = []
         removed: list[str] = []
@@ -495,6 +553,16 @@ class SimMessaging:
             group.invite = secrets.token_urlsafe(16)[:22].replace("-", "A").replace("_", "B")
             self._net.invites[group.invite] = jid
         return group.invite
+
+    async def group_member_add_mode(self, jid: str, mode: str) -> None:
+        me = self._me()
+        group = self._group(jid)
+        self._admin(group, me)
+        if mode not in ("admin_add", "all_member_add"):
+            raise BadRequest(f"unknown member add mode {mode!r}")
+        if group.member_add_mode != mode:
+            group.member_add_mode = mode
+            self._tell_group(group, "update")
 
     async def invite_info(self, code: str) -> GroupInfo:
         self._me()
