@@ -33,6 +33,7 @@ from wagate.engines.sim import SimEngine, SimNetwork
 from wagate.events.runtime import build_events
 from wagate.gateway import Gateway
 from wagate.messaging.pipeline import Pipeline
+from wagate.messaging.senders import SendersOnWhatsapp
 from wagate.messaging.service import Messenger
 from wagate.observability.logging import configure as configure_logging
 from wagate.store import migrate
@@ -103,8 +104,9 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
             if settings.save_is_on_whatsapp
             else None
         )
+        if numbers is not None:
+            pipeline.consumers.register(SendersOnWhatsapp(numbers))
         app.state.messenger = Messenger(gw, pipeline, message_store, numbers)
-        pipeline.media = app.state.messenger.download
         metrics_routes.attach(gw, observer)
         app.state.db = db
         if generated:

@@ -24,9 +24,10 @@ from wagate.core.ports import StatusSnapshot
 from wagate.core.reconnect import Backoff
 from wagate.core.supervisor import Supervisor, Timing
 from wagate.core.tasks import spawn
-from wagate.domain.errors import BadRequest, Conflict, Forbidden, NotFound
+from wagate.domain.errors import BadRequest, Conflict, EngineUnavailable, Forbidden, NotFound
 from wagate.domain.ids import bare_jid
 from wagate.engines.base import Engine
+from wagate.engines.messaging import messaging_of
 from wagate.engines.sim import SimNetwork
 from wagate.events.bus import EventBus
 from wagate.messaging.pipeline import Pipeline
@@ -210,12 +211,24 @@ class Gateway:
         )
         if self.pipeline is not None:
             lane = self.pipeline.lane(
-                instance_id, name, lambda: bare_jid(sup.inst.jid) if sup.inst.jid else None
+                instance_id,
+                name,
+                lambda: bare_jid(sup.inst.jid) if sup.inst.jid else None,
+                media=self,
             )
             sup.inbound = lane.put
         sup.full_history = lambda: self._full_history(instance_id)
         sup.start()
         return sup
+
+    async def download(self, instance_id: str, media: dict[str, Any]) -> bytes:
+        """A media message's bytes through the instance's live session (the message lanes'
+        MediaSource, for webhook base64; the caller bounds the time)."""
+        reg = self.by_id.get(instance_id)
+        session = None if reg is None else reg.supervisor.live_session()
+        if session is None:
+            raise EngineUnavailable("the instance is not open")
+        return await messaging_of(session, self.engine.name).download(media)
 
     async def _full_history(self, instance_id: str) -> bool:
         row = await self.store.get_settings(instance_id)

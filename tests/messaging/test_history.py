@@ -125,8 +125,7 @@ async def test_history_is_never_announced_or_stored_twice(pair: Pair) -> None:
         r = await h.client.delete("/instance/logout/again")
         assert r.status_code == 200, r.text
         lane = h.gateway.pipeline.lanes[h.gateway.get("again").id]
-        for memory in (lane._seen_messages, lane._chats, lane._contacts):
-            memory._keys.clear()
+        lane.translator.forget_seen()
         hook.received.clear()
         await h.client.get("/instance/connect/again")
         r = await h.client.post("/sim/again/scan", json={"number": A_NUMBER})
@@ -367,11 +366,11 @@ def test_the_sims_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_messages_set_events_stay_within_the_budget() -> None:
     raws = [{"key": {"id": f"K{i}"}, "message": {"conversation": "y" * 100}} for i in range(50)]
-    parts = history._split(raws, 1_000, "message")
+    parts = history.split(raws, 1_000, "message")
     assert [r["key"]["id"] for p in parts for r in p] == [r["key"]["id"] for r in raws]
     assert all(len(p) <= 7 for p in parts)
     huge = [{"key": {"id": "BIG"}, "message": {"conversation": "z" * 5_000}}, *raws[:2]]
-    assert [[r["key"]["id"] for r in p] for p in history._split(huge, 1_000, "message")] == [
+    assert [[r["key"]["id"] for r in p] for p in history.split(huge, 1_000, "message")] == [
         ["K0", "K1"]
     ]
     assert history.event_bytes(None) == history.EVENT_BYTES  # PostgreSQL, SQLite

@@ -21,6 +21,7 @@ from tests.messaging.conftest import Pair, _pair
 from wagate.engines.messaging import Message, MessageKey
 from wagate.events import bus
 from wagate.messaging import pipeline as pipeline_module
+from wagate.messaging import translate
 
 pytestmark = pytest.mark.mysql
 PACKET = 200_000
@@ -52,6 +53,7 @@ def _logged(monkeypatch: pytest.MonkeyPatch) -> CapturingLogger:
     logger = CapturingLogger()
     monkeypatch.setattr(bus, "_log", logger)
     monkeypatch.setattr(pipeline_module, "_log", logger)
+    monkeypatch.setattr(translate, "_log", logger)
     return logger
 
 
@@ -109,14 +111,14 @@ async def test_media_that_would_not_fit_goes_without_base64(
                         "base64": True}}  # fmt: skip
     assert (await h.client.post("/webhook/set/bob", json=body)).status_code == 201
     fetched: list[int] = []
-    real = pipeline.media
+    real = h.gateway.download
 
     async def counting(instance_id: str, member: dict[str, Any]) -> bytes:
         data: bytes = await real(instance_id, member)
         fetched.append(len(data))
         return data
 
-    monkeypatch.setattr(pipeline, "media", counting)
+    monkeypatch.setattr(h.gateway, "download", counting)
     small, large = os.urandom(50_000), os.urandom(180_000)
     await _inbound(low_pair, small, "small.pdf")
     await _inbound(low_pair, large, "large.pdf")  # not even downloaded: it could not be sent

@@ -75,14 +75,14 @@ async def test_text_messages_never_download(sqlite_pair: Pair) -> None:
     h = sqlite_pair.h
     await _base64(h, "bob", sqlite_pair.hook_b, True)
     calls: list[Any] = []
-    real = h.gateway.pipeline.media
+    real = h.gateway.download
 
     async def counting(instance_id: str, member: dict[str, Any]) -> bytes:
         calls.append(member)
         assert real is not None
         return await real(instance_id, member)
 
-    h.gateway.pipeline.media = counting
+    h.gateway.download = counting  # type: ignore[method-assign]
     r = await h.client.post("/message/sendText/alice", json={"number": B_NUMBER, "text": "t"})
     assert r.status_code == 201
     (got,) = await sqlite_pair.events(sqlite_pair.hook_b, "messages.upsert", 1)
@@ -114,14 +114,14 @@ async def test_a_failed_download_still_delivers_the_event(sqlite_pair: Pair) -> 
     """The media is gone from the (simulated) media server when the download runs."""
     h = sqlite_pair.h
     await _base64(h, "bob", sqlite_pair.hook_b, True)
-    real = h.gateway.pipeline.media
+    real = h.gateway.download
     assert real is not None
 
     async def gone(instance_id: str, member: dict[str, Any]) -> bytes:
         h.sim.media.clear()
         return await real(instance_id, member)
 
-    h.gateway.pipeline.media = gone
+    h.gateway.download = gone  # type: ignore[method-assign]
     await _image(h, "alice", B_NUMBER)
     await _inbound(h, "bob", b"%PDF-1.4 a document", mimetype="application/pdf")
     got = await sqlite_pair.events(sqlite_pair.hook_b, "messages.upsert", 2)
@@ -155,14 +155,14 @@ async def test_media_over_the_cap_is_not_downloaded(
     await _base64(h, "alice", sqlite_pair.hook_a, True)
     await _base64(h, "bob", sqlite_pair.hook_b, True)
     calls: list[Any] = []
-    real = h.gateway.pipeline.media
+    real = h.gateway.download
     assert real is not None
 
     async def counting(instance_id: str, member: dict[str, Any]) -> bytes:
         calls.append(member)
         return await real(instance_id, member)
 
-    h.gateway.pipeline.media = counting
+    h.gateway.download = counting  # type: ignore[method-assign]
     monkeypatch.setattr(h.gateway.pipeline, "base64_cap", lambda content: len(PNG) - 1)
     await _image(h, "alice", B_NUMBER)
     (echo,) = await sqlite_pair.events(sqlite_pair.hook_a, "send.message", 1)
@@ -178,7 +178,7 @@ async def test_media_larger_than_it_said_is_left_out(sqlite_pair: Pair) -> None:
     async def bigger(instance_id: str, member: dict[str, Any]) -> bytes:
         return b"x" * (h.gateway.settings.media_max_bytes + 1)
 
-    h.gateway.pipeline.media = bigger
+    h.gateway.download = bigger  # type: ignore[method-assign]
     await _image(h, "alice", B_NUMBER)
     (got,) = await sqlite_pair.events(sqlite_pair.hook_b, "messages.upsert", 1)
     assert "base64" not in got["data"]["message"]
@@ -192,7 +192,7 @@ async def test_a_slow_download_keeps_the_lanes_order_and_its_deadline(tmp_path: 
         await open_instance(h, "bob", B_NUMBER, hook)
         await _base64(h, "bob", hook, True)
         release = asyncio.Event()
-        real = h.gateway.pipeline.media
+        real = h.gateway.download
         assert real is not None
 
         async def slow(instance_id: str, member: dict[str, Any]) -> bytes:
@@ -200,7 +200,7 @@ async def test_a_slow_download_keeps_the_lanes_order_and_its_deadline(tmp_path: 
                 await release.wait()  # never set: the engine deadline passes
             return await real(instance_id, member)
 
-        h.gateway.pipeline.media = slow
+        h.gateway.download = slow  # type: ignore[method-assign]
         started = time.monotonic()
         await _image(h, "alice", B_NUMBER)
         r = await h.client.post("/message/sendText/alice", json={"number": B_NUMBER, "text": "2"})
@@ -261,7 +261,7 @@ async def test_a_megabyte_event_is_stored_and_delivered_whole(pair: Pair) -> Non
 
 
 async def test_no_download_for_an_instance_that_is_gone(sqlite_harness: Harness) -> None:
-    from wagate.domain.errors import NotFound
+    from wagate.domain.errors import EngineUnavailable
 
-    with pytest.raises(NotFound):
-        await sqlite_harness.app.state.messenger.download("no-such-id", {"directPath": "/v/x"})
+    with pytest.raises(EngineUnavailable):
+        await sqlite_harness.app.state.gateway.download("no-such-id", {"directPath": "/v/x"})

@@ -155,6 +155,10 @@ class Supervisor:
     def session_live(self) -> bool:
         return self._session is not None
 
+    def live_session(self) -> EngineSession | None:
+        """The engine session while the instance is open; None otherwise."""
+        return self._session if self.external_state == "open" else None
+
     def timer_count(self) -> int:
         return sum(1 for t in self._timers if not t.done())
 

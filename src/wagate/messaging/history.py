@@ -1,6 +1,9 @@
 """History sync in the message pipeline: the past messages, chats and contacts WhatsApp sends a
 newly paired device are stored and announced as Evolution's `messaging-history.set` handler
-does, each chunk in one transaction with the events that report it.
+does, each chunk in one transaction with the events that report it. The translator builds a
+chunk's rows and events (messaging/translate.py `Translator.history`); this module holds what
+it needs: the database lookup the lane makes before the batch (`known`), the running counts,
+and the splitting of long arrays into events that fit the outbox.
 
 Per chunk (all arrays, in this order; an empty one is not sent):
 - `chats.set` `[{remoteJid, instanceId, name?}]`: the chats the instance did not have;
@@ -27,20 +30,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import structlog
 
 from wagate.core.tasks import retried
-from wagate.domain.jids import is_group
-from wagate.engines.messaging import History, Message
-from wagate.messaging.raw import message_raw, row_of
-from wagate.store import messages as db
-from wagate.store.models import new_cuid, utcnow
-
-if TYPE_CHECKING:
-    from wagate.messaging.pipeline import Lane, _Batch
+from wagate.engines.messaging import History
+from wagate.store.messages import MessageStore
 
 _log = structlog.get_logger("wagate.messaging")
 EVENT_MESSAGES = 1000
@@ -81,7 +78,7 @@ class Counts:
     contacts: int = 0
 
 
-async def known(lane: Lane, items: Sequence[Any]) -> Known:
+async def known(store: MessageStore, instance_id: str, items: Sequence[Any]) -> Known:
     """The stored message keys and chats among the history chunks of `items` (one read per
     kind, retried). Never raises: the rest of the batch does not depend on it."""
     chunks = [i for i in items if isinstance(i, History)]
@@ -89,12 +86,11 @@ async def known(lane: Lane, items: Sequence[Any]) -> Known:
         return Known()
     keys = [m.key.id for h in chunks for m in h.messages]
     jids = [c.jid for h in chunks for c in h.chats]
-    store = lane.p.store
 
     async def read() -> Known:
         return Known(
-            await store.known_keys(lane.instance_id, keys),
-            await store.known_chats(lane.instance_id, jids),
+            await store.known_keys(instance_id, keys),
+            await store.known_chats(instance_id, jids),
         )
 
     try:
@@ -103,118 +99,7 @@ async def known(lane: Lane, items: Sequence[Any]) -> Known:
         return Known(failed=True)
 
 
-def add(lane: Lane, b: _Batch, h: History, have: Known) -> None:
-    """One history chunk's rows and events into the batch."""
-    if have.failed:
-        _log.error(
-            "history chunk dropped: the stored messages could not be read",
-            instance=lane.name,
-            messages=len(h.messages),
-        )
-        return
-    s = lane.p.settings
-    iid = lane.instance_id
-    counts = lane.history
-    names = {c.jid: c.name or c.notify for c in h.contacts if c.name or c.notify}
-    budget = event_bytes(lane.p.bus.payload_room if lane.p.bus.durable else None)
-    chats = _chats(lane, b, h, have)
-    for part in _split(chats, budget, "chat"):
-        lane._env(b, "chats.set", part)
-    raws: list[dict[str, Any]] = []
-    for m in h.messages:
-        raw = _message(lane, m, have, names)
-        if raw is None:
-            continue
-        raws.append(raw)
-        if s.save_historic:
-            lane._keep(b, row_of(raw))
-    for part in _split(raws, budget, "message"):
-        lane._env(b, "messages.set", part)
-    contacts = [
-        {"remoteJid": jid, "pushName": name, "profilePicUrl": None, "instanceId": iid}
-        for jid, name in names.items()
-    ]
-    if contacts:
-        if s.save_contacts:
-            now = utcnow()
-            rows = [
-                {"id": new_cuid(), "instance_id": iid, "remote_jid": c["remoteJid"],
-                 "push_name": _fit(c["pushName"]), "profile_pic_url": None, "created_at": now,
-                 "updated_at": now}
-                for c in contacts
-            ]  # fmt: skip
-            b.writes.append(db.insert_absent_contacts(rows))
-        for c in contacts:
-            lane._contacts.put(c["remoteJid"], c["pushName"])
-        for part in _split(contacts, budget, "contact"):
-            lane._env(b, "contacts.upsert", part)
-    counts.messages += len(raws)
-    counts.chats += len(chats)
-    counts.contacts += len(h.contacts)
-    if h.final:
-        lane._env(
-            b,
-            "messaging-history.set",
-            {"messageCount": counts.messages, "chatCount": counts.chats,
-             "contactCount": counts.contacts},
-        )  # fmt: skip
-        lane.history = Counts()
-
-
-def _chats(lane: Lane, b: _Batch, h: History, have: Known) -> list[dict[str, Any]]:
-    """The chats.set entries of the chunk's new chats (and their rows when saving history)."""
-    out: list[dict[str, Any]] = []
-    rows: list[dict[str, Any]] = []
-    latest: dict[str, int] = {}
-    for m in h.messages:
-        jid = m.key.remote_jid
-        latest[jid] = max(latest.get(jid, 0), m.timestamp)
-    now = utcnow()
-    for c in h.chats:
-        if c.jid in have.chats or lane._chats.get(c.jid):
-            continue
-        have.chats.add(c.jid)
-        lane._chats.put(c.jid)
-        entry: dict[str, Any] = {"remoteJid": c.jid, "instanceId": lane.instance_id}
-        if c.name:
-            entry["name"] = c.name
-        out.append(entry)
-        rows.append(
-            {"id": new_cuid(), "instance_id": lane.instance_id, "remote_jid": c.jid,
-             "name": _fit(c.name), "labels": [], "unread_messages": max(c.unread, 0),
-             "archived": c.archived, "last_message_at": c.timestamp or latest.get(c.jid, 0),
-             "created_at": now, "updated_at": now}
-        )  # fmt: skip
-    if rows and lane.p.settings.save_historic:
-        b.writes.append(db.insert_absent_chats(rows))
-    return out
-
-
-def _fit(name: str | None) -> str | None:
-    """A name as its column holds it (255 characters)."""
-    return name[:255] if name else name
-
-
-def _message(
-    lane: Lane, m: Message, have: Known, names: dict[str, str | None]
-) -> dict[str, Any] | None:
-    """The messageRaw of a history message the instance does not have yet, else None."""
-    key = m.key
-    if not m.content or not key.id or not m.timestamp:
-        return None
-    if key.id in have.keys or lane._seen_messages.get(key.id):
-        return None
-    have.keys.add(key.id)
-    lane._seen_messages.put(key.id)
-    push = m.push_name
-    if not push and not key.from_me:
-        who = key.participant if is_group(key.remote_jid) and key.participant else key.remote_jid
-        push = names.get(who) or who.split("@", 1)[0]
-    status = m.status or ("SERVER_ACK" if key.from_me else "DELIVERY_ACK")
-    return message_raw(lane.instance_id, key, m.content, m.timestamp, push, status)
-
-
-def _split(items: list[dict[str, Any]], budget: int, what: str) -> list[list[dict[str, Any]]]:
+def split(items: list[dict[str, Any]], budget: int, what: str) -> list[list[dict[str, Any]]]:
     """The arrays of a set event: at most EVENT_MESSAGES items and `budget` bytes each. An item
     larger than the budget on its own is stored but not announced (logged): no event of it
     could be kept by the outbox."""

@@ -105,14 +105,6 @@ class Messenger:
         except EngineError as exc:
             raise UpstreamFailed(f'The "{reg.name}" instance\'s engine failed: {exc}') from None
 
-    async def download(self, instance_id: str, media: dict[str, Any]) -> bytes:
-        """A media message's bytes through the instance's live session (the pipeline's
-        webhook base64; the same call as getBase64FromMediaMessage)."""
-        reg = self.gw.by_id.get(instance_id)
-        if reg is None:
-            raise NotFound("the instance no longer exists")
-        return await self.call(reg, lambda m: m.download(media))
-
     async def load_media(self, reg: Registered, value: str, field: str) -> media_input.Media:
         """A route's media field (URL or base64), once the instance is known to be open: the
         size cap, the fetch deadline and the private-address policy of the settings."""
@@ -132,11 +124,14 @@ class Messenger:
 
     def lane(self, reg: Registered) -> Lane:
         """The instance's message lane. An instance deleted while a send waited (for a link
-        preview, a number check) has none any more: 404, rather than a new lane that nothing
-        would ever close."""
+        preview, a number check) has none any more: 404; nor has any once the server began
+        to stop: 409."""
         if self.gw.by_id.get(reg.id) is not reg:
             raise NotFound(f'The "{reg.name}" instance does not exist')
-        return self.pipeline.lane(reg.id, reg.name, lambda: self.own_jid(reg))
+        lane = self.pipeline.lanes.get(reg.id)
+        if lane is None:
+            raise Conflict(f'The "{reg.name}" instance is stopping')
+        return lane
 
     # --- numbers ----------------------------------------------------------------------------
 

@@ -83,6 +83,21 @@ STREAM_DROPPED = Counter(
     registry=None,
 )
 
+# --- message consumers (messaging/consumers.py) ------------------------------------------
+
+CONSUMER_DROPPED = Counter(
+    "wagate_consumer_dropped",
+    "Messages a consumer never received: its backlog was full and they were the oldest",
+    ["consumer"],
+    registry=None,
+)
+CONSUMER_FAILURES = Counter(
+    "wagate_consumer_failures",
+    "Calls of a consumer's handle that raised",
+    ["consumer"],
+    registry=None,
+)
+
 # --- HTTP --------------------------------------------------------------------------------
 
 HTTP_REQUESTS = Counter(
@@ -109,6 +124,8 @@ PROCESS_WIDE: tuple[Collector, ...] = (
     EVENTS_FAILED,
     DELIVERY_SECONDS,
     STREAM_DROPPED,
+    CONSUMER_DROPPED,
+    CONSUMER_FAILURES,
     HTTP_REQUESTS,
     HTTP_SECONDS,
 )
@@ -128,6 +145,16 @@ def delivery_retrying(sink: str) -> None:
 def delivery_failed(sink: str) -> None:
     """The sink gave up on an event."""
     EVENTS_FAILED.labels(sink).inc()
+
+
+def consumer_dropped(consumer: str, messages: int) -> None:
+    """A consumer's full backlog dropped its `messages` oldest messages."""
+    CONSUMER_DROPPED.labels(consumer).inc(messages)
+
+
+def consumer_failed(consumer: str) -> None:
+    """A consumer's handle raised."""
+    CONSUMER_FAILURES.labels(consumer).inc()
 
 
 # --- the lifecycle seen through persisted state changes -----------------------------------
@@ -221,12 +248,31 @@ class InstancesCollector:
         yield from (by_ext, by_rich, total, up, state_g, info)
 
 
-def build_registry(collector: InstancesCollector) -> CollectorRegistry:
-    """One app's registry: the process-wide metrics plus its own instance gauges."""
+class ConsumersCollector:
+    """`wagate_consumer_backlog{consumer}`: each message consumer's queued and in-hand
+    messages, read at scrape time."""
+
+    def __init__(self, backlogs: Callable[[], Iterable[tuple[str, int]]]) -> None:
+        self._backlogs = backlogs
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "wagate_consumer_backlog",
+            "Messages a consumer has yet to handle (queued or being handled)",
+            labels=["consumer"],
+        )
+        for name, backlog in self._backlogs():
+            gauge.add_metric([name], backlog)
+        yield gauge
+
+
+def build_registry(*collectors: Collector) -> CollectorRegistry:
+    """One app's registry: the process-wide metrics plus its own gauges (`collectors`)."""
     registry = CollectorRegistry(auto_describe=False)
     for metric in (*PROCESS_WIDE, PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
         registry.register(metric)
-    registry.register(collector)
+    for collector in collectors:
+        registry.register(collector)
     return registry
 
 

@@ -152,6 +152,75 @@ OWNED = (MessageUpdateRow, MessageRow, ContactRow, ChatRow, LabelRow)
 """Every table of this module, children first."""
 
 
+# --- rows: one builder per table's row shape ----------------------------------------------
+
+NAME_LENGTH = 255
+"""The length of the name columns (contacts' push_name, chats' and labels' name)."""
+
+
+def fit(name: str | None) -> str | None:
+    """A name as its column holds it (NAME_LENGTH characters)."""
+    return name[:NAME_LENGTH] if name else name
+
+
+def contact_row(
+    instance_id: str, jid: str, push_name: str | None, picture: str | None = None
+) -> dict[str, Any]:
+    """The values of one `contacts` row."""
+    now = utcnow()
+    return {
+        "id": new_cuid(),
+        "instance_id": instance_id,
+        "remote_jid": jid,
+        "push_name": fit(push_name),
+        "profile_pic_url": picture,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def chat_row(
+    instance_id: str,
+    jid: str,
+    *,
+    name: str | None = None,
+    unread: int = 0,
+    archived: bool = False,
+    last_message_at: int = 0,
+) -> dict[str, Any]:
+    """The values of one `chats` row."""
+    now = utcnow()
+    return {
+        "id": new_cuid(),
+        "instance_id": instance_id,
+        "remote_jid": jid,
+        "name": fit(name),
+        "labels": [],
+        "unread_messages": unread,
+        "archived": archived,
+        "last_message_at": last_message_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def label_row(
+    instance_id: str, label_id: str, name: str, color: int, predefined_id: str | None
+) -> dict[str, Any]:
+    """The values of one `labels` row."""
+    now = utcnow()
+    return {
+        "id": new_cuid(),
+        "instance_id": instance_id,
+        "label_id": label_id,
+        "name": fit(name) or "",
+        "color": color,
+        "predefined_id": predefined_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 # --- writes (run inside the caller's transaction) ----------------------------------------------
 
 
@@ -167,7 +236,7 @@ def _dedupe(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> list[dict[st
     return list(out.values())
 
 
-async def _upsert(
+async def upsert(
     s: AsyncSession,
     model: type[Base],
     rows: Sequence[dict[str, Any]],
@@ -219,7 +288,7 @@ def insert_absent_chats(rows: Sequence[dict[str, Any]]) -> Write:
     """Chats of a history sync: new ones are added, known ones keep what they have."""
 
     async def op(s: AsyncSession) -> None:
-        await _upsert(s, ChatRow, rows, ("instance_id", "remote_jid"), None)
+        await upsert(s, ChatRow, rows, ("instance_id", "remote_jid"), None)
 
     return op
 
@@ -228,7 +297,7 @@ def insert_absent_contacts(rows: Sequence[dict[str, Any]]) -> Write:
     """Contacts of a history sync: new ones are added, known ones keep their push name."""
 
     async def op(s: AsyncSession) -> None:
-        await _upsert(s, ContactRow, rows, ("instance_id", "remote_jid"), None)
+        await upsert(s, ContactRow, rows, ("instance_id", "remote_jid"), None)
 
     return op
 
@@ -297,7 +366,7 @@ def upsert_contacts(rows: Sequence[dict[str, Any]]) -> Write:
         def values(_: Any, new: Any) -> dict[str, Any]:
             return {"push_name": new.push_name, "updated_at": new.updated_at}
 
-        await _upsert(s, ContactRow, rows, ("instance_id", "remote_jid"), values)
+        await upsert(s, ContactRow, rows, ("instance_id", "remote_jid"), values)
 
     return op
 
@@ -313,30 +382,19 @@ def upsert_chats(rows: Sequence[dict[str, Any]]) -> Write:
                 "updated_at": new.updated_at,
             }
 
-        await _upsert(s, ChatRow, rows, ("instance_id", "remote_jid"), values)
+        await upsert(s, ChatRow, rows, ("instance_id", "remote_jid"), values)
 
     return op
 
 
 def change_chat(instance_id: str, jid: str, values: dict[str, Any]) -> Write:
+    """Set some of a chat's columns (`values`), creating the chat when it is not stored."""
+
     async def op(s: AsyncSession) -> None:
-        await _upsert(
+        await upsert(
             s,
             ChatRow,
-            [
-                {
-                    "id": new_cuid(),
-                    "instance_id": instance_id,
-                    "remote_jid": jid,
-                    "labels": [],
-                    "unread_messages": 0,
-                    "archived": False,
-                    "last_message_at": 0,
-                    "created_at": utcnow(),
-                    "updated_at": utcnow(),
-                    **values,
-                }
-            ],
+            [{**chat_row(instance_id, jid), **values}],
             ("instance_id", "remote_jid"),
             lambda _, new: {k: getattr(new, k) for k in (*values, "updated_at")},
         )
@@ -369,7 +427,7 @@ def upsert_labels(rows: Sequence[dict[str, Any]]) -> Write:
                 "updated_at": new.updated_at,
             }
 
-        await _upsert(s, LabelRow, rows, ("instance_id", "label_id"), values)
+        await upsert(s, LabelRow, rows, ("instance_id", "label_id"), values)
 
     return op
 

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wagate.domain.jids import brazil_variants
-from wagate.store.messages import Write, _upsert
+from wagate.store.messages import Write, upsert
 from wagate.store.models import Base, new_cuid, utcnow
 
 
@@ -79,7 +79,7 @@ def save(rows: Sequence[dict[str, Any]]) -> Write:
                 "updated_at": new.updated_at,
             }
 
-        await _upsert(s, OnWhatsappRow, rows, ("remote_jid",), values)
+        await upsert(s, OnWhatsappRow, rows, ("remote_jid",), values)
 
     return op
 

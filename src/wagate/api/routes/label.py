@@ -10,7 +10,6 @@ from wagate.api.deps import InstanceDep
 from wagate.api.routes.message import MessengerDep
 from wagate.api.schemas.group import HandleLabel
 from wagate.store import messages as db
-from wagate.store.models import new_cuid, utcnow
 
 router = APIRouter(prefix="/label", tags=["label"])
 
@@ -20,18 +19,8 @@ async def find_labels(reg: InstanceDep, ms: MessengerDep) -> Any:
     """The stored labels; an open instance refreshes them from its account first."""
     if reg.supervisor.external_state == "open" and ms.gw.settings.save_labels:
         labels = await ms.call(reg, lambda x: x.labels())
-        now = utcnow()
         rows = [
-            {
-                "id": new_cuid(),
-                "instance_id": reg.id,
-                "label_id": label.id,
-                "name": label.name,
-                "color": label.color,
-                "predefined_id": label.predefined_id,
-                "created_at": now,
-                "updated_at": now,
-            }
+            db.label_row(reg.id, label.id, label.name, label.color, label.predefined_id)
             for label in labels
         ]
         await ms.store.run(db.upsert_labels(rows))

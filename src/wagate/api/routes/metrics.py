@@ -39,7 +39,16 @@ def install(app: FastAPI, settings: Settings) -> metrics.LifecycleMetrics:
         "clientName": settings.client_name,
         "serverUrl": settings.public_url,
     }
-    app.state.metrics_registry = metrics.build_registry(metrics.InstancesCollector(rows, info))
+
+    def backlogs() -> list[tuple[str, int]]:
+        gw: Gateway | None = getattr(app.state, "gateway", None)
+        if gw is None or gw.pipeline is None:
+            return []
+        return list(gw.pipeline.consumers.backlogs())
+
+    app.state.metrics_registry = metrics.build_registry(
+        metrics.InstancesCollector(rows, info), metrics.ConsumersCollector(backlogs)
+    )
     if settings.prometheus_metrics:
         app.add_middleware(metrics.HttpMetrics)
         app.include_router(router)
