@@ -37,8 +37,8 @@ def test_what_to_fix(live: LiveServer, tmp_path_factory) -> None:
         "AUTHENTICATION_API_KEY": "",
         "DATABASE_PROVIDER": "postgresql",
         "DATABASE_CONNECTION_URI": f"postgresql://wagate:hunter2secret@127.0.0.1:{dead}/wagate",
-        "CACHE_REDIS_ENABLED": "true",
-        "CACHE_REDIS_URI": f"redis://127.0.0.1:{dead}/0",
+        "RABBITMQ_ENABLED": "true",
+        "RABBITMQ_URI": f"amqp://guest:guest@127.0.0.1:{dead}/",
         "SERVER_PORT": str(live.port),  # taken by the live server: doctor finds a wagate there
     }
     code, out = doctor(env, str(where))
@@ -49,8 +49,8 @@ def test_what_to_fix(live: LiveServer, tmp_path_factory) -> None:
     assert f"✗ database cannot use postgresql+asyncpg://wagate:***@127.0.0.1:{dead}" in flat
     assert "hunter2secret" not in out
     assert "fix: check DATABASE_PROVIDER and DATABASE_CONNECTION_URI" in out
-    assert f"✗ cache redis 127.0.0.1:{dead} does not answer" in flat
-    assert "fix: start that service or correct CACHE_REDIS_URI" in out
+    assert f"✗ rabbitmq 127.0.0.1:{dead} does not answer" in flat
+    assert "fix: start that service or correct RABBITMQ_URI" in out
     assert "! api key" in out and "first start generates one" in out
     assert "problem(s) to fix" in out.splitlines()[-1]
 

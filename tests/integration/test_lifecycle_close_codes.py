@@ -105,7 +105,7 @@ async def test_no_route_to_whatsapp_is_its_own_cause(virtual_harness: Harness) -
 
     life = (await connection_state(h, "unrouted"))["lifecycle"]
     assert (life["state"], life["reason"], life["cause"]) == ("reconnecting", 428, "no_route")
-    assert "no route to WhatsApp" in life["message"] and life["action"] == "wait"
+    assert "no route to whatsapp" in life["message"].lower() and life["action"] == "check_network"
     assert "network unreachable" in life["detail"]
     assert updates(h, "unrouted")[-1] == ("connecting", 408)  # nothing new on the wire
 

@@ -55,7 +55,8 @@ async def test_backoff_doubles_to_the_cap_then_fails_and_stops(virtual_harness: 
     state = await connection_state(h, "offline")
     assert state["instance"]["state"] == "close"
     life = state["lifecycle"]
-    assert life["state"] == "failed" and life["failures"] == 10 and life["action"] == "connect"
+    assert life["state"] == "failed" and life["failures"] == 10
+    assert life["action"] == "check_network"  # the last failure found no route
     assert "gave up after 10 consecutive failures" in life["detail"]
     assert (await stored(h, "offline"))["connectionStatus"] == "close"
     # One update into the outage and one when giving up: no flood.

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+import structlog
 from asyncmy.converters import escape_item
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,6 +16,7 @@ from sqlalchemy import text
 from structlog.testing import capture_logs
 
 from tests.store.conftest import fresh_engine
+from wagate.store import budget as budget_module
 from wagate.store.budget import (
     FALLBACK_PACKET,
     PACKET_MARGIN,
@@ -108,11 +111,15 @@ async def test_the_servers_limit_is_read(tmp_path: Path, provider: str) -> None:
         assert budget.packet == packet >= 1 << 20
 
 
-async def test_an_unreadable_limit_keeps_the_lowest_default_and_says_so() -> None:
+async def test_an_unreadable_limit_keeps_the_lowest_default_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     engine = make_engine("mysql+asyncmy://root@127.0.0.1:1/none")  # nothing listens there
     try:
         budget = PayloadBudget.of(engine)
         with capture_logs() as logs:
+            # loggers cache their processors on first use: a fresh one sees the capture
+            monkeypatch.setattr(budget_module, "_log", structlog.get_logger("wagate.store"))
             await budget.read(engine)
         assert budget.packet == FALLBACK_PACKET
         (line,) = logs
