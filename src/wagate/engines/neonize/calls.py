@@ -272,7 +272,10 @@ class Calls:
     async def set_profile(self, slot: Slot, head: dict[str, Any], body: bytes) -> None:
         if head.get("remove_picture"):
             raise CallFailed(
-                "removing the profile picture is not offered by neonize", "unsupported"
+                "the neonize engine cannot remove the profile picture: whatsmeow removes it when "
+                "given no picture, and neonize 0.5.2's set_profile_photo always hands it the "
+                "bytes it was given (empty ones are still a picture)",
+                "unsupported",
             )
         client = slot.client
         if head.get("name") is not None:

@@ -2,8 +2,10 @@
 
 Each command carries the session's id and epoch and its deadline; the host's reply, or its
 classified error, comes back over the pipe (media bytes as the frame's body). What neonize
-0.5.2 does not offer fails here with NotSupported (HTTP 501): labels, and archiving or marking
-a chat unread (whatsmeow needs app-state patches that neonize does not build).
+0.5.2 cannot do fails here with NotSupported (HTTP 501): labels, archiving a chat or marking it
+unread (app-state patches: appstate.py builds whatsmeow's, but neonize's send_app_state hands
+whatsmeow no collection name, measured in tests/engines/neonize/test_appstate.py), and who may
+add a group's participants.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ if TYPE_CHECKING:
     from wagate.engines.base import EventSink
     from wagate.engines.neonize.pool import HostProcess
     from wagate.engines.neonize.wire import Frame
+
+
+NO_APP_STATE = (
+    "the neonize engine cannot {what}: that takes an app-state patch, and neonize 0.5.2 sends "
+    "every patch to an app-state collection with no name (the patch's type is lost on its way "
+    "to whatsmeow), which WhatsApp cannot apply"
+)
 
 
 class NeonizeMessaging:
@@ -124,10 +133,7 @@ class NeonizeMessaging:
     async def modify_chat(
         self, jid: str, *, archive: bool | None = None, unread: bool | None = None
     ) -> None:
-        raise NotSupported(
-            "the neonize engine cannot archive chats or mark them unread "
-            "(neonize 0.5.2 builds no app-state patches)"
-        )
+        raise NotSupported(NO_APP_STATE.format(what="archive chats or mark them unread"))
 
     # --- groups ---------------------------------------------------------------------------
 
@@ -190,7 +196,10 @@ class NeonizeMessaging:
     # --- labels ---------------------------------------------------------------------------
 
     async def labels(self) -> list[Label]:
-        raise NotSupported("the neonize engine has no labels (neonize 0.5.2 exposes none)")
+        raise NotSupported(
+            "the neonize engine cannot list labels (neonize 0.5.2 neither reads the account's "
+            "labels nor passes on their app-state events)"
+        )
 
     async def label_chat(self, jid: str, label_id: str, add: bool) -> None:
-        raise NotSupported("the neonize engine has no labels (neonize 0.5.2 exposes none)")
+        raise NotSupported(NO_APP_STATE.format(what="label chats"))
