@@ -3,6 +3,7 @@ and shuts everything down in order."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from wagate.api.routes import proxy as proxy_routes
 from wagate.api.routes import settings as settings_routes
 from wagate.config import Settings, resolve_api_key
 from wagate.core.clock import Clock, RealClock
+from wagate.core.tasks import spawn
 from wagate.engines.base import Engine
 from wagate.engines.sim import SimEngine, SimNetwork
 from wagate.events.runtime import build_events
@@ -125,7 +127,11 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
             database=settings.database_provider,
             engine=engine.name,
             url=settings.public_url,
+            manager=None if settings.disable_manager else f"{settings.public_url}/manager",
+            docs=None if settings.disable_docs else f"{settings.public_url}/docs",
         )
+        if engine.name == "neonize":
+            spawn(_check_route(settings), name="check-whatsapp-route")
         try:
             yield
         finally:
@@ -193,6 +199,20 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
             allow_credentials=settings.cors_credentials,
         )
     return app
+
+
+async def _check_route(settings: Settings) -> None:
+    """Say at start-up, once, when WhatsApp cannot be reached from here (and what to do)."""
+    from wagate.console.doctor import FAIL, whatsapp
+
+    found = await asyncio.to_thread(whatsapp, settings.neonize_proxy, "neonize")
+    if found.status == FAIL:
+        _log.warning(
+            "no route to WhatsApp: instances cannot connect",
+            problem=found.detail,
+            hint="check DNS, firewall or WAGATE_NEONIZE_PROXY; "
+            "to try wagate without WhatsApp, start it with WAGATE_ENGINE=sim",
+        )
 
 
 def asgi_app(settings: Settings) -> Any:

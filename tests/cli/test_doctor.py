@@ -23,9 +23,24 @@ def test_a_healthy_installation(live: LiveServer) -> None:
     assert any(x.startswith("✓ database") and "wagate.db" in x for x in lines)
     assert any(x.startswith("✓ migrations") and "up to date" in x for x in lines)
     assert any(x.startswith("✓ server") and f"answering at {live.url}" in x for x in lines)
-    assert any(x.startswith("! engine") for x in lines)  # sim is a warning, not a failure
-    assert "fix: set WAGATE_ENGINE" in out
-    assert lines[-1].startswith("All checks passed (")
+    # asked of the server: sim is a warning, not a failure
+    assert any(x.startswith("! engine") and "the server runs sim on sqlite" in x for x in lines)
+    assert "fix: set WAGATE_ENGINE=neonize" in out
+    # this machine has no route to WhatsApp; the sim does not need one
+    assert any(x.startswith(("✓ whatsapp", "! whatsapp")) for x in lines), out
+    assert "All checks passed" not in out
+    assert lines[-1].startswith("No problems to fix; ") and "warning(s)" in lines[-1]
+
+
+def test_the_engine_is_the_servers_not_this_environments(live: LiveServer) -> None:
+    env = {**live.env, "WAGATE_ENGINE": "neonize"}
+    code, out = doctor(env, str(live.data_dir.parent))
+    assert code == 0, out
+    flat = " ".join(out.split())
+    assert "! engine the server runs sim on sqlite" in flat
+    assert "this environment says engine neonize (WAGATE_ENGINE)" in flat
+    assert "fix: run doctor with the server's environment" in flat
+    assert "All checks passed" not in out
 
 
 def test_what_to_fix(live: LiveServer, tmp_path_factory) -> None:

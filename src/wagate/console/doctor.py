@@ -1,15 +1,17 @@
-"""`wagate doctor`: check the configuration, the database, the services, the engine and the
-server, and say what to fix."""
+"""`wagate doctor`: check the configuration, the database, the services, the server and what it
+runs (asked of the server, not read from this environment), and whether WhatsApp can be reached
+from here; say what to fix, and never that all checks passed when one warned."""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import httpx2
@@ -60,8 +62,11 @@ def check_all(settings_factory: Callable[[], Settings] = load_settings) -> list[
     found.append(_data_dir(settings.data_dir))
     found.extend(asyncio.run(_database(settings)))
     found.extend(_services(settings))
-    found.append(_engine(settings))
-    found.append(_server(settings))
+    server, running = _server(settings)
+    found.append(server)
+    found.append(_engine(settings, running))
+    engine = str((running or {}).get("engine") or settings.engine)
+    found.append(whatsapp(settings.neonize_proxy, engine))
     return found
 
 
@@ -202,42 +207,163 @@ def _services(settings: Settings) -> list[Finding]:
     return found
 
 
-def _engine(settings: Settings) -> Finding:
-    if settings.engine == "sim":
+def _engine(settings: Settings, running: dict[str, Any] | None) -> Finding:
+    """What the server runs, as the server says (this environment may say otherwise)."""
+    if running is None:
+        where = "from this environment (the server is not running to ask)"
+        if settings.engine == "sim":
+            return Finding(WARN, "engine", f"sim, {where}", SIM_FIX)
+        return Finding(OK, "engine", f"{settings.engine}, {where}")
+    engine = str(running.get("engine"))
+    runs = f"the server runs {engine}"
+    if running.get("database"):
+        runs += f" on {running['database']}"
+    if running.get("sinks"):
+        runs += f", events to {', '.join(running['sinks'])}"
+    differs = []
+    if engine != settings.engine:
+        differs.append(f"engine {settings.engine} (WAGATE_ENGINE)")
+    if running.get("database") and running["database"] != settings.database_provider:
+        differs.append(f"database {settings.database_provider} (DATABASE_PROVIDER)")
+    if differs:
         return Finding(
             WARN,
             "engine",
-            "sim: the simulated network; nothing connects to real WhatsApp",
-            "set WAGATE_ENGINE to a WhatsApp engine for production",
+            f"{runs}; this environment says {' and '.join(differs)}",
+            "run doctor with the server's environment (or restart the server with this one): "
+            "the checks above used this environment's settings",
         )
-    return Finding(OK, "engine", settings.engine)
+    if engine == "sim":
+        return Finding(
+            WARN, "engine", f"{runs}: the simulated network; nothing reaches WhatsApp", SIM_FIX
+        )
+    return Finding(OK, "engine", runs)
 
 
-def _server(settings: Settings) -> Finding:
+SIM_FIX = "set WAGATE_ENGINE=neonize (the default) to connect real WhatsApp accounts"
+WHATSAPP = ("web.whatsapp.com", 443)
+Resolve = Callable[[str, int], list[str]]
+Dial = Callable[[str, int, float], socket.socket]
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
+def _dial(host: str, port: int, timeout: float) -> socket.socket:
+    return socket.create_connection((host, port), timeout=timeout)
+
+
+def whatsapp(
+    proxy: str | None,
+    engine: str,
+    *,
+    resolve: Resolve = _resolve,
+    dial: Dial = _dial,
+    timeout: float = 3.0,
+) -> Finding:
+    """Whether WhatsApp Web answers from here: DNS and TCP to web.whatsapp.com:443, or through
+    the proxy (an HTTP proxy is asked to CONNECT to it). Unreachable fails for an engine that
+    needs WhatsApp, and only warns for the sim."""
+    host, port = WHATSAPP
+    problem = _route(proxy, resolve, dial, timeout)
+    if problem is None:
+        via = f" through the proxy {_redact(proxy)}" if proxy else ""
+        return Finding(OK, "whatsapp", f"{host}:{port} answers{via}")
+    fix = (
+        "check this machine's DNS and firewall, or set WAGATE_NEONIZE_PROXY; "
+        "to try wagate without WhatsApp, run it with WAGATE_ENGINE=sim"
+    )
+    if engine == "sim":
+        return Finding(WARN, "whatsapp", f"{problem} (the sim engine does not need it)", fix)
+    return Finding(FAIL, "whatsapp", f"no route to WhatsApp: {problem}", fix)
+
+
+def _route(proxy: str | None, resolve: Resolve, dial: Dial, timeout: float) -> str | None:
+    """None when WhatsApp answers, else what failed."""
+    host, port = WHATSAPP
+    if proxy:
+        parts = urlsplit(proxy)
+        phost = parts.hostname or ""
+        pport = parts.port or DEFAULT_PORTS.get(parts.scheme, 1080)
+        try:
+            with dial(phost, pport, timeout) as sock:
+                if parts.scheme not in ("http", "https"):
+                    return None  # a SOCKS proxy answers; what it reaches is its business
+                sock.settimeout(timeout)
+                sock.sendall(
+                    f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+                )
+                status = sock.recv(256).split(b"\r\n", 1)[0].decode(errors="replace")
+        except OSError as exc:
+            return f"the proxy {phost}:{pport} does not answer ({exc.strerror or exc})"
+        if " 200" not in status:
+            return f"the proxy {phost}:{pport} refused to reach {host} ({status or 'no answer'})"
+        return None
+    try:
+        addresses = _bounded(lambda: resolve(host, port), timeout)
+    except (OSError, TimeoutError) as exc:
+        return f"DNS lookup of {host} failed ({_why(exc)})"
+    if not addresses:
+        return f"DNS lookup of {host} found no address"
+    try:
+        with dial(addresses[0], port, timeout):
+            return None
+    except OSError as exc:
+        return f"{host} ({addresses[0]}) did not accept a connection on {port} ({_why(exc)})"
+
+
+def _bounded(call: Callable[[], list[str]], timeout: float) -> list[str]:
+    """`call` in a thread, waited for at most `timeout` seconds (getaddrinfo has no timeout)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(call)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(f"no answer in {timeout:g} s") from None
+
+
+def _why(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+
+
+def _server(settings: Settings) -> tuple[Finding, dict[str, Any] | None]:
+    """Whether a wagate answers at the public URL, and what it runs (from GET /)."""
     url = settings.public_url.rstrip("/")
     try:
         res = httpx2.get(f"{url}/health", timeout=3)
     except httpx2.HTTPError:
-        return _port_free(settings, url)
+        return _port_free(settings, url), None
     try:
         body = res.json()
     except ValueError:
         body = {}
     if res.status_code == 200 and body.get("ready"):
-        return Finding(OK, "server", f"answering at {url} ({body.get('instances', 0)} instances)")
+        running = _running(url) or {"engine": body.get("engine")}
+        found = Finding(OK, "server", f"answering at {url} ({body.get('instances', 0)} instances)")
+        return found, running
     if isinstance(body, dict) and "ready" in body:
         return Finding(
             FAIL,
             "server",
             f"{url} is up but not ready: {(body.get('database') or {}).get('error')}",
             "see the server log; the database is not reachable from it",
-        )
+        ), {"engine": body.get("engine")}
     return Finding(
         FAIL,
         "server",
         f"{url}/health answered {res.status_code}: another program is on that address",
         "set SERVER_PORT (and SERVER_URL) to a free port",
-    )
+    ), None
+
+
+def _running(url: str) -> dict[str, Any] | None:
+    try:
+        body = httpx2.get(f"{url}/", timeout=3).json()
+    except (httpx2.HTTPError, ValueError):
+        return None
+    block = body.get("wagate") if isinstance(body, dict) else None
+    return block if isinstance(block, dict) and block.get("engine") else None
 
 
 def _port_free(settings: Settings, url: str) -> Finding:
@@ -272,5 +398,8 @@ def report(found: list[Finding], out: TextIO) -> int:
     if failures:
         say(f"\n{failures} problem(s) to fix, {warnings} warning(s).", file=out)
         return 1
-    say(f"\nAll checks passed ({warnings} warning(s)).", file=out)
+    if warnings:  # a warning is a check that did not pass: never "all passed"
+        say(f"\nNo problems to fix; {warnings} warning(s) to read above.", file=out)
+        return 0
+    say("\nAll checks passed.", file=out)
     return 0

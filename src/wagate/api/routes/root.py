@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from wagate import __version__
 from wagate.api.deps import GatewayDep, GlobalKey
 from wagate.api.json import JSONResponse
+from wagate.gateway import Gateway
 
 router = APIRouter()
 EVOLUTION_VERSION = "2.3.7"
@@ -24,8 +25,26 @@ async def welcome(gw: GatewayDep) -> dict[str, Any]:
         "manager": f"{gw.settings.public_url}/manager",
         "documentation": None if gw.settings.disable_docs else f"{gw.settings.public_url}/docs",
         "whatsappWebVersion": None,
-        "wagate": {"version": __version__, "engine": gw.engine.name},
+        "wagate": {
+            "version": __version__,
+            "engine": gw.engine.name,
+            "database": gw.settings.database_provider,
+            "sinks": _sinks(gw),
+        },
     }
+
+
+def _sinks(gw: Gateway) -> list[str]:
+    """The event transports this server runs (`wagate doctor` shows them)."""
+    s = gw.settings
+    on = {
+        "webhook": True,
+        "webhook (global)": s.webhook_global_enabled,
+        "websocket": s.websocket_enabled,
+        "rabbitmq": s.rabbitmq_enabled,
+        "nats": s.nats_enabled,
+    }
+    return [name for name, enabled in on.items() if enabled]
 
 
 @router.post("/verify-creds", dependencies=[GlobalKey], summary="Check the global key")
