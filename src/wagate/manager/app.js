@@ -12,6 +12,8 @@ const ACTIONS = {
   scan: "Scan the QR code (or use a pairing code)",
   wait: "Wait: it is working on it",
   check_phone: "Check the phone, then connect again",
+  check_network: "Check this machine's internet access (DNS, firewall, proxy); `wagate doctor` tests it. WAGATE_ENGINE=sim runs wagate without WhatsApp",
+  upgrade: "Upgrade wagate, then connect again",
   none: "Nothing",
 };
 
@@ -23,6 +25,9 @@ const state = {
   selected: null,         // name of the instance in the detail panel
   code: new Map(),        // name -> {base64, pairingCode, count}
   tail: [],
+  chats: [],              // findChats of the selected instance
+  chat: null,             // remoteJid of the open conversation
+  chatTimer: null,
   streamAbort: null, live: false, pollTimer: null, refreshTimer: null, deliveriesTimer: null,
 };
 
@@ -155,7 +160,10 @@ function stateOf(row) {
 function render() {
   // Rows are rebuilt only when what they show changed, and focus stays on the same button.
   const focused = document.activeElement && document.activeElement.getAttribute("aria-label");
-  const rows = [...state.rows.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const term = ui.instanceFilter.value.trim().toLowerCase();
+  const rows = [...state.rows.values()].sort((a, b) => a.name.localeCompare(b.name))
+    .filter((r) => !term || [r.name, r.ownerJid, r.profileName, r.connectionStatus]
+      .some((v) => v && String(v).toLowerCase().includes(term)));
   const kept = new Map();
   for (const row of rows) {
     const lc = row.lifecycle || {};
@@ -180,6 +188,12 @@ function todo(lc, ext) {
   return ACTIONS[lc.action] || lc.action || "";
 }
 
+function reasonOf(lc, row) {
+  // 200 is "healthy": nothing to explain, so nothing shown.
+  const reason = lc.reason ?? row.disconnectionReasonCode;
+  return reason === null || reason === undefined || reason === 200 ? "" : String(reason);
+}
+
 function renderRow(row) {
   const lc = row.lifecycle || {};
   const ext = stateOf(row);
@@ -194,7 +208,7 @@ function renderRow(row) {
        el("span", { class: `badge ${ext}`, "data-state": ext }, ext),
        el("span", { class: "sub", text: lc.state ? lc.state.replace(/_/g, " ") : "" })),
     el("td", { class: "reason" },
-       el("span", { text: String(lc.reason ?? row.disconnectionReasonCode ?? "") }),
+       el("span", { text: reasonOf(lc, row) }),
        el("span", { class: "sub", text: lc.message || "" })),
     el("td", { class: "todo", text: todo(lc, ext) }),
     el("td", { class: "actions" },
@@ -280,6 +294,12 @@ function openDetail(name) {
     loadWebhook(name);
     loadDeliveries(name);
     loadSettings(name);
+    state.chats = [];
+    state.chat = null;
+    ui.sendNumber.value = "";
+    ui.sendNote.textContent = "";
+    renderConversation([]);
+    loadChats(name);
   }
   ui.detail.hidden = false;
   renderPairing();
@@ -338,15 +358,133 @@ function summary(env) {
   const d = env.data || {};
   if (env.event === "connection.update") return `${d.state} (${d.statusReason})${d.lifecycle ? ` ${d.lifecycle.state}` : ""}`;
   if (env.event === "qrcode.updated") return d.qrcode ? `QR ${d.qrcode.pairingCode ? "and pairing code " : ""}updated` : (d.message || "");
-  const text = JSON.stringify(d);
-  return text && text.length > 160 ? `${text.slice(0, 160)}…` : (text || "");
+  const text = messageText(d) || JSON.stringify(d);
+  return text && text.length > 120 ? `${text.slice(0, 120)}…` : (text || "");
 }
 
 function renderTail() {
+  // Each event: a one-line summary that opens to the whole envelope, pretty-printed.
   ui.events.replaceChildren(...state.tail.map((env) =>
-    el("li", {}, el("time", { datetime: env.date_time, text: (env.date_time || "").slice(11, 23) }),
-       " ", el("strong", { text: env.event }), " ", summary(env))));
+    el("li", {}, el("details", {},
+      el("summary", {}, el("time", { datetime: env.date_time, text: (env.date_time || "").slice(11, 23) }),
+         " ", el("strong", { text: env.event }), " ", summary(env)),
+      el("pre", { text: JSON.stringify(env, null, 2) })))));
   ui.eventsEmpty.hidden = state.tail.length > 0;
+}
+
+// --- chats and messages (findChats, findMessages, sendText) ---------------------------------
+
+function messageText(record) {
+  const m = (record && record.message) || {};
+  if (typeof m.conversation === "string") return m.conversation;
+  if (m.extendedTextMessage && m.extendedTextMessage.text) return m.extendedTextMessage.text;
+  for (const kind of ["imageMessage", "videoMessage", "documentMessage"]) {
+    if (m[kind]) return m[kind].caption || m[kind].fileName || `[${kind.replace("Message", "")}]`;
+  }
+  if (m.audioMessage) return "[voice note]";
+  if (m.stickerMessage) return "[sticker]";
+  if (m.locationMessage) return `[location] ${m.locationMessage.name || ""}`.trim();
+  if (m.reactionMessage) return `reacted ${m.reactionMessage.text || ""}`.trim();
+  return record && record.messageType ? `[${record.messageType}]` : "";
+}
+
+function chatName(chat) {
+  const number = (chat.remoteJid || "").split("@")[0];
+  return chat.pushName ? `${chat.pushName} (${number})` : number;
+}
+
+async function loadChats(name) {
+  try {
+    const chats = (await api("POST", `/chat/findChats/${enc(name)}`, {})) || [];
+    if (name !== state.selected) return;
+    state.chats = chats;
+    renderChats();
+    if (state.chat) await loadMessages(name, state.chat);
+  } catch (err) {
+    if (name === state.selected) ui.chatsNote.textContent = `Could not load the chats: ${err.message}`;
+  }
+}
+
+function chatsSoon() {
+  clearTimeout(state.chatTimer);
+  state.chatTimer = setTimeout(() => { if (state.selected) loadChats(state.selected); }, 200);
+}
+
+function renderChats() {
+  const term = ui.chatSearch.value.trim().toLowerCase();
+  const shown = state.chats.filter((c) => !term || chatName(c).toLowerCase().includes(term));
+  ui.chatList.replaceChildren(...shown.map((chat) => {
+    const unread = chat.unreadCount > 0 ? el("span", { class: "unread", "aria-label": `${chat.unreadCount} unread`, text: String(chat.unreadCount) }) : "";
+    return el("li", { "data-jid": chat.remoteJid },
+      el("button", { type: "button", "aria-current": chat.remoteJid === state.chat ? "true" : "false",
+                     onclick: () => openChat(chat.remoteJid) },
+        el("span", { class: "who", text: chatName(chat) }), unread,
+        el("span", { class: "last", text: chat.lastMessage ? `${chat.lastMessage.key && chat.lastMessage.key.fromMe ? "You: " : ""}${messageText(chat.lastMessage)}` : "" })));
+  }));
+  ui.chatsNote.textContent = state.chats.length ? (shown.length ? "" : "No chat matches.")
+    : "No chats yet: messages this instance sends or receives appear here.";
+}
+
+async function openChat(jid) {
+  state.chat = jid;
+  ui.sendNumber.value = jid.endsWith("@s.whatsapp.net") ? jid.split("@")[0] : jid;
+  renderChats();
+  await loadMessages(state.selected, jid);
+}
+
+async function loadMessages(name, jid) {
+  try {
+    const res = await api("POST", `/chat/findMessages/${enc(name)}`,
+      { where: { key: { remoteJid: jid } }, page: 1, offset: 100 });
+    if (name !== state.selected || jid !== state.chat) return;
+    const records = ((res && res.messages && res.messages.records) || []).slice()
+      .sort((a, b) => Number(a.messageTimestamp) - Number(b.messageTimestamp));
+    const chat = state.chats.find((c) => c.remoteJid === jid);
+    ui.chatWith.textContent = chat ? chatName(chat) : jid.split("@")[0];
+    renderConversation(records);
+  } catch (err) {
+    ui.chatWith.textContent = `Could not load the messages: ${err.message}`;
+  }
+}
+
+function receipt(record) {
+  const updates = record.MessageUpdate || [];
+  const last = updates.length ? updates[updates.length - 1].status : record.status;
+  const marks = { READ: "read", PLAYED: "read", DELIVERY_ACK: "delivered", SERVER_ACK: "sent", PENDING: "sending" };
+  return marks[last] || "";
+}
+
+function renderConversation(records) {
+  if (!state.chat) ui.chatWith.textContent = "Pick a chat, or write to a number below.";
+  ui.messages.replaceChildren(...records.map((r) => {
+    const mine = !!(r.key && r.key.fromMe);
+    const when = r.messageTimestamp ? new Date(Number(r.messageTimestamp) * 1000).toLocaleTimeString() : "";
+    const meta = [when, mine ? receipt(r) : (r.pushName || "")].filter(Boolean).join(" · ");
+    const thumb = r.message && r.message.imageMessage && r.message.imageMessage.jpegThumbnail;
+    return el("li", { class: mine ? "mine" : "theirs", "data-id": r.key && r.key.id },
+      thumb ? el("img", { src: `data:image/jpeg;base64,${thumb}`, alt: "image preview" }) : "",
+      el("span", { class: "text", text: messageText(r) }),
+      el("span", { class: "meta", text: meta }));
+  }));
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
+async function sendText(event) {
+  event.preventDefault();
+  const name = state.selected;
+  const number = ui.sendNumber.value.trim();
+  const text = ui.sendText.value;
+  if (!number || !text.trim()) return;
+  ui.sendNote.textContent = "Sending…";
+  try {
+    const sent = await api("POST", `/message/sendText/${enc(name)}`, { number, text });
+    ui.sendText.value = "";
+    ui.sendNote.textContent = "Sent.";
+    state.chat = (sent && sent.key && sent.key.remoteJid) || state.chat;
+    await loadChats(name);
+  } catch (err) {
+    ui.sendNote.textContent = `Not sent: ${err.message}`;
+  }
 }
 
 // --- webhook, deliveries, settings ----------------------------------------------------------
@@ -487,6 +625,12 @@ async function startStream() {
   }
 }
 
+function settled(name) {
+  // The instance opened: what was said while it connected no longer holds.
+  if (ui.notice.textContent === `Connecting ${name}…`) notify("");
+  if (ui.tokenName.textContent === name) ui.tokenBox.hidden = true;
+}
+
 function onEvent(env) {
   const name = env.instance;
   if (env.event === "qrcode.updated" && env.data && env.data.qrcode) {
@@ -499,6 +643,7 @@ function onEvent(env) {
       row.connectionStatus = env.data.state === "refused" ? "close" : env.data.state;
       if (env.data.lifecycle) row.lifecycle = env.data.lifecycle;
       if (env.data.state !== "connecting") state.code.delete(name);
+      if (env.data.state === "open") settled(name);
       render();
     }
   }
@@ -506,6 +651,7 @@ function onEvent(env) {
     addToTail(env);
     renderPairing();
     deliveriesSoon();
+    if (/^(messages\.|send\.message|chats\.)/.test(env.event)) chatsSoon();
   }
   refreshSoon();
 }
@@ -519,7 +665,9 @@ function bind() {
     "pair-state", "qr-box", "qr", "pair-code-box", "pair-code", "pair-form", "pair-number",
     "events", "events-empty", "webhook-note", "webhook-form", "wh-url", "wh-enabled",
     "wh-by-events", "wh-base64", "wh-events", "deliveries", "deliveries-note", "settings-form",
-    "msg-call", "confirm", "confirm-text", "confirm-ok", "confirm-cancel"];
+    "msg-call", "confirm", "confirm-text", "confirm-ok", "confirm-cancel", "chat-search",
+    "chat-list", "chats-note", "chat-with", "messages", "send-form", "send-number", "send-text",
+    "send-note", "instance-filter"];
   for (const id of ids) ui[id.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase())] = document.getElementById(id);
   ui.loginForm.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -541,6 +689,9 @@ function bind() {
   });
   ui.webhookForm.addEventListener("submit", saveWebhook);
   ui.settingsForm.addEventListener("submit", saveSettings);
+  ui.sendForm.addEventListener("submit", sendText);
+  ui.chatSearch.addEventListener("input", renderChats);
+  ui.instanceFilter.addEventListener("input", render);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
