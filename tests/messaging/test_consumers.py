@@ -181,3 +181,32 @@ async def test_registration_is_checked() -> None:
         consumers.register(Recording("two"), backlog=0)
     consumers.offer([])  # nothing to hand over: no task is started
     assert dict(consumers.backlogs()) == {"one": 0}
+
+
+async def test_a_consumer_answers_through_the_public_send(sqlite_pair: Pair) -> None:
+    """A chatbot's shape: it hears bob's inbound messages and replies with Messenger.send,
+    the operation behind /message/sendText (its reply is itself a message it then hears)."""
+    h = sqlite_pair.h
+    messenger = h.app.state.messenger
+    heard: list[tuple[str, str]] = []
+
+    class EchoBot:
+        name = "echo"
+
+        async def handle(self, messages: Sequence[StoredMessage]) -> None:
+            for m in messages:
+                text = m.content.get("conversation", "")
+                heard.append((m.instance, text))
+                if m.instance != "bob" or m.from_me or m.kind != "notify":
+                    continue
+                reg = h.gateway.get(m.instance)
+                number = m.key.remote_jid.split("@", 1)[0]
+                await messenger.send(reg, number, {"conversation": f"echo: {text}"})
+
+    h.gateway.pipeline.consumers.register(EchoBot())
+    r = await h.client.post("/message/sendText/alice", json={"number": B_NUMBER, "text": "hi"})
+    assert r.status_code == 201, r.text
+    (reply,) = await sqlite_pair.events(sqlite_pair.hook_a, "messages.upsert", 1)
+    assert reply["data"]["message"]["conversation"] == "echo: hi"
+    await _until(lambda: ("bob", "echo: hi") in heard, "the bot hears its own reply")
+    assert heard.count(("bob", "hi")) == 1 and ("alice", "hi") in heard

@@ -214,3 +214,39 @@ async def test_a_cache_that_fails_only_costs_engine_calls(
     r = await h.client.post("/chat/whatsappNumbers/alice", json={"numbers": [OTHER]})
     assert r.status_code == 200 and r.json()[0]["exists"] is True
     assert len(asked) == 3, "the cache could not be read: the engine answered"
+
+
+@pytest.mark.parametrize("provider", ["sqlite"])
+async def test_a_sender_not_written_is_learnt_from_the_next_message(
+    cached: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache fill is a message consumer: a write that fails is counted as the consumer's
+    failure and costs nothing else (the message is stored and announced); the sender's next
+    message writes it."""
+    from tests.unit.test_metrics import get, scrape
+
+    h = cached
+    numbers = h.app.state.messenger.numbers
+    save = numbers.save
+    calls: list[Any] = []
+
+    async def broken(*args: Any) -> Any:
+        calls.append(args)
+        raise OSError("database unreachable")
+
+    before = get(await scrape(h), "wagate_consumer_failures_total", consumer="onwhatsapp")
+    monkeypatch.setattr(numbers, "save", broken)
+    r = await h.client.post("/sim/alice/inbound", json={"from": CONTACT, "text": "one"})
+    assert r.status_code == 200, r.text
+    await until(lambda: calls)
+    await until(lambda: h.events_of("alice", "messages.upsert"))
+    failures = get(await scrape(h), "wagate_consumer_failures_total", consumer="onwhatsapp")
+    assert failures == before + 1
+    assert await rows(h) == {}
+    monkeypatch.setattr(numbers, "save", save)
+    r = await h.client.post("/sim/alice/inbound", json={"from": CONTACT, "text": "two"})
+    assert r.status_code == 200, r.text
+    await until_rows(h)
+    assert set(await rows(h)) == {CONTACT_JID}
+    r = await h.client.post("/chat/findMessages/alice", json={})
+    assert r.json()["messages"]["total"] == 2
