@@ -205,7 +205,10 @@ def main() -> int:
         port, cert, key = args.serve
         serve(int(port), cert if cert != "-" else None, key if key != "-" else None)
         return 0
-    args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    try:
+        args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    except ValueError:
+        ap.error("--concurrency takes a comma-separated list of numbers")
     if args.posts < 1 or args.runs < 1 or min(args.concurrency) < 1:
         ap.error("--posts, --runs and --concurrency must be positive")
 

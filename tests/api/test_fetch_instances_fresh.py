@@ -102,10 +102,13 @@ async def test_each_commit_moves_the_generation_twice(tmp_path: Any) -> None:
             await conn.execute(text("SELECT x FROM t"))
             await conn.rollback()
             assert commits.generation == before + 4  # a rollback commits nothing
-        async with make_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.db'}").connect() as other:
-            await other.execute(text("CREATE TABLE u (x INTEGER)"))
-            await other.commit()
-            await other.engine.dispose()
+        other_engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.db'}")
+        try:
+            async with other_engine.connect() as other:
+                await other.execute(text("CREATE TABLE u (x INTEGER)"))
+                await other.commit()
+        finally:
+            await other_engine.dispose()  # after the connection went back to its pool
         assert commits.generation == before + 4  # another engine's commits are its own
     finally:
         await engine.dispose()

@@ -183,6 +183,16 @@ def check_neonize(report: Any, workdir: Path) -> None:
     assert 0 < row["uss_mb"] <= row["pss_mb"] <= row["rss_mb"]
 
 
+def check_webhook_client(report: Any, _: Path) -> None:
+    assert report["loop"] == "uvloop" and report["posts"] == 40 and report["runs"] == 1
+    figures = report["figures"]
+    assert set(figures) == {"http c=1", "https c=1", "http c=2", "https c=2"}
+    for clients in figures.values():
+        for name in ("keepalive", "httpx2"):
+            assert clients[name]["cpu_us_per_post"] > 0 and clients[name]["posts_per_s"] > 0
+        assert clients["httpx2_cpu_ratio"] > 0
+
+
 def json_lines(stdout: str) -> Any:
     """neonize_rss prints one JSON row per measurement, then a table."""
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
@@ -216,6 +226,7 @@ PROFILES: dict[str, tuple[str, Callable[[Any, Path], None]]] = {
         "--counts 1 --shards 1 --settle 0.5 --json {workdir}/rows.json",
         check_neonize,
     ),
+    "webhook_client.py": ("--posts 40 --concurrency 1,2 --runs 1", check_webhook_client),
 }
 """Each bench's tiny profile (a few seconds) and what its figures must say."""
 
@@ -252,6 +263,7 @@ NONSENSE = [
     ("messaging.py", ["--runs", "0"], "--runs must be at least 1"),
     ("network_down.py", ["--minutes", "0"], "--instances and --minutes must be at least 1"),
     ("neonize_rss.py", ["--shards", "0"], "--counts and --shards must be at least 1"),
+    ("webhook_client.py", ["--concurrency", "0"], "must be positive"),
 ]
 
 

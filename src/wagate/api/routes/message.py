@@ -45,21 +45,24 @@ async def _parse(request: Request, model: type[M], max_bytes: int) -> tuple[M, m
     ctype = request.headers.get("content-type", "")
     try:
         if ctype.startswith("multipart/form-data"):
-            form = await request.form(max_files=1, max_fields=200)
-            fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-            upload = form.get("file")
-            body = model.model_validate(fields, strict=False)
-            if not isinstance(upload, UploadFile):
-                return body, None
-            data = await upload.read(max_bytes + 1)
-            if len(data) > max_bytes:
-                raise BadRequest(f"file is larger than the limit of {max_bytes} bytes")
-            if not data:
-                raise BadRequest("file is empty")
-            mime = (
-                upload.content_type if upload.content_type != "application/octet-stream" else None
-            )
-            return body, m.Media(data, mime or m.sniff(data), upload.filename)
+            # the form's upload is a spooled temporary file: closed when this block ends
+            async with request.form(max_files=1, max_fields=200) as form:
+                fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+                upload = form.get("file")
+                body = model.model_validate(fields, strict=False)
+                if not isinstance(upload, UploadFile):
+                    return body, None
+                data = await upload.read(max_bytes + 1)
+                if len(data) > max_bytes:
+                    raise BadRequest(f"file is larger than the limit of {max_bytes} bytes")
+                if not data:
+                    raise BadRequest("file is empty")
+                mime = (
+                    upload.content_type
+                    if upload.content_type != "application/octet-stream"
+                    else None
+                )
+                return body, m.Media(data, mime or m.sniff(data), upload.filename)
         return model.model_validate_json(await request.body()), None
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
