@@ -33,8 +33,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import loopback  # noqa: E402
-from loopback import free_port  # noqa: E402
+import loopback
+from loopback import free_port
 
 BOB = "5511987650002"
 

@@ -36,8 +36,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from wagate.messaging.convert import Converter, find_ffmpeg  # noqa: E402
-from wagate.messaging.media import Media  # noqa: E402
+from wagate.messaging.convert import Converter, find_ffmpeg
+from wagate.messaging.media import Media
 
 
 def child_cpu() -> float:

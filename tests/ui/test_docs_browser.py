@@ -9,9 +9,9 @@ from tests.conftest import API_KEY
 from tests.live import LiveServer
 
 pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.ui.browser import Page  # noqa: E402
+from tests.ui.browser import Page
 
 
 @pytest.mark.timeout(900)

@@ -10,10 +10,10 @@ from tests.conftest import API_KEY
 from tests.live import LiveServer
 
 pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.ui.browser import Page  # noqa: E402
+from tests.ui.browser import Page
 
 
 # The first test may install Chromium with apt-get (minutes); the flow itself takes ~15 s.

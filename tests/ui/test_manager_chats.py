@@ -13,9 +13,9 @@ from tests.conftest import API_KEY
 from tests.live import LiveServer
 
 pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.by import By
 
-from tests.ui.browser import Page, chrome  # noqa: E402
+from tests.ui.browser import Page, chrome
 
 ALICE, BOB = "5511900000101", "5511900000202"
 

@@ -16,7 +16,7 @@ pytest.importorskip("selenium.webdriver")
 if not available():  # pragma: no cover - the dependency is locked
     pytest.skip("neonize is not installed", allow_module_level=True)
 
-from tests.ui.browser import Page, chrome  # noqa: E402
+from tests.ui.browser import Page, chrome
 
 
 @pytest.fixture(scope="module")

@@ -289,7 +289,7 @@ class Supervisor:
 
     # --- effects --------------------------------------------------------------------------
 
-    async def _do(self, effect: lc.Effect) -> lc.Input | None:  # noqa: PLR0911
+    async def _do(self, effect: lc.Effect) -> lc.Input | None:
         match effect:
             case lc.StartSession(epoch, number):
                 return await self._start_session(epoch, number)

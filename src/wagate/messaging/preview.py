@@ -315,7 +315,7 @@ def thumbnail(data: bytes) -> bytes | None:
             out = io.BytesIO()
             small.convert("RGB").save(out, "JPEG", quality=THUMB_QUALITY, optimize=True)
             return out.getvalue()
-    except Exception:  # noqa: BLE001 - any undecodable image is only a missing thumbnail
+    except Exception:
         return None
 
 
@@ -472,7 +472,7 @@ class Previewer:
             reason = str(exc)
         except httpx2.HTTPError as exc:
             reason = f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # noqa: BLE001 - a preview never fails a send
+        except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
         _log.debug("link preview skipped", url=url, reason=reason)
         return None

@@ -416,7 +416,7 @@ async def test_sync_full_history_reaches_the_host_and_whatsmeows_device_props(
             def __init__(self, **kw: Any) -> None:
                 props.append(kw)
 
-        def NewAClient(self, *a: Any, **kw: Any) -> Any:  # noqa: N802 - neonize's name
+        def NewAClient(self, *a: Any, **kw: Any) -> Any:
             raise RuntimeError("no Go here")
 
     from wagate.engines.neonize.host import Host as RealHost

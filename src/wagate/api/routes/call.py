@@ -17,8 +17,8 @@ router = APIRouter(prefix="/call", tags=["call"])
 
 class OfferCall(Body):
     number: Annotated[StrictStr, Field(min_length=1, max_length=128)]
-    callDuration: Annotated[StrictInt, Field(ge=1, le=15)]  # noqa: N815
-    isVideo: StrictBool = False  # noqa: N815
+    callDuration: Annotated[StrictInt, Field(ge=1, le=15)]
+    isVideo: StrictBool = False
 
 
 @router.post("/offer/{instanceName}", status_code=201)

@@ -38,15 +38,15 @@ class NetworkBody(Body):
 
 
 class FaultsBody(Body):
-    logoutFails: StrictBool | None = None  # noqa: N815
-    socketAlreadyClosed: StrictBool | None = None  # noqa: N815
-    openWithoutIdentity: StrictBool | None = None  # noqa: N815
-    persistFailsOnce: StrictBool | None = None  # noqa: N815
+    logoutFails: StrictBool | None = None
+    socketAlreadyClosed: StrictBool | None = None
+    openWithoutIdentity: StrictBool | None = None
+    persistFailsOnce: StrictBool | None = None
 
 
 class ContactBody(Body):
     number: Annotated[str, Field(pattern=r"^\+?\d{6,20}$")]
-    pushName: Annotated[str, Field(max_length=100)] | None = None  # noqa: N815
+    pushName: Annotated[str, Field(max_length=100)] | None = None
 
 
 class InboundBody(Body):
@@ -56,8 +56,8 @@ class InboundBody(Body):
     text: StrictStr | None = None
     media: StrictStr | None = None
     mimetype: StrictStr | None = None
-    fileName: StrictStr | None = None  # noqa: N815
-    pushName: Annotated[str, Field(max_length=100)] | None = None  # noqa: N815
+    fileName: StrictStr | None = None
+    pushName: Annotated[str, Field(max_length=100)] | None = None
 
 
 class VoteBody(Body):
@@ -72,10 +72,10 @@ class PastMessage(Body):
 
     contact: Annotated[str, Field(pattern=r"^\+?\d{6,20}$")]
     text: Annotated[str, Field(min_length=1, max_length=4_096)]
-    fromMe: StrictBool = False  # noqa: N815
+    fromMe: StrictBool = False
     timestamp: Annotated[int, Field(ge=1, le=10**11)] | None = None
     """Seconds; now when not given."""
-    pushName: Annotated[str, Field(max_length=100)] | None = None  # noqa: N815
+    pushName: Annotated[str, Field(max_length=100)] | None = None
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{8,64}$")] | None = None
 
 

@@ -29,23 +29,23 @@ class WhatsAppNumbers(Body):
 
 class ReadKey(Body):
     id: StrictStr
-    fromMe: StrictBool  # noqa: N815
-    remoteJid: Jid  # noqa: N815
+    fromMe: StrictBool
+    remoteJid: Jid
     participant: StrictStr | None = None
 
 
 class MarkRead(Body):
-    readMessages: Annotated[list[ReadKey], Field(min_length=1, max_length=1000)]  # noqa: N815
+    readMessages: Annotated[list[ReadKey], Field(min_length=1, max_length=1000)]
 
 
 class PlayedKey(Body):
     id: Annotated[StrictStr, Field(min_length=1)]
-    fromMe: StrictBool  # noqa: N815
-    remoteJid: Jid  # noqa: N815
+    fromMe: StrictBool
+    remoteJid: Jid
 
 
 class MarkPlayed(Body):
-    playedMessages: Annotated[list[PlayedKey], Field(min_length=1, max_length=1000)]  # noqa: N815
+    playedMessages: Annotated[list[PlayedKey], Field(min_length=1, max_length=1000)]
 
 
 class PollKey(Body):
@@ -60,7 +60,7 @@ class PollVote(Body):
     """getPollVote: the poll's key id and its chat."""
 
     message: PollMessage
-    remoteJid: Jid  # noqa: N815
+    remoteJid: Jid
 
 
 class FindChannels(Body):
@@ -71,37 +71,37 @@ class FindChannels(Body):
 
 class LastMessageKey(Body):
     id: StrictStr | None = None
-    fromMe: StrictBool | None = None  # noqa: N815
-    remoteJid: Jid  # noqa: N815
+    fromMe: StrictBool | None = None
+    remoteJid: Jid
 
 
 class LastMessage(Body):
     key: LastMessageKey
-    messageTimestamp: StrictInt | StrictStr | None = None  # noqa: N815
+    messageTimestamp: StrictInt | StrictStr | None = None
 
 
 class ArchiveChat(Body):
     archive: StrictBool
-    lastMessage: LastMessage | None = None  # noqa: N815
+    lastMessage: LastMessage | None = None
     chat: Jid | None = None
 
 
 class MarkUnread(Body):
-    lastMessage: LastMessage  # noqa: N815
+    lastMessage: LastMessage
     chat: Jid | None = None
 
 
 class DeleteMessage(Body):
     id: StrictStr
-    fromMe: StrictBool  # noqa: N815
-    remoteJid: Jid  # noqa: N815
+    fromMe: StrictBool
+    remoteJid: Jid
     participant: StrictStr | None = None
 
 
 class UpdateMessageKey(Body):
     id: StrictStr
-    remoteJid: Jid  # noqa: N815
-    fromMe: StrictBool  # noqa: N815
+    remoteJid: Jid
+    fromMe: StrictBool
 
 
 class UpdateMessage(Body):
@@ -140,7 +140,7 @@ class MediaMessageRef(Body):
 
 class Base64Media(Body):
     message: MediaMessageRef
-    convertToMp4: StrictBool | None = None  # noqa: N815
+    convertToMp4: StrictBool | None = None
 
 
 class TimestampRange(Body):
@@ -150,8 +150,8 @@ class TimestampRange(Body):
 
 class MessageKeyWhere(Body):
     id: StrictStr | None = None
-    fromMe: StrictBool | None = None  # noqa: N815
-    remoteJid: StrictStr | None = None  # noqa: N815
+    fromMe: StrictBool | None = None
+    remoteJid: StrictStr | None = None
     participants: StrictStr | None = None
     participant: StrictStr | None = None
 
@@ -159,9 +159,9 @@ class MessageKeyWhere(Body):
 class MessageWhere(Body):
     id: StrictStr | None = None
     source: StrictStr | None = None
-    messageType: StrictStr | None = None  # noqa: N815
+    messageType: StrictStr | None = None
     key: MessageKeyWhere | None = None
-    messageTimestamp: TimestampRange | None = None  # noqa: N815
+    messageTimestamp: TimestampRange | None = None
 
 
 class FindMessages(Body):
@@ -171,7 +171,7 @@ class FindMessages(Body):
 
 
 class StatusWhere(Body):
-    remoteJid: StrictStr | None = None  # noqa: N815
+    remoteJid: StrictStr | None = None
     id: StrictStr | None = None
 
 
@@ -183,8 +183,8 @@ class FindStatus(Body):
 
 class ContactWhere(Body):
     id: StrictStr | None = None
-    remoteJid: StrictStr | None = None  # noqa: N815
-    pushName: StrictStr | None = None  # noqa: N815
+    remoteJid: StrictStr | None = None
+    pushName: StrictStr | None = None
 
 
 class FindContacts(Body):
@@ -194,8 +194,8 @@ class FindContacts(Body):
 
 
 class ChatWhere(Body):
-    remoteJid: StrictStr | None = None  # noqa: N815
-    messageTimestamp: TimestampRange | None = None  # noqa: N815
+    remoteJid: StrictStr | None = None
+    messageTimestamp: TimestampRange | None = None
 
 
 class FindChats(Body):

@@ -13,7 +13,7 @@ class WebhookFields(Body):
     enabled: StrictBool
     url: StrictStr
     headers: dict[str, Any] | None = None
-    byEvents: StrictBool | None = None  # noqa: N815
+    byEvents: StrictBool | None = None
     base64: StrictBool | None = None
     events: list[StrictStr] | None = None
     secret: StrictStr | None = None
@@ -53,5 +53,5 @@ class ProxyBody(Body):
 class RedeliverBody(Body):
     since: StrictStr | None = None
     """ISO 8601 time: every event of the instance created at or after it."""
-    fromId: StrictStr | None = None  # noqa: N815
+    fromId: StrictStr | None = None
     """An event id: that event and every later one."""

@@ -16,7 +16,7 @@ class CreateGroup(Body):
     subject: Annotated[StrictStr, Field(min_length=1, max_length=100)]
     participants: Participants
     description: Annotated[StrictStr, Field(max_length=2048)] | None = None
-    promoteParticipants: StrictBool | None = None  # noqa: N815
+    promoteParticipants: StrictBool | None = None
 
 
 class Subject(Body):
@@ -32,7 +32,7 @@ class Picture(Body):
 
 
 class SendInvite(Body):
-    groupJid: StrictStr  # noqa: N815
+    groupJid: StrictStr
     description: StrictStr
     numbers: Annotated[list[Participant], Field(min_length=1, max_length=256)]
 
@@ -56,5 +56,5 @@ class Ephemeral(Body):
 
 class HandleLabel(Body):
     number: Annotated[StrictStr, Field(min_length=1, max_length=128)]
-    labelId: Annotated[StrictStr, Field(min_length=1, max_length=64)]  # noqa: N815
+    labelId: Annotated[StrictStr, Field(min_length=1, max_length=64)]
     action: Literal["add", "remove"]

@@ -62,7 +62,7 @@ class WebhookConfig(Body):
 
     url: StrictStr
     enabled: StrictBool | None = None
-    byEvents: StrictBool | None = None  # noqa: N815
+    byEvents: StrictBool | None = None
     base64: StrictBool | None = None
     headers: dict[str, Any] | None = None
     events: list[StrictStr]
@@ -74,31 +74,31 @@ class TransportConfig(Body):
 
 
 class CreateInstance(Body):
-    instanceName: StrictStr | None = None  # noqa: N815
+    instanceName: StrictStr | None = None
     integration: StrictStr | None = None
     token: StrictStr | None = None
     number: Annotated[str, Field(pattern=NUMBER_PATTERN, max_length=100)] | None = None
-    businessId: Annotated[str, Field(max_length=100)] | None = None  # noqa: N815
+    businessId: Annotated[str, Field(max_length=100)] | None = None
     qrcode: StrictBool | None = None
-    rejectCall: StrictBool | None = None  # noqa: N815
-    msgCall: Text | None = None  # noqa: N815
-    groupsIgnore: StrictBool | None = None  # noqa: N815
-    alwaysOnline: StrictBool | None = None  # noqa: N815
-    readMessages: StrictBool | None = None  # noqa: N815
-    readStatus: StrictBool | None = None  # noqa: N815
-    syncFullHistory: StrictBool | None = None  # noqa: N815
-    wavoipToken: Text | None = None  # noqa: N815
+    rejectCall: StrictBool | None = None
+    msgCall: Text | None = None
+    groupsIgnore: StrictBool | None = None
+    alwaysOnline: StrictBool | None = None
+    readMessages: StrictBool | None = None
+    readStatus: StrictBool | None = None
+    syncFullHistory: StrictBool | None = None
+    wavoipToken: Text | None = None
     webhook: WebhookConfig | None = None
     websocket: TransportConfig | None = None
     rabbitmq: TransportConfig | None = None
     nats: TransportConfig | None = None
     sqs: TransportConfig | None = None
-    proxyHost: Text | None = None  # noqa: N815
-    proxyPort: Text | None = None  # noqa: N815
-    proxyProtocol: Text | None = None  # noqa: N815
-    chatwootAccountId: Text | None = None  # noqa: N815
-    chatwootToken: Text | None = None  # noqa: N815
-    chatwootUrl: Text | None = None  # noqa: N815
+    proxyHost: Text | None = None
+    proxyPort: Text | None = None
+    proxyProtocol: Text | None = None
+    chatwootAccountId: Text | None = None
+    chatwootToken: Text | None = None
+    chatwootUrl: Text | None = None
 
     @property
     def wants_proxy(self) -> bool:
@@ -116,11 +116,11 @@ class SetPresence(Body):
 
 
 class SettingsBody(Body):
-    rejectCall: StrictBool  # noqa: N815
-    groupsIgnore: StrictBool  # noqa: N815
-    alwaysOnline: StrictBool  # noqa: N815
-    readMessages: StrictBool  # noqa: N815
-    readStatus: StrictBool  # noqa: N815
-    syncFullHistory: StrictBool  # noqa: N815
-    msgCall: Text | None = None  # noqa: N815
-    wavoipToken: Text | None = None  # noqa: N815
+    rejectCall: StrictBool
+    groupsIgnore: StrictBool
+    alwaysOnline: StrictBool
+    readMessages: StrictBool
+    readStatus: StrictBool
+    syncFullHistory: StrictBool
+    msgCall: Text | None = None
+    wavoipToken: Text | None = None

@@ -14,8 +14,8 @@ Delay = Annotated[StrictInt, Field(ge=0, le=MAX_DELAY_MS)]
 
 class QuotedKey(Body):
     id: StrictStr
-    remoteJid: StrictStr | None = None  # noqa: N815
-    fromMe: StrictBool | None = None  # noqa: N815
+    remoteJid: StrictStr | None = None
+    fromMe: StrictBool | None = None
     participant: StrictStr | None = None
 
 
@@ -28,8 +28,8 @@ class Common(Body):
     number: Annotated[StrictStr, Field(max_length=128)]
     delay: Delay | None = None
     quoted: Quoted | None = None
-    linkPreview: StrictBool | None = None  # noqa: N815
-    mentionsEveryOne: StrictBool | None = None  # noqa: N815
+    linkPreview: StrictBool | None = None
+    mentionsEveryOne: StrictBool | None = None
     mentioned: (
         Annotated[list[Annotated[StrictStr, Field(max_length=64)]], Field(max_length=1024)] | None
     ) = None
@@ -51,7 +51,7 @@ class SendMedia(Common):
     mediatype: Literal["image", "document", "video", "audio"]
     mimetype: StrictStr | None = None
     caption: StrictStr | None = None
-    fileName: StrictStr | None = None  # noqa: N815
+    fileName: StrictStr | None = None
     media: StrictStr | None = None
 
 
@@ -66,7 +66,7 @@ class SendAudio(Common):
 
 class SendSticker(Common):
     sticker: StrictStr | None = None
-    notConvertSticker: StrictBool | None = None  # noqa: N815
+    notConvertSticker: StrictBool | None = None
 
 
 class SendLocation(Common):
@@ -77,8 +77,8 @@ class SendLocation(Common):
 
 
 class ContactCard(Body):
-    fullName: StrictStr  # noqa: N815
-    phoneNumber: Annotated[StrictStr, Field(min_length=10, max_length=32)]  # noqa: N815
+    fullName: StrictStr
+    phoneNumber: Annotated[StrictStr, Field(min_length=10, max_length=32)]
     wuid: Annotated[StrictStr, Field(pattern=r"^\d{10,}$")] | None = None
     organization: StrictStr | None = None
     email: StrictStr | None = None
@@ -91,8 +91,8 @@ class SendContact(Common):
 
 class ReactionKey(Body):
     id: StrictStr
-    remoteJid: StrictStr  # noqa: N815
-    fromMe: StrictBool  # noqa: N815
+    remoteJid: StrictStr
+    fromMe: StrictBool
     participant: StrictStr | None = None
 
 
@@ -103,7 +103,7 @@ class SendReaction(Body):
 
 class SendPoll(Common):
     name: StrictStr
-    selectableCount: Annotated[StrictInt, Field(ge=0, le=10)]  # noqa: N815
+    selectableCount: Annotated[StrictInt, Field(ge=0, le=10)]
     values: Annotated[list[StrictStr], Field(min_length=2, max_length=10)]
 
     @field_validator("values")
@@ -116,7 +116,7 @@ class SendPoll(Common):
 
 class ListRow(Body):
     title: StrictStr
-    rowId: StrictStr  # noqa: N815
+    rowId: StrictStr
     description: StrictStr | None = None
 
 
@@ -128,21 +128,21 @@ class ListSection(Body):
 class SendList(Common):
     title: StrictStr
     description: StrictStr | None = None
-    footerText: StrictStr  # noqa: N815
-    buttonText: StrictStr  # noqa: N815
+    footerText: StrictStr
+    buttonText: StrictStr
     sections: Annotated[list[ListSection], Field(min_length=1)]
 
 
 class Button(Body):
     type: Literal["reply", "copy", "url", "call", "pix"]
-    displayText: StrictStr | None = None  # noqa: N815
+    displayText: StrictStr | None = None
     id: StrictStr | None = None
     url: StrictStr | None = None
-    phoneNumber: StrictStr | None = None  # noqa: N815
-    copyCode: StrictStr | None = None  # noqa: N815
+    phoneNumber: StrictStr | None = None
+    copyCode: StrictStr | None = None
     currency: StrictStr | None = None
     name: StrictStr | None = None
-    keyType: Literal["phone", "email", "cpf", "cnpj", "random"] | None = None  # noqa: N815
+    keyType: Literal["phone", "email", "cpf", "cnpj", "random"] | None = None
     key: StrictStr | None = None
 
 
@@ -150,7 +150,7 @@ class SendButtons(Common):
     title: StrictStr | None = None
     description: StrictStr | None = None
     footer: StrictStr | None = None
-    thumbnailUrl: StrictStr | None = None  # noqa: N815
+    thumbnailUrl: StrictStr | None = None
     buttons: Annotated[list[Button], Field(min_length=1, max_length=10)]
 
 
@@ -158,7 +158,7 @@ class CarouselCard(Body):
     title: StrictStr | None = None
     body: Annotated[StrictStr, Field(min_length=1)]
     footer: StrictStr | None = None
-    imageUrl: StrictStr | None = None  # noqa: N815
+    imageUrl: StrictStr | None = None
     buttons: Annotated[list[Button], Field(min_length=1, max_length=3)]
 
 
@@ -171,7 +171,7 @@ class SendStatus(Body):
     type: Literal["text", "image", "video", "audio"]
     content: StrictStr
     caption: StrictStr | None = None
-    backgroundColor: StrictStr | None = None  # noqa: N815
+    backgroundColor: StrictStr | None = None
     font: Annotated[StrictInt, Field(ge=0, le=5)] | None = None
-    statusJidList: list[StrictStr] | None = None  # noqa: N815
-    allContacts: StrictBool | None = None  # noqa: N815
+    statusJidList: list[StrictStr] | None = None
+    allContacts: StrictBool | None = None

@@ -314,7 +314,7 @@ class Host:
             except Exception as exc:
                 _log.error("event %s of %s failed: %r", kind, slot.sid, exc)
 
-    async def _handle(self, slot: Slot, kind: str, ev: Any) -> None:  # noqa: PLR0912
+    async def _handle(self, slot: Slot, kind: str, ev: Any) -> None:
         match kind:
             case "qr":
                 slot.qr_count += 1

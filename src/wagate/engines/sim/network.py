@@ -41,13 +41,13 @@ PRIVACY_DEFAULTS = {
 class Faults:
     """Faults of the founding bug report, injected per instance."""
 
-    logoutFails: bool = False  # noqa: N815 - the /sim API's names
+    logoutFails: bool = False
     """The remote logout request fails."""
-    socketAlreadyClosed: bool = False  # noqa: N815
+    socketAlreadyClosed: bool = False
     """The socket died silently: remote logout and stop raise 'connection closed'."""
-    openWithoutIdentity: bool = False  # noqa: N815
+    openWithoutIdentity: bool = False
     """Open arrives before the account is known (the identity follows shortly)."""
-    persistFailsOnce: bool = False  # noqa: N815
+    persistFailsOnce: bool = False
     """The next state write to the database fails once."""
 
 
