@@ -50,9 +50,16 @@ class Registered:
     token: str | None = None
     """The token itself, kept only with AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES=true (for the
     events' `apikey`); None otherwise, or when it cannot be recovered."""
+    reseal: Callable[[str], None] | None = None
+    """Told the token the first time it matches, when no sealed copy of it can be opened
+    (an instance created before tokens were kept sealed, or sealed under another key)."""
 
     def token_matches(self, token: str) -> bool:
-        return hmac.compare_digest(self.token_hash, hash_token(token))
+        matches = hmac.compare_digest(self.token_hash, hash_token(token))
+        if matches and self.reseal is not None:
+            reseal, self.reseal = self.reseal, None
+            reseal(token)
+        return matches
 
 
 class _StatusPort:
@@ -399,12 +406,19 @@ class Gateway:
             if self.sim is not None:
                 self.sim.reset_instance(row.name)
             sup = self._supervisor(row.id, row.name, initial, row.profile_name)
-            token = self.tokens.open(row.token_sealed) if expose else None
-            if expose and token is None:
-                unrecoverable += 1
+            token = self.tokens.open(row.token_sealed)
             reg = Registered(
-                row.id, row.name, row.integration, row.token_hash, row.number, sup, token
+                row.id,
+                row.name,
+                row.integration,
+                row.token_hash,
+                row.number,
+                sup,
+                token if expose else None,
             )
+            if token is None:
+                unrecoverable += 1
+                reg.reseal = lambda known, reg=reg: self._reseal(reg, known)
             self._register(reg)
             has_creds = row.id in with_creds
             if self.settings.del_temp_instances and not has_creds and not row.owner_jid:
@@ -421,10 +435,17 @@ class Gateway:
         _log.info("instances restored", total=len(rows), reconnecting=restoring)
         if unrecoverable:
             _log.warning(
-                "some instance tokens cannot be shown: created before tokens were kept sealed, "
-                "or sealed under another WAGATE_TOKEN_KEY / API key",
+                "some instance tokens cannot be shown until they are next used: created before "
+                "tokens were kept sealed, or sealed under another WAGATE_TOKEN_KEY / API key",
                 instances=unrecoverable,
             )
+
+    def _reseal(self, reg: Registered, token: str) -> None:
+        """A token that could not be shown was just used: keep it sealed under today's key."""
+        if self.settings.expose_in_fetch:
+            reg.token = token
+        sealed = self.tokens.seal(token)
+        spawn(self.store.seal_token(reg.id, sealed), name=f"reseal:{reg.name}")
 
     async def shutdown(self) -> None:
         for task in self._expiry.values():

@@ -4,6 +4,7 @@ the names refused at start-up (CACHE_REDIS_ENABLED, NATS_EXCHANGE_NAME)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,9 @@ async def test_exposed_tokens_are_shown_and_survive_a_restart(tmp_path: Path) ->
         await stop_harness(h, ctx)
 
 
-async def test_tokens_sealed_under_another_key_or_never_sealed_show_null(tmp_path: Path) -> None:
+async def test_tokens_sealed_under_another_key_or_never_sealed_show_null_until_used(
+    tmp_path: Path,
+) -> None:
     h, ctx = await _started(tmp_path, expose_in_fetch=True, token_key="first-token-key-0123456789")
     try:
         token = (await h.create("rotated"))["hash"]
@@ -103,6 +106,23 @@ async def test_tokens_sealed_under_another_key_or_never_sealed_show_null(tmp_pat
             assert r.status_code == 200, name
         made = (await h.create("fresh"))["hash"]
         assert {r["name"]: r["token"] for r in await _rows(h)}["fresh"] == made
+        # a token that was used is known again: it is sealed under today's key
+        for _ in range(100):
+            shown = {r["name"]: r["token"] for r in await _rows(h)}
+            if shown["rotated"] and shown["legacy"]:
+                break
+            await asyncio.sleep(0.02)
+        assert (shown["rotated"], shown["legacy"]) == (token, old)
+        before = {r["name"]: r["updatedAt"] for r in await _rows(h)}
+    finally:
+        await stop_harness(h, ctx)
+    h, ctx = await _started(
+        tmp_path, expose_in_fetch=True, token_key="second-token-key-0123456789"
+    )
+    try:
+        rows = {r["name"]: r for r in await _rows(h)}
+        assert (rows["rotated"]["token"], rows["legacy"]["token"]) == (token, old)
+        assert {n: r["updatedAt"] for n, r in rows.items()} == before, "not a change of theirs"
     finally:
         await stop_harness(h, ctx)
 
@@ -185,6 +205,12 @@ async def test_cors_answers_only_the_origins_named(tmp_path: Path) -> None:
             "/instance/fetchInstances", headers={"Origin": "https://evil.example"}
         )
         assert "access-control-allow-origin" not in r.headers
+        await h.create("cors")  # connectionState's 200 is answered ahead of the router
+        r = await h.client.get(
+            "/instance/connectionState/cors", headers={"Origin": "https://app.example"}
+        )
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == "https://app.example"
         r = await h.client.get(
             "/instance/connectionState/none", headers={"Origin": "https://app.example"}
         )

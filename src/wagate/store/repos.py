@@ -214,6 +214,15 @@ class Store:
             for row in rows
         ]
 
+    async def seal_token(self, instance_id: str, sealed: str) -> None:
+        """Keep the instance's token sealed (store/tokens.py), replacing any older copy."""
+        async with self._sessions.begin() as s:
+            await s.execute(
+                update(Instance)
+                .where(Instance.id == instance_id)
+                .values(token_sealed=sealed, updated_at=Instance.updated_at)
+            )
+
     async def save_status(self, instance_id: str, snap: StatusSnapshot) -> None:
         async with self._sessions.begin() as s:
             await self.status_write(instance_id, snap)(s)

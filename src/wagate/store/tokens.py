@@ -4,9 +4,10 @@ Authentication compares SHA-256 digests (`repos.hash_token`); the sealed copy ex
 that fetchInstances can show the token when AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES=true, and
 event envelopes can carry it as `apikey`. The key is derived (HKDF-SHA256) from
 WAGATE_TOKEN_KEY, or from the global API key when that is not set: an operator who changes
-the key they were derived from can no longer read the tokens sealed before (they are shown as
-null, and authentication by token goes on working). Tokens created before wagate kept them
-sealed were stored as digests only and cannot be shown at all.
+the key they were derived from can no longer read the tokens sealed before, and tokens created
+before wagate kept them sealed were stored as digests only: such a token is shown as null
+(authentication by token goes on working) until it is next used, when the gateway seals it
+again under the current key.
 """
 
 from __future__ import annotations
