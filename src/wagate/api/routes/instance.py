@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from wagate.api.explain import CHECK_NETWORK, lifecycle_view
 from wagate.api.json import JSONResponse
 from wagate.api.schemas.instance import INTEGRATIONS, CreateInstance, SetPresence
 from wagate.domain.errors import BadRequest, NotFound, Unauthorized
+from wagate.domain.names import name_problem
 from wagate.events.catalogue import SUBSCRIBABLE, unknown_events
 from wagate.gateway import Gateway, Registered
 from wagate.store.repos import (
@@ -33,7 +33,6 @@ from wagate.store.repos import (
 from wagate.store.tokens import TokenBox
 
 router = APIRouter(prefix="/instance", tags=["instance"])
-NAME_RULE = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,100}$")
 
 
 def _state_body(reg: Registered) -> dict[str, Any]:
@@ -64,11 +63,8 @@ async def create(
         raise BadRequest('The "instanceName" is required')
     if name == "" or not name.strip():
         raise BadRequest(['The "instanceName" cannot be empty'])
-    if not NAME_RULE.match(name):
-        raise BadRequest(
-            'The "instanceName" may not contain "/", "\\" or control characters '
-            "and is at most 100 characters"
-        )
+    if (problem := name_problem(name)) is not None:
+        raise BadRequest(problem)
     if body.integration not in INTEGRATIONS:
         raise BadRequest("Invalid integration")
     if body.integration == "WHATSAPP-BUSINESS" and not body.token:
