@@ -15,6 +15,7 @@ from wagate.api.deps import InstanceDep
 from wagate.api.json import JSONResponse
 from wagate.api.routes.message import MessengerDep
 from wagate.api.schemas import chat as s
+from wagate.api.times import epoch_seconds
 from wagate.domain.errors import BadRequest, NotFound
 from wagate.domain.ids import bare_jid
 from wagate.engines.messaging import MessageKey, poll_option_hash
@@ -36,24 +37,6 @@ MEDIA_TYPES = {
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds") + "Z" if value is not None else None
-
-
-def _seconds(value: str | int | None, field: str) -> int | None:
-    """A `where` date: an ISO 8601 string, or a number (milliseconds, as JavaScript's Date;
-    values small enough to be seconds are taken as seconds)."""
-    if value is None:
-        return None
-    if isinstance(value, int):
-        return value // 1000 if value > 100_000_000_000 else value
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest(f"{field} is not a date (ISO 8601 or a number)") from None
-    if when.tzinfo is None:
-        from datetime import UTC
-
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp())
 
 
 @router.post("/whatsappNumbers/{instanceName}")
@@ -147,6 +130,7 @@ def _chat_of(ms: Any, chat: str | None, last: s.LastMessage | None) -> str:
     if chat:
         return str(ms.jid(chat, "chat"))
     if last is not None:
+        epoch_seconds(last.messageTimestamp, "lastMessage.messageTimestamp")  # checked only
         return str(ms.jid(last.key.remoteJid, "lastMessage.key.remoteJid"))
     raise BadRequest("lastMessage or chat is required")
 
@@ -262,8 +246,8 @@ async def find_messages(
         from_me=key.fromMe,
         remote_jid=key.remoteJid,
         participant=key.participants or key.participant,
-        since=_seconds(ts.gte, "where.messageTimestamp.gte"),
-        until=_seconds(ts.lte, "where.messageTimestamp.lte"),
+        since=epoch_seconds(ts.gte, "where.messageTimestamp.gte"),
+        until=epoch_seconds(ts.lte, "where.messageTimestamp.lte"),
     )
     page, per_page = body.page or 1, body.offset or 50
     total, rows, statuses = await ms.store.find_messages(reg.id, f, page, per_page)
@@ -342,8 +326,8 @@ async def find_chats(reg: InstanceDep, ms: MessengerDep, body: s.FindChats | Non
     rows = await ms.store.find_chats(
         reg.id,
         remote_jid=where.remoteJid,
-        since=_seconds(ts.gte, "where.messageTimestamp.gte"),
-        until=_seconds(ts.lte, "where.messageTimestamp.lte"),
+        since=epoch_seconds(ts.gte, "where.messageTimestamp.gte"),
+        until=epoch_seconds(ts.lte, "where.messageTimestamp.lte"),
         skip=body.skip or 0,
         take=body.take,
     )

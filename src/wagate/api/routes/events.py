@@ -3,7 +3,7 @@ inspection and replay (/events/deliveries, /events/redeliver)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -19,6 +19,7 @@ from wagate.api.schemas.events import (
     WebhookBody,
     WebsocketBody,
 )
+from wagate.api.times import lower_bound
 from wagate.domain.errors import BadRequest
 from wagate.events.catalogue import SUBSCRIBABLE
 from wagate.events.runtime import Events
@@ -213,22 +214,12 @@ async def deliveries(
     return [delivery_view(r) for r in rows]
 
 
-def _parse_time(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest([f'since "{text}" is not an ISO 8601 time']) from None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
 @router.post("/events/redeliver/{instanceName}")
 async def redeliver(request: Request, reg: InstanceDep, body: RedeliverBody) -> dict[str, Any]:
     """Deliver the instance's events again, from a time or an event id on (still kept ones)."""
     if body.since is None and body.fromId is None:
         raise BadRequest(['give "since" (an ISO 8601 time) or "fromId" (an event id)'])
-    since = _parse_time(body.since) if body.since is not None else None
+    since = lower_bound(body.since, "since") if body.since is not None else None
     if body.fromId is not None and len(body.fromId) != 26:
         raise BadRequest([f'fromId "{body.fromId}" is not an event id'])
     ev = _events(request)
