@@ -30,6 +30,7 @@ from wagate.engines.base import Engine
 from wagate.engines.messaging import messaging_of
 from wagate.engines.sim import SimNetwork
 from wagate.events.bus import EventBus
+from wagate.events.connection import ConnectionEvents
 from wagate.messaging.pipeline import Pipeline
 from wagate.store.repos import Credentials, NameTaken, NewInstance, Store, hash_token
 from wagate.store.tokens import TokenBox
@@ -171,8 +172,8 @@ class Gateway:
         self.timing = Timing(
             engine_call=settings.engine_timeout,
             stable_after=settings.stable_after,
-            qr_color=settings.qrcode_color,
         )
+        self._announcer = ConnectionEvents(bus, qr_color=settings.qrcode_color)
         self._status = _StatusPort(self)
         self.names = NameLocks()
         self.tokens = TokenBox(settings.token_key or api_key)
@@ -207,7 +208,7 @@ class Gateway:
             engine=self.engine,
             creds=self.credentials,
             store=self._status,
-            announcer=self.bus,
+            announcer=self._announcer,
             clock=self.clock,
             policy=self.policy,
             backoff=self.backoff,
@@ -366,19 +367,19 @@ class Gateway:
         async with self.names.hold(name):
             reg = self.get(name, expected)
             decision = await reg.supervisor.submit(lc.Restart())
-        if decision.reply == "not_connected":
+        if decision.reply is lc.Reply.NOT_CONNECTED:
             raise BadRequest(f'The "{name}" instance is not connected')
         return reg
 
-    async def logout(self, name: str, expected: Registered | None = None) -> str:
-        """Returns 'logged_out' or 'already_closed'. Completes its work before returning."""
+    async def logout(self, name: str, expected: Registered | None = None) -> lc.Reply:
+        """Returns LOGGED_OUT or ALREADY_CLOSED. Completes its work before returning."""
         async with self.names.hold(name):
             decision = await self.get(name, expected).supervisor.submit(lc.Logout())
         return decision.reply
 
     async def set_presence(self, name: str, presence: str) -> None:
         reg = self.get(name)
-        session = reg.supervisor._session
+        session = reg.supervisor.live_session()
         if reg.supervisor.external_state != "open" or session is None:
             raise BadRequest(f'The "{name}" instance is not connected')
         try:

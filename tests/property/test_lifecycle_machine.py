@@ -41,6 +41,7 @@ from wagate.engines.base import (
     SessionSpec,
 )
 from wagate.engines.sim import SimEngine, SimNetwork, SimSession
+from wagate.events.connection import ConnectionEvents
 from wagate.observability.logging import configure as configure_logging
 
 NAME = "m"
@@ -290,7 +291,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             engine=self.engine,
             creds=self.status,
             store=self.status,
-            announcer=self.announcer,  # type: ignore[arg-type]
+            announcer=ConnectionEvents(self.announcer),
             clock=self.clock,
             policy=POLICY,
             backoff=BACKOFF,
@@ -569,12 +570,13 @@ class LifecycleMachine(RuleBasedStateMachine):
             live = [s for s in w.sessions.get(iid, []) if s._alive]
             self._check(len(live) <= 1, f"inv3: {len(live)} live sessions")
             self._check(
-                (inst.state in lc.LIVE) == (sup._session is not None),
-                f"inv3: state {inst.state} but session {sup._session}",
+                (inst.state in lc.LIVE) == (sup.live_session() is not None),
+                f"inv3: state {inst.state} but session {sup.live_session()}",
             )
-            if sup._session is not None:
-                self._check(sup._session.epoch == inst.epoch, "inv3: session of an old epoch")
-                self._check(live == [sup._session], "inv3: the live session is not ours")
+            session = sup.live_session()
+            if session is not None:
+                self._check(session.epoch == inst.epoch, "inv3: session of an old epoch")
+                self._check(live == [session], "inv3: the live session is not ours")
             else:
                 self._check(not live, "inv3: a session lives on without the supervisor")
             # 4. Backoff: reconnecting means exactly one timer, due within the cap.

@@ -179,16 +179,19 @@ class ShowCode:
 
 
 @dataclass(frozen=True, slots=True)
-class Persist:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
 class Announce:
-    """Emit connection.update with `state` ('open' | 'connecting' | 'close' | 'refused')."""
+    """A connection.update with `state` ('open' | 'connecting' | 'close' | 'refused')."""
 
     state: str
     reason: int
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Write the status, and the events of `announce` with it in one transaction; then they
+    go out. A state change is announced only through the write that persists it."""
+
+    announce: tuple[Announce, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +226,6 @@ Effect = (
     | SaveCredentials
     | ShowCode
     | Persist
-    | Announce
     | ScheduleReconnect
     | ScheduleStable
     | CancelTimers
@@ -256,11 +258,40 @@ class Instance:
     number: str | None = None
 
 
+class Reply(StrEnum):
+    """What a decision answers the intent that caused it."""
+
+    OK = "ok"
+    """An engine event or timer was handled."""
+    IGNORED = "ignored"
+    """The input was stale or meant nothing in this state (`Decision.dropped`)."""
+    STARTED = "started"
+    """Connect: a session is starting."""
+    ALREADY = "already"
+    """Connect: a session is up or coming already; nothing changed."""
+    RESTARTED = "restarted"
+    """Restart: a new session is starting."""
+    NOT_CONNECTED = "not_connected"
+    """Restart: nothing to restart (closed, and no credentials)."""
+    LOGGED_OUT = "logged_out"
+    """Logout: the instance was up and is now logged out."""
+    ALREADY_CLOSED = "already_closed"
+    """Logout: the instance was closed already (its credentials, if any, are purged)."""
+    DELETED = "deleted"
+    """Delete: the instance is gone (also the answer to anything sent after)."""
+    RESTORING = "restoring"
+    """Boot: the instance reconnects (after its stagger)."""
+    RECONCILED = "reconciled"
+    """Boot: the store said up, but without credentials the instance is closed."""
+    IDLE = "idle"
+    """Boot: the instance was closed and stays so."""
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     instance: Instance
     effects: tuple[Effect, ...] = ()
-    reply: str = "ok"
+    reply: Reply = Reply.OK
     dropped: bool = False
     """True when the input was stale or meaningless in this state and changed nothing."""
 
@@ -295,27 +326,29 @@ def decide(inst: Instance, event: Input, policy: Policy = Policy()) -> Decision:
     """The next instance and the effects that get there. Total: every (state, input) pair."""
     if inst.state not in ACCEPTS[type(event)] or _stale(inst, event):
         return Decision(
-            inst, reply="deleted" if inst.state is State.DELETED else "ignored", dropped=True
+            inst,
+            reply=Reply.DELETED if inst.state is State.DELETED else Reply.IGNORED,
+            dropped=True,
         )
     match event:
         case Connect(number):
             if inst.state in UP:  # one session at most: answer with the current state
-                return Decision(inst, reply="already")
-            return _finish(inst, _start(inst, number, fresh=True), reply="started")
+                return Decision(inst, reply=Reply.ALREADY)
+            return _finish(inst, _start(inst, number, fresh=True), reply=Reply.STARTED)
         case Restart():
             if inst.state in UP:
                 new, fx = _teardown(inst)
                 started, fx2 = _start(new, inst.number, fresh=True)
-                return _finish(inst, (started, fx + fx2), reply="restarted")
+                return _finish(inst, (started, fx + fx2), reply=Reply.RESTARTED)
             if inst.has_credentials:
-                return _finish(inst, _start(inst, inst.number, fresh=True), reply="restarted")
-            return Decision(inst, reply="not_connected")
+                return _finish(inst, _start(inst, inst.number, fresh=True), reply=Reply.RESTARTED)
+            return Decision(inst, reply=Reply.NOT_CONNECTED)
         case Logout():
             new, fx = _teardown(inst, remote=True)
             if inst.state not in UP and not inst.has_credentials:
-                return Decision(inst, fx, reply="already_closed")
+                return Decision(inst, fx, reply=Reply.ALREADY_CLOSED)
             gone = _logged_out(new, "logged out")
-            reply = "logged_out" if inst.state in UP else "already_closed"
+            reply = Reply.LOGGED_OUT if inst.state in UP else Reply.ALREADY_CLOSED
             return _finish(inst, (gone, (*fx, PurgeCredentials())), reply=reply)
         case Delete():
             new, fx = _teardown(inst, remote=True)
@@ -323,7 +356,7 @@ def decide(inst: Instance, event: Input, policy: Policy = Policy()) -> Decision:
                 new = _logged_out(new, "deleted")
                 fx = _finish(inst, (new, fx)).effects
             dead = replace(new, state=State.DELETED, has_credentials=False, jid=None)
-            return Decision(dead, (*fx, PurgeCredentials(), Forget()), reply="deleted")
+            return Decision(dead, (*fx, PurgeCredentials(), Forget()), reply=Reply.DELETED)
         case Boot(_, has_creds):
             return _boot(replace(inst, has_credentials=has_creds), event)
         case ReconnectDue():
@@ -342,16 +375,16 @@ def _boot(inst: Instance, boot: Boot) -> Decision:
             fx: tuple[Effect, ...] = (ScheduleReconnect(inst.epoch, 0, after=boot.stagger),)
         else:
             new, fx = _start(inst, None, fresh=True)
-        reply = "restoring"
+        reply = Reply.RESTORING
     elif boot.persisted != "close":
         closed = CloseCode.CONNECTION_CLOSED
         new, fx = replace(inst, reason=closed, detail="not restored: no credentials"), ()
-        reply = "reconciled"
+        reply = Reply.RECONCILED
     else:
-        return Decision(inst, reply="idle")
+        return Decision(inst, reply=Reply.IDLE)
     changed = boot.persisted != EXTERNAL[new.state]
     announce = (Announce(EXTERNAL[new.state], new.reason),) if changed else ()
-    return Decision(new, (Persist(), *announce, *fx), reply=reply)
+    return Decision(new, (Persist(announce), *fx), reply=reply)
 
 
 def _stale(inst: Instance, event: Input) -> bool:
@@ -374,8 +407,8 @@ def _on_engine(inst: Instance, event: Input, policy: Policy) -> Decision:
                     cause=Cause.QR_LIMIT,
                     detail="QR code limit reached",
                 )
-                persist, close = _finish(inst, (new, fx)).effects[-2:]
-                return Decision(new, (*fx, persist, Announce("refused", new.reason), close))
+                refused = Persist((Announce("refused", new.reason), Announce("close", new.reason)))
+                return Decision(new, (*fx, refused))
             new = replace(inst, state=State.AWAITING_PAIRING, qr_count=inst.qr_count + 1)
             return _finish(inst, (new, (ShowCode(qr=code),)))
         case PairCode(_, code):
@@ -385,7 +418,7 @@ def _on_engine(inst: Instance, event: Input, policy: Policy) -> Decision:
             return Decision(replace(inst, has_credentials=True), (SaveCredentials(dict(creds)),))
         case Opened(epoch, None):
             if inst.state is State.AWAITING_IDENTITY:
-                return Decision(inst, reply="ignored", dropped=True)
+                return Decision(inst, reply=Reply.IGNORED, dropped=True)
             return _finish(inst, (replace(inst, state=State.AWAITING_IDENTITY), ()))
         case Opened(epoch, jid):
             new = replace(
@@ -479,16 +512,16 @@ def _teardown(inst: Instance, *, remote: bool = False) -> tuple[Instance, tuple[
 
 
 def _finish(
-    old: Instance, change: tuple[Instance, tuple[Effect, ...]], reply: str = "ok"
+    old: Instance, change: tuple[Instance, tuple[Effect, ...]], reply: Reply = Reply.OK
 ) -> Decision:
-    """Persist before announcing; announce once per change of the external state."""
+    """Persist what changed, announcing once per change of the external state (with the
+    write: a change of the external state is always a change of what is persisted)."""
     new, fx = change
-    out = list(fx)
-    if _persisted(old) != _persisted(new):
-        out.append(Persist())
-    if EXTERNAL[old.state] != EXTERNAL[new.state]:
-        out.append(Announce(EXTERNAL[new.state], new.reason))
-    return Decision(new, tuple(out), reply=reply)
+    if _persisted(old) == _persisted(new):
+        return Decision(new, fx, reply=reply)
+    external = EXTERNAL[new.state]
+    announce = (Announce(external, new.reason),) if EXTERNAL[old.state] != external else ()
+    return Decision(new, (*fx, Persist(announce)), reply=reply)
 
 
 def _persisted(inst: Instance) -> tuple[object, ...]:

@@ -38,16 +38,43 @@ class StatusStore(Protocol):
         """Delete every row the instance owns."""
 
 
-class Announcer(Protocol):
-    async def emit(
-        self, instance_name: str, instance_id: str, event: str, data: Any, sender: str | None
-    ) -> None:
-        """Publish one event (wire name, e.g. 'connection.update') for an instance."""
+@dataclass(slots=True)
+class CodeView:
+    """What /instance/connect serves while pairing."""
 
-    def envelope(
-        self, instance_name: str, instance_id: str, event: str, data: Any, sender: str | None
-    ) -> Envelope:
-        """Build one event's envelope (with its unique, sortable `id`) without sending it."""
+    code: str | None = None
+    base64: str | None = None
+    """The QR code as a PNG data URI."""
+    pairing_code: str | None = None
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The instance an announcement is about, as its events name it."""
+
+    name: str
+    instance_id: str
+    sender: str | None
+    """The account's bare JID once known."""
+    profile_name: str | None
+
+
+class Announcer(Protocol):
+    """How the lifecycle's announcements become events (Evolution's payloads are built on the
+    events side, events/connection.py), and how they go out."""
+
+    def connection(
+        self, subject: Subject, state: str, reason: int, lifecycle: dict[str, Any]
+    ) -> list[Envelope]:
+        """The events of one state change: connection.update with `state` ('open',
+        'connecting', 'close' or 'refused', after qrcode.updated's limit message)."""
+
+    def code(self, subject: Subject, code: CodeView) -> list[Envelope]:
+        """qrcode.updated for the code now served."""
+
+    def qr_image(self, qr: str) -> str:
+        """The QR code as a PNG data URI."""
 
     async def write(self, events: Sequence[Envelope]) -> None:
         """Put `events` in the outbox in their own transaction. Raises on failure."""

@@ -1,8 +1,10 @@
 """One supervisor per instance: serializes intents and engine events, carries out effects.
 
-core/lifecycle.py decides; this module does. Inputs (API intents, engine events, timer firings)
-go through one queue and one worker task, so nothing about an instance ever runs concurrently.
-The supervisor owns every timer and task of its instance and cancels them all on delete.
+core/lifecycle.py decides; this module does: a queue, the effects and the timers. Inputs (API
+intents, engine events, timer firings) go through one queue and one worker task, so nothing
+about an instance ever runs concurrently. The supervisor owns every timer and task of its
+instance and cancels them all on delete. What the status means to a user is core/status.py;
+the events that announce it are built on the events side (core.ports.Announcer).
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ import structlog
 
 from wagate.core import lifecycle as lc
 from wagate.core.clock import Clock
-from wagate.core.ports import Announcer, StatusSnapshot, StatusStore
+from wagate.core.ports import Announcer, CodeView, Envelope, StatusSnapshot, StatusStore, Subject
 from wagate.core.reconnect import Backoff
 from wagate.core.status import Transition, lifecycle_view
-from wagate.core.tasks import spawn
+from wagate.core.tasks import retried, spawn
 from wagate.domain.close import Cause, CloseCode
 from wagate.domain.errors import EngineError, StoreUnavailable
 from wagate.domain.ids import bare_jid
@@ -47,17 +49,6 @@ class Timing:
     stable_after: float = 60.0
     persist_retries: int = 5
     persist_retry_delay: float = 0.05
-    qr_color: str = "#198754"
-
-
-@dataclass(slots=True)
-class CodeView:
-    """What /instance/connect serves while pairing."""
-
-    code: str | None = None
-    base64: str | None = None
-    pairing_code: str | None = None
-    count: int = 0
 
 
 @dataclass(slots=True)
@@ -114,9 +105,8 @@ class Supervisor:
         self._worker: asyncio.Task[Any] | None = None
         self._changed = asyncio.Event()
         self._busy = False
-        self._batch: tuple[lc.Effect, ...] = ()  # the effects of the decision being carried out
         self._write_lock = asyncio.Lock()  # status writes: the worker's and the repair task's
-        self._unsaved: list[dict[str, Any]] | None = None
+        self._unsaved: list[Envelope] | None = None
         """Events whose state write failed after every retry; None when the store is in step."""
         self._repair: asyncio.Task[Any] | None = None
         self._failure: StoreUnavailable | None = None
@@ -151,9 +141,11 @@ class Supervisor:
         """False while a failed state write is still being retried in the background."""
         return self._unsaved is None
 
-    @property
-    def session_live(self) -> bool:
-        return self._session is not None
+    def live_session(self) -> EngineSession | None:
+        """The engine session of the current epoch while one runs (the states of `lc.LIVE`:
+        connecting, pairing, open), else None. Messaging goes through it once the instance is
+        open."""
+        return self._session
 
     def live_session(self) -> EngineSession | None:
         """The engine session while the instance is open; None otherwise."""
@@ -165,7 +157,7 @@ class Supervisor:
     async def submit(self, intent: lc.Intent) -> lc.Decision:
         """Queue an API intent and wait until it and everything it caused has been done."""
         if self.deleted:
-            return lc.Decision(self.inst, reply="deleted", dropped=True)
+            return lc.Decision(self.inst, reply=lc.Reply.DELETED, dropped=True)
         fut: asyncio.Future[lc.Decision] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Item(intent, fut))
         return await fut
@@ -242,7 +234,7 @@ class Supervisor:
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if item.reply is not None and not item.reply.done():
-                item.reply.set_result(lc.Decision(self.inst, reply="deleted", dropped=True))
+                item.reply.set_result(lc.Decision(self.inst, reply=lc.Reply.DELETED, dropped=True))
 
     async def _process(self, first: lc.Input) -> lc.Decision:
         pending: deque[lc.Input] = deque([first])
@@ -268,7 +260,6 @@ class Supervisor:
                 self.inst.cause,
             ):
                 self._record(old, self.inst)
-            self._batch = decision.effects
             for effect in decision.effects:
                 follow = await self._do(effect)
                 if follow is not None:
@@ -305,12 +296,8 @@ class Supervisor:
                 )
             case lc.ShowCode(qr, pairing):
                 await self._show_code(qr, pairing)
-            case lc.Persist():
-                await self._persist()
-            case lc.Announce(state, reason):
-                if not any(isinstance(e, lc.Persist) for e in self._batch):
-                    await self._send(self._announcements(state, reason))
-                # else: written with the status by this decision's Persist, in one transaction
+            case lc.Persist(announce):
+                await self._persist(announce)
             case lc.ScheduleReconnect(epoch, attempt, after):
                 delay = self._backoff.delay(attempt, self._rng) if after is None else after
                 self._log.info("reconnect scheduled", attempt=attempt, delay=round(delay, 3))
@@ -395,51 +382,36 @@ class Supervisor:
             self._log.warning("engine purge failed", error=repr(exc))
 
     async def _persisting(self, what: str, op: Callable[[], Awaitable[None]]) -> None:
-        """Run a store write, retrying with backoff. Never swallowed: the last error is raised."""
-        delay = self._timing.persist_retry_delay
-        for attempt in range(1, self._timing.persist_retries + 1):
-            try:
-                await op()
-                return
-            except Exception as exc:
-                self._log.warning(f"{what} failed", attempt=attempt, error=repr(exc))
-                if attempt == self._timing.persist_retries:
-                    raise StoreUnavailable(f"{what} failed: {exc}") from exc
-                await asyncio.sleep(delay)
-                delay *= 2
+        """Run a store write, retried with backoff. Never swallowed: the last error is raised
+        as StoreUnavailable."""
+        timing = self._timing
+        try:
+            await retried(
+                op, timing.persist_retries, what, self._log, pause=timing.persist_retry_delay
+            )
+        except Exception as exc:
+            raise StoreUnavailable(f"{what} failed: {exc}") from exc
 
     async def _show_code(self, qr: str | None, pairing: str | None) -> None:
         if qr is not None:
-            import segno  # on the first QR code: servers that never pair do not load it
-
-            png = segno.make(qr, error="l").png_data_uri(
-                scale=6, border=2, dark=self._timing.qr_color
-            )
+            png = self._announcer.qr_image(qr)
             self.code = CodeView(qr, png, self.code.pairing_code, self.inst.qr_count)
         if pairing is not None:
             self.code.pairing_code = pairing
-        data = {
-            "qrcode": {
-                "instance": self.name,
-                "pairingCode": self.code.pairing_code,
-                "code": self.code.code,
-                "base64": self.code.base64,
-            }
-        }
-        await self._send([self._envelope("qrcode.updated", data)])
+        await self._send(self._announcer.code(self._subject, self.code))
 
-    async def _persist(self) -> None:
-        """The status row, and the events of this decision's Announce effects, in one
-        transaction (retried with the same envelopes); then they go out.
+    async def _persist(self, announce: tuple[lc.Announce, ...]) -> None:
+        """The status row and the events of `announce` in one transaction (retried with the
+        same envelopes); then they go out.
 
         If the store still fails after the retries, the rest of the decision is carried out
         anyway (a logout must finish), the write is retried in the background until it lands
         (with its events, in order), and the caller gets StoreUnavailable."""
+        view = lifecycle_view(self.inst) if announce else {}
         events = [
             env
-            for effect in self._batch
-            if isinstance(effect, lc.Announce)
-            for env in self._announcements(effect.state, effect.reason)
+            for a in announce
+            for env in self._announcer.connection(self._subject, a.state, a.reason, view)
         ]
         try:
             await self._write_status(events)
@@ -450,7 +422,7 @@ class Supervisor:
             if self._repair is None or self._repair.done():
                 self._repair = spawn(self._repair_loop(), name=f"repair:{self.name}")
 
-    async def _write_status(self, events: list[dict[str, Any]]) -> None:
+    async def _write_status(self, events: list[Envelope]) -> None:
         """One status write of the current snapshot, carrying any earlier unsaved events first."""
         async with self._write_lock:
             snap = self.snapshot()
@@ -481,31 +453,15 @@ class Supervisor:
             except StoreUnavailable:
                 delay = min(delay * 2, 30.0)
 
-    async def _send(self, events: list[dict[str, Any]]) -> None:
+    async def _send(self, events: list[Envelope]) -> None:
         """Events not tied to a state write: to the outbox in their own transaction, then out."""
         await self._persisting("write events", lambda: self._announcer.write(events))
         await self._announcer.published(events)
 
-    def _envelope(self, event: str, data: Any) -> dict[str, Any]:
-        return self._announcer.envelope(self.name, self.instance_id, event, data, self._sender)
-
-    def _announcements(self, state: str, reason: int) -> list[dict[str, Any]]:
-        """The envelopes of one Announce effect: connection.update (after qrcode.updated with
-        the limit message when the state is 'refused')."""
-        out = []
-        if state == "refused":
-            limit = {"message": "QR code limit reached, please login again", "statusCode": 500}
-            out.append(self._envelope("qrcode.updated", limit))
-        data: dict[str, Any] = {"instance": self.name, "state": state, "statusReason": reason}
-        if state in ("open", "refused"):
-            data.update(wuid=self._sender, profileName=self.profile_name, profilePictureUrl=None)
-        data["lifecycle"] = lifecycle_view(self.inst)
-        out.append(self._envelope("connection.update", data))
-        return out
-
     @property
-    def _sender(self) -> str | None:
-        return bare_jid(self.inst.jid) if self.inst.jid else None
+    def _subject(self) -> Subject:
+        sender = bare_jid(self.inst.jid) if self.inst.jid else None
+        return Subject(self.name, self.instance_id, sender, self.profile_name)
 
     # --- timers ---------------------------------------------------------------------------
 

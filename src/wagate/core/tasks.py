@@ -36,12 +36,16 @@ def running(prefix: str = "") -> list[asyncio.Task[Any]]:
 
 
 async def retried(
-    call: Callable[[], Awaitable[T]], attempts: int, what: str, log: Any = _log
+    call: Callable[[], Awaitable[T]],
+    attempts: int,
+    what: str,
+    log: Any = _log,
+    *,
+    pause: float = 0.05,
 ) -> T:
-    """`call()`, tried up to `attempts` times, pausing 50 ms after the first failure and twice
-    as long after each next one (a database that blinks); each failure is logged as "`what`
-    failed", and the last one is raised."""
-    pause = 0.05
+    """`call()`, tried up to `attempts` times, pausing `pause` seconds (50 ms) after the first
+    failure and twice as long after each next one (a database that blinks); each failure is
+    logged as "`what` failed", and the last one is raised."""
     for attempt in range(1, attempts + 1):
         try:
             return await call()

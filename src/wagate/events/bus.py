@@ -33,7 +33,8 @@ def wire_to_key(event: str) -> str:
 
 
 class EventBus:
-    """Implements core.ports.Announcer. Sinks subscribe; a failing sink never stops the others."""
+    """Writes and publishes every event (the lifecycle's through events/connection.py). Sinks
+    subscribe; a failing sink never stops the others."""
 
     def __init__(
         self,

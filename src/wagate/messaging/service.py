@@ -81,7 +81,7 @@ class Messenger:
 
     def live(self, reg: Registered) -> Messaging:
         sup = reg.supervisor
-        session = sup._session
+        session = sup.live_session()
         if sup.external_state != "open" or session is None:
             raise BadRequest(
                 f'The "{reg.name}" instance is not connected (state: {sup.external_state})'

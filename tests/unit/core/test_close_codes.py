@@ -107,14 +107,14 @@ def test_a_transient_428_keeps_its_cause_while_reconnecting_and_after_giving_up(
     assert (d.instance.state, d.instance.reason, d.instance.cause) == (S.RECONNECTING, 428, cause)
     message, action = explain(d.instance)
     assert words in message and action is Action.WAIT
-    assert lc.Announce("connecting", 428) not in d.effects  # the wire code stays 428
+    assert not any(isinstance(e, lc.Persist) and e.announce for e in d.effects)  # connecting
 
     again = lc.decide(replace(d.instance, state=S.CONNECTING), Closed(4, 428, "y", cause),
                       lc.Policy(max_failures=2))  # fmt: skip
     assert again.instance.state is S.FAILED
     message, action = explain(again.instance)
     assert words in message and action is Action.CONNECT
-    assert lc.Announce("close", 428) in again.effects
+    assert lc.Persist((lc.Announce("close", 428),)) in again.effects  # the wire code: 428
 
 
 def test_the_qr_limit_is_its_own_cause_and_a_new_session_clears_it() -> None:

@@ -60,6 +60,15 @@ TABLE: dict[tuple[S, bool], tuple[object, ...]] = {
 # fmt: on
 
 
+def announced(d: lc.Decision) -> list[lc.Announce]:
+    """The connection.updates of a decision: each one goes out with the write that persists it."""
+    return [a for e in d.effects if isinstance(e, lc.Persist) for a in e.announce]
+
+
+def persists(d: lc.Decision) -> list[lc.Persist]:
+    return [e for e in d.effects if isinstance(e, lc.Persist)]
+
+
 def representative(state: S, creds: bool) -> lc.Instance:
     """An instance in `state`; non-live states have never started a session in this process
     (epoch 0, so a boot restore applies to them), live ones are on session EPOCH."""
@@ -188,7 +197,7 @@ def test_terminal_codes_never_reconnect(code: int, state: S, creds: bool) -> Non
     assert d.instance.state is TERMINAL[code]
     assert d.instance.reason == code
     assert not any(isinstance(e, lc.StartSession | lc.ScheduleReconnect) for e in d.effects)
-    assert lc.Announce("close", code) in d.effects
+    assert lc.Announce("close", code) in announced(d)
     if code == 401:
         assert lc.PurgeCredentials() in d.effects and not d.instance.has_credentials
 
@@ -234,7 +243,7 @@ def test_after_max_failures_the_instance_fails_and_stops() -> None:
     assert d.instance.state is S.FAILED and d.instance.failures == POLICY.max_failures
     assert "gave up after 4 consecutive failures" in d.instance.detail
     assert not any(isinstance(e, lc.ScheduleReconnect | lc.StartSession) for e in d.effects)
-    assert lc.Announce("close", 428) in d.effects
+    assert lc.Announce("close", 428) in announced(d)
     # ...until a new explicit connect, which starts afresh.
     again = lc.decide(d.instance, lc.Connect(), POLICY)
     assert again.reply == "started" and again.instance.failures == 0
@@ -261,9 +270,7 @@ def test_qr_limit_sends_refused_then_close() -> None:
     assert d.effects == (
         lc.CancelTimers(),
         lc.StopSession(EPOCH),
-        lc.Persist(),
-        lc.Announce("refused", 428),
-        lc.Announce("close", 428),
+        lc.Persist((lc.Announce("refused", 428), lc.Announce("close", 428))),
     )
 
 
@@ -290,7 +297,7 @@ def test_logout_sets_intent_down_first_and_purges_whatever_the_engine_says(
     assert (lc.RemoteLogout(EPOCH) in fx) == (state in (AI, Op))
     if lc.RemoteLogout(EPOCH) in fx:
         assert fx.index(lc.RemoteLogout(EPOCH)) < fx.index(lc.StopSession(EPOCH))
-    assert fx.index(lc.Persist()) < fx.index(lc.Announce("close", 401))
+    assert fx[-1] == lc.Persist((lc.Announce("close", 401),))  # after the teardown
     assert d.instance.state is S.LOGGED_OUT and d.instance.reason == 401
     assert d.reply == "logged_out"
 
@@ -298,14 +305,14 @@ def test_logout_sets_intent_down_first_and_purges_whatever_the_engine_says(
 def test_logout_of_a_closed_instance_succeeds() -> None:
     d = lc.decide(lc.Instance(), lc.Logout(), POLICY)
     assert d.reply == "already_closed" and not d.dropped
-    assert d.instance.state is S.IDLE and lc.Announce("close", 401) not in d.effects
+    assert d.instance.state is S.IDLE and announced(d) == []
 
 
 def test_logout_while_reconnecting_cancels_the_timer_and_announces_close() -> None:
     d = lc.decide(_live(Rc, creds=True), lc.Logout(), POLICY)
     assert d.effects[0] == lc.CancelTimers()
     assert not any(isinstance(e, lc.StopSession | lc.RemoteLogout) for e in d.effects)
-    assert lc.Announce("close", 401) in d.effects and d.instance.state is S.LOGGED_OUT
+    assert lc.Announce("close", 401) in announced(d) and d.instance.state is S.LOGGED_OUT
 
 
 @pytest.mark.parametrize("state", sorted(set(S) - {S.DELETED}))
@@ -315,8 +322,7 @@ def test_delete_from_every_state_forgets_last(state: S) -> None:
     assert d.instance.state is S.DELETED and d.reply == "deleted"
     assert d.effects[0] == lc.CancelTimers()
     assert d.effects[-2:] == (lc.PurgeCredentials(), lc.Forget())
-    announces = [e for e in d.effects if isinstance(e, lc.Announce)]
-    assert announces == ([lc.Announce("close", 401)] if state in lc.UP else [])
+    assert announced(d) == ([lc.Announce("close", 401)] if state in lc.UP else [])
 
 
 def test_connect_while_up_never_starts_a_second_session() -> None:
@@ -328,10 +334,10 @@ def test_connect_while_up_never_starts_a_second_session() -> None:
 def test_opened_without_identity_waits_for_it() -> None:
     d = lc.decide(_live(Cn, creds=True), Opened(EPOCH, None), POLICY)
     assert d.instance.state is S.AWAITING_IDENTITY
-    assert not any(isinstance(e, lc.Announce) for e in d.effects)  # still 'connecting'
+    assert announced(d) == []  # still 'connecting'
     d2 = lc.decide(d.instance, Opened(EPOCH, "5511@s.whatsapp.net", "Ana"), POLICY)
     assert d2.instance.state is S.OPEN and d2.instance.jid == "5511@s.whatsapp.net"
-    assert lc.Announce("open", 200) in d2.effects
+    assert lc.Announce("open", 200) in announced(d2)
 
 
 # --- boot -------------------------------------------------------------------------------------
@@ -341,21 +347,19 @@ def test_boot_restores_instances_that_were_up_and_have_credentials() -> None:
     d = lc.decide(lc.Instance(has_credentials=True), lc.Boot("open", True), POLICY)
     assert d.instance.state is S.CONNECTING
     assert d.effects == (
-        lc.Persist(),
-        lc.Announce("connecting", 200),
+        lc.Persist((lc.Announce("connecting", 200),)),
         lc.CancelTimers(),
         lc.StartSession(1, None),
     )
     quiet = lc.decide(lc.Instance(has_credentials=True), lc.Boot("connecting", True), POLICY)
-    assert not any(isinstance(e, lc.Announce) for e in quiet.effects)
+    assert announced(quiet) == []
 
 
 def test_a_staggered_boot_waits_as_reconnecting_and_says_so_at_once() -> None:
     d = lc.decide(lc.Instance(has_credentials=True), lc.Boot("open", True, 0.4), POLICY)
     assert d.instance.state is S.RECONNECTING and d.instance.epoch == 0
     assert d.effects == (
-        lc.Persist(),
-        lc.Announce("connecting", 200),
+        lc.Persist((lc.Announce("connecting", 200),)),
         lc.ScheduleReconnect(0, 0, after=0.4),
     )
     started = lc.decide(d.instance, lc.ReconnectDue(0), POLICY)
@@ -370,7 +374,7 @@ def test_a_staggered_boot_waits_as_reconnecting_and_says_so_at_once() -> None:
 def test_boot_reconciles_instances_without_credentials_to_close(persisted: str) -> None:
     d = lc.decide(lc.Instance(), lc.Boot(persisted, False), POLICY)
     assert d.instance.state is S.IDLE and d.reply == "reconciled"
-    assert d.effects == (lc.Persist(), lc.Announce("close", d.instance.reason))
+    assert d.effects == (lc.Persist((lc.Announce("close", d.instance.reason),)),)
 
 
 def test_boot_of_a_closed_instance_does_nothing() -> None:
@@ -395,9 +399,8 @@ def test_effects_obey_the_house_rules(
     inst = representative(state, creds)
     d = lc.decide(inst, _input_for(column, inst), POLICY)
     fx = list(d.effects)
-    announces = [e for e in fx if isinstance(e, lc.Announce)]
-    for a in announces:  # persisted before announced
-        assert lc.Persist() in fx and fx.index(lc.Persist()) < fx.index(a)
+    announces = announced(d)  # each with the write that persists it
+    assert len(persists(d)) <= 1
     states = [a.state for a in announces if a.state != "refused"]
     assert len(states) <= 1
     if states:  # announced once, and only when the external state changed

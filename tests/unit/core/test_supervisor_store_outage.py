@@ -16,6 +16,7 @@ from wagate.core.reconnect import Backoff
 from wagate.core.supervisor import Supervisor, Timing
 from wagate.domain.errors import StoreUnavailable
 from wagate.engines.sim import SimEngine, SimNetwork
+from wagate.events.connection import ConnectionEvents
 
 
 class FlakyStore:
@@ -68,7 +69,8 @@ async def _open_instance(store: FlakyStore, clock: VirtualClock) -> tuple[Superv
     net = SimNetwork(clock, qr_interval=20.0)
     sup = Supervisor(
         instance_id="iid", name="outage", engine=SimEngine(net), creds=store, store=store,
-        announcer=store, clock=clock, policy=lc.Policy(), backoff=Backoff(jitter=0.0),
+        announcer=ConnectionEvents(store), clock=clock, policy=lc.Policy(),
+        backoff=Backoff(jitter=0.0),
         timing=Timing(persist_retries=2, persist_retry_delay=0.001),
     )  # fmt: skip
     sup.start()

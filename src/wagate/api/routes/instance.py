@@ -18,6 +18,7 @@ from wagate.api.deps import (
 from wagate.api.explain import CHECK_NETWORK, lifecycle_view
 from wagate.api.json import JSONResponse
 from wagate.api.schemas.instance import INTEGRATIONS, CreateInstance, SetPresence
+from wagate.core.lifecycle import Reply
 from wagate.domain.errors import BadRequest, NotFound, Unauthorized
 from wagate.domain.names import name_problem
 from wagate.events.catalogue import SUBSCRIBABLE, unknown_events
@@ -219,7 +220,9 @@ async def set_presence(gw: GatewayDep, reg: InstanceDep, body: SetPresence) -> d
 async def logout(gw: GatewayDep, reg: InstanceDep) -> dict[str, Any]:
     outcome = await gw.logout(reg.name, reg)
     message = (
-        "Instance logged out" if outcome == "logged_out" else "Instance was already disconnected"
+        "Instance logged out"
+        if outcome is Reply.LOGGED_OUT
+        else "Instance was already disconnected"
     )
     return {"status": "SUCCESS", "error": False, "response": {"message": message}}
 
