@@ -12,6 +12,7 @@ from pydantic import Field, StrictBool, StrictStr
 
 from wagate.api.deps import GatewayDep, GlobalKey
 from wagate.api.schemas.instance import Body
+from wagate.domain.close import CloseCode
 from wagate.domain.errors import BadRequest, Conflict, NotFound
 from wagate.engines.messaging import Outgoing
 from wagate.engines.sim import SimNetwork
@@ -28,9 +29,9 @@ class ScanBody(Body):
 
 
 class DisconnectBody(Body):
-    """Close codes are HTTP-like (401, 408, 428, 440, 515 …)."""
+    """A close code (domain/close.py: 401, 405, 408, 428, 440, 515 …)."""
 
-    code: Annotated[int, Field(ge=100, le=999)] = 428
+    code: Annotated[int, Field(ge=100, le=999)] = int(CloseCode.CONNECTION_CLOSED)
 
 
 class NetworkBody(Body):
@@ -116,7 +117,7 @@ async def disconnect(
     gw: GatewayDep, instance: InstancePath, body: DisconnectBody | None = None
 ) -> dict[str, Any]:
     reg = gw.get(instance)
-    code = body.code if body else 428
+    code = body.code if body else int(CloseCode.CONNECTION_CLOSED)
     dropped = _net(gw).disconnect(instance, code)
     await reg.supervisor.wait_quiescent()
     return {"disconnected": dropped, "code": code, "state": reg.supervisor.external_state}
