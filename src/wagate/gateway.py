@@ -380,7 +380,7 @@ class Gateway:
     async def set_presence(self, name: str, presence: str) -> None:
         reg = self.get(name)
         session = reg.supervisor.live_session()
-        if reg.supervisor.external_state != "open" or session is None:
+        if session is None:
             raise BadRequest(f'The "{name}" instance is not connected')
         try:
             await asyncio.wait_for(session.set_presence(presence), self.timing.engine_call)

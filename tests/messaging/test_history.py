@@ -174,7 +174,7 @@ def _past(msg_id: str, chat: str, ts: int = 1_700_000_000, text: str = "x") -> M
 
 
 def lane_epoch(h: Harness, name: str) -> int:
-    session = h.gateway.get(name).supervisor.live_session()
+    session = h.gateway.get(name).supervisor.session
     assert session is not None
     return int(session.epoch)
 

@@ -570,10 +570,10 @@ class LifecycleMachine(RuleBasedStateMachine):
             live = [s for s in w.sessions.get(iid, []) if s._alive]
             self._check(len(live) <= 1, f"inv3: {len(live)} live sessions")
             self._check(
-                (inst.state in lc.LIVE) == (sup.live_session() is not None),
-                f"inv3: state {inst.state} but session {sup.live_session()}",
+                (inst.state in lc.LIVE) == (sup.session is not None),
+                f"inv3: state {inst.state} but session {sup.session}",
             )
-            session = sup.live_session()
+            session = sup.session
             if session is not None:
                 self._check(session.epoch == inst.epoch, "inv3: session of an old epoch")
                 self._check(live == [session], "inv3: the live session is not ours")

@@ -83,7 +83,7 @@ def test_515_once_the_qr_limit_is_used_up_restarts_and_is_refused(
     assert _refusals(m) == [("connecting", 200), ("refused", 428), ("close", 428)]
     row = m.w.rows[m.sup.instance_id]
     assert (row.connection_status, row.lifecycle_state, row.reason) == ("close", "idle", 428)
-    assert m.sup.timer_count() == 0 and m.sup.live_session() is None
+    assert m.sup.timer_count() == 0 and m.sup.session is None
     m.time_passes(seconds=300.0)
     m.seven_invariants()
     assert len(m.w.starts) == starts + 1  # stays closed until someone connects again

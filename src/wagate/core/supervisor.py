@@ -141,14 +141,15 @@ class Supervisor:
         """False while a failed state write is still being retried in the background."""
         return self._unsaved is None
 
-    def live_session(self) -> EngineSession | None:
+    @property
+    def session(self) -> EngineSession | None:
         """The engine session of the current epoch while one runs (the states of `lc.LIVE`:
-        connecting, pairing, open), else None. Messaging goes through it once the instance is
-        open."""
+        connecting, pairing or open), else None."""
         return self._session
 
     def live_session(self) -> EngineSession | None:
-        """The engine session while the instance is open; None otherwise."""
+        """The engine session while the instance is open (what messaging goes through); None
+        otherwise."""
         return self._session if self.external_state == "open" else None
 
     def timer_count(self) -> int:

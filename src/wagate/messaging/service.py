@@ -82,7 +82,7 @@ class Messenger:
     def live(self, reg: Registered) -> Messaging:
         sup = reg.supervisor
         session = sup.live_session()
-        if sup.external_state != "open" or session is None:
+        if session is None:
             raise BadRequest(
                 f'The "{reg.name}" instance is not connected (state: {sup.external_state})'
             )

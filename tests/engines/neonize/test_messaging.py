@@ -281,7 +281,7 @@ async def test_calls_cross_the_real_pipe_and_fail_fast_while_not_connected(
         return host is not None and host.ready.done() and instance_id in host.live
 
     await h.until(dialing, 30, "the session dialing on its host")
-    session = h.gateway.get("dialing").supervisor.live_session()
+    session = h.gateway.get("dialing").supervisor.session
     m = messaging_of(session, "neonize")
     assert isinstance(m, Messaging)
     for name, call in CALLS:
