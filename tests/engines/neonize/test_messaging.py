@@ -427,3 +427,39 @@ async def test_sync_full_history_reaches_the_host_and_whatsmeows_device_props(
         with pytest.raises(RuntimeError):
             await real.op_start({"sid": f"s{full}", "epoch": 1, "db": "x", "full_history": full})
         assert props[-1]["requireFullSync"] is full
+
+
+async def test_the_phone_shows_the_configured_device_name(tmp_path: Path) -> None:
+    """CONFIG_SESSION_PHONE_CLIENT / _NAME reach each host, which gives them to whatsmeow as
+    DeviceProps (os: the name on the phone's linked-devices list; platformType: its browser)."""
+    from wagate.config import load_settings
+    from wagate.engines.neonize import from_settings
+    from wagate.engines.neonize.host import Host as RealHost
+
+    settings = load_settings(
+        data_dir=tmp_path, CONFIG_SESSION_PHONE_CLIENT="Acme Support",
+        CONFIG_SESSION_PHONE_NAME="firefox",
+    )  # fmt: skip
+    engine = from_settings(settings)
+    try:
+        host_config = engine.config.host
+        assert (host_config.device_os, host_config.device_platform) == ("Acme Support", "FIREFOX")
+    finally:
+        await engine.close()
+    props: list[dict[str, Any]] = []
+
+    class Nz:
+        class DeviceProps:
+            CHROME, FIREFOX = 1, 2
+
+            def __init__(self, **kw: Any) -> None:
+                props.append(kw)
+
+        def NewAClient(self, *a: Any, **kw: Any) -> Any:
+            raise RuntimeError("no Go here")
+
+    real = RealHost(host_config, proto_fd=-1)
+    real.nz = Nz()
+    with pytest.raises(RuntimeError):
+        await real.op_start({"sid": "s", "epoch": 1, "db": "x"})
+    assert (props[-1]["os"], props[-1]["platformType"]) == ("Acme Support", 2)
