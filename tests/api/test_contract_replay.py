@@ -49,6 +49,7 @@ DELETE_AWAITED = (
 QUERY_NEVER_OVERRIDES = "the query never changes which instance a request acts on (contract §8.1)"
 ROOT_LOCAL = "GET / makes no outbound call (contract §8.7): whatsappWebVersion is null"
 ROOT_DOCS = "the documentation link points to this server's own OpenAPI docs"
+TRANSPORTS_OFF = "wagate refused its create: its transport blocks name transports off in the env"
 QR_RE = re.compile(r"^data:image/png;base64,[A-Za-z0-9+/=]+$")
 
 
@@ -180,7 +181,20 @@ STEPS: list[Step] = [
     Step("instance.create.with-webhook-headers"),
     Step("instance.create.custom-token"),
     Step("instance.create.second-instance"),
-    Step("instance.create.with-event-transports"),
+    Step(
+        "instance.create.with-event-transports",
+        instead=(
+            "a transport block is saved as its /<transport>/set route saves it, so one that is "
+            "off in the env is refused rather than echoed as enabled and dropped",
+            _error(
+                400,
+                [
+                    "websocket is off on this server (WEBSOCKET_ENABLED is not true): "
+                    "its config would be stored and never used"
+                ],
+            ),
+        ),
+    ),
     Step("instance.create.duplicate-name"),
     Step("instance.create.empty-name"),
     Step(
@@ -246,6 +260,7 @@ STEPS: list[Step] = [
     Step(
         "instance.fetchInstances.all",
         differs={"$[fx-qr].connectionStatus": ONLINE},
+        absent={"fx-ws": TRANSPORTS_OFF},
     ),
     Step("instance.fetchInstances.by-name"),
     Step("instance.fetchInstances.by-id", uuid_of="fx-main"),
@@ -389,7 +404,7 @@ STEPS: list[Step] = [
             "$[fx-settings].connectionStatus": ONLINE,
             "$[fx-other].connectionStatus": ONLINE,
         },
-        absent={"": "wagate refused the empty name"},
+        absent={"": "wagate refused the empty name", "fx-ws": TRANSPORTS_OFF},
     ),
     Step(
         "instance.fetchInstances.final",
@@ -398,7 +413,7 @@ STEPS: list[Step] = [
             "$[fx-settings].connectionStatus": ONLINE,
             "$[fx-other].connectionStatus": ONLINE,
         },
-        absent={"": "wagate refused the empty name"},
+        absent={"": "wagate refused the empty name", "fx-ws": TRANSPORTS_OFF},
     ),
 ]
 # Replayed separately (tests/api/test_contract_auth.py): it reads a webhook/find route.

@@ -37,6 +37,10 @@ def fixture_body(name: str) -> Any:
     return json.loads(path.read_text())
 
 
+def _new(name: str) -> dict[str, Any]:
+    return {"instanceName": name, "integration": "WHATSAPP-BAILEYS"}
+
+
 def assert_envelope(r: Any, status: int) -> list[Any]:
     assert r.status_code == status, r.text
     body = r.json()
@@ -189,20 +193,76 @@ async def test_configs_survive_a_restart(apps: Apps, provider: str) -> None:
 
 
 @pytest.mark.parametrize("transport", ["websocket", "rabbitmq", "nats"])
-async def test_disabled_transports_answer_empty_bodies(
+async def test_transports_off_in_the_env_are_refused_naming_the_switch(
     sqlite_harness: Harness, transport: str
 ) -> None:
+    """Evolution stores nothing and answers an empty 201; wagate says why with a 400."""
     h = sqlite_harness
     await h.create("fx-main")
     rec = fixture_body(f"{transport}.set.disabled")
-    r = await h.client.post(f"/{transport}/set/fx-main", json=rec["request"]["body"])
-    assert r.status_code == 201 and r.content == b""
-    assert r.headers["content-type"].startswith("application/json")
+    msgs = assert_envelope(
+        await h.client.post(f"/{transport}/set/fx-main", json=rec["request"]["body"]), 400
+    )
+    assert msgs == [
+        f"{transport} is off on this server ({transport.upper()}_ENABLED is not true): "
+        "its config would be stored and never used"
+    ]
     r = await h.client.get(f"/{transport}/find/fx-main")
-    assert r.status_code == 200 and r.content == b""
+    assert r.status_code == 200 and r.json() is None
     bad = fixture_body(f"{transport}.set.invalid-body")["request"]["body"]
     msgs = assert_envelope(await h.client.post(f"/{transport}/set/fx-main", json=bad), 400)
     assert any("events" in m for m in msgs[0]) and any('"enabled"' in m for m in msgs[0])
+    block = {transport: {"enabled": True, "events": []}}
+    msgs = assert_envelope(await h.client.post("/instance/create", json=_new("fx-t") | block), 400)
+    assert f"{transport.upper()}_ENABLED" in msgs[0]
+    assert (await h.client.get("/instance/connectionState/fx-t")).status_code == 404
+
+
+async def test_create_saves_transport_blocks_as_their_set_routes_do(apps: Apps) -> None:
+    h = await apps.start(
+        websocket_enabled=True, nats_enabled=True, nats_uri="nats://127.0.0.1:4222"
+    )
+    r = await h.client.post(
+        "/instance/create",
+        json=_new("tc")
+        | {
+            "websocket": {"enabled": True, "events": ["CALL", "CALL"]},
+            "nats": {"enabled": False, "events": []},
+            "webhook": {"url": "http://127.0.0.1:9/h", "events": []},
+        },
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["websocket"] == {"enabled": True} and body["nats"] == {"enabled": False}
+    assert body["rabbitmq"] == {} and body["sqs"] == {}
+    ws = (await h.client.get("/websocket/find/tc")).json()
+    assert ws["enabled"] is True and ws["events"] == ["CALL"]
+    assert ws["instanceId"] == body["instance"]["instanceId"]
+    nats = (await h.client.get("/nats/find/tc")).json()
+    assert nats["enabled"] is False and nats["events"] == []
+    hook = (await h.client.get("/webhook/find/tc")).json()
+    assert hook["events"] == list(SUBSCRIBABLE)
+    again = await h.client.post(
+        "/websocket/set/tc", json={"websocket": {"enabled": True, "events": ["CALL"]}}
+    )
+    assert {k: v for k, v in again.json().items() if k != "updatedAt"} == {
+        k: v for k, v in ws.items() if k != "updatedAt"
+    }
+    for bad, word in (
+        ({"websocket": {"enabled": True}}, "websocket.events is required"),
+        ({"nats": {"enabled": True, "events": ["NOPE"]}}, '"NOPE"'),
+        ({"sqs": {"enabled": True, "events": []}}, "sqs is not available"),
+        ({"sqs": {"events": []}}, "sqs is not available"),
+    ):
+        msgs = assert_envelope(
+            await h.client.post("/instance/create", json=_new("tc2") | bad), 400
+        )
+        assert word in str(msgs), msgs
+        assert (await h.client.get("/instance/connectionState/tc2")).status_code == 404
+    ok = await h.client.post(
+        "/instance/create", json=_new("tc3") | {"sqs": {"enabled": False, "events": []}}
+    )
+    assert ok.status_code == 201 and ok.json()["sqs"] == {"enabled": False}
 
 
 async def test_enabled_transport_set_and_find(apps: Apps) -> None:

@@ -41,7 +41,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds") + "Z" if value is not None else None
 
 
-def _checked(field: str, enabled: bool, events: list[str] | None) -> list[str]:
+def checked_events(field: str, enabled: bool, events: list[str] | None) -> list[str]:
     """Evolution's rule: disabled stores [], enabled with [] stores every name; an unknown
     name is a 400 that names it."""
     if events is None:
@@ -92,7 +92,7 @@ def transport_view(row: TransportConfig) -> dict[str, Any]:
 @router.post("/webhook/set/{instanceName}", status_code=201)
 async def set_webhook(request: Request, reg: InstanceDep, body: WebhookBody) -> JSONResponse:
     wh = body.webhook
-    events = _checked("webhook", wh.enabled, wh.events)
+    events = checked_events("webhook", wh.enabled, wh.events)
     values: dict[str, Any] = {
         "url": wh.url,
         "enabled": wh.enabled,
@@ -118,35 +118,51 @@ async def find_webhook(request: Request, reg: InstanceDep) -> JSONResponse:
 # --- websocket / rabbitmq / nats --------------------------------------------------------------
 
 
-def _transport_on(request: Request, name: str) -> bool:
-    s = _events(request).settings
-    return bool(
-        {"websocket": s.websocket_enabled, "rabbitmq": s.rabbitmq_enabled, "nats": s.nats_enabled}[
-            name
-        ]
+TRANSPORTS = ("websocket", "rabbitmq", "nats")
+"""The event transports an instance can switch on, each behind its env switch."""
+
+
+def transport_off(events: Events, name: str) -> str | None:
+    """Why `name` cannot be configured on this server, or None when it can. Evolution stores
+    nothing and answers an empty 201 while the transport is off in the env; wagate says so."""
+    s = events.settings
+    on = {"websocket": s.websocket_enabled, "rabbitmq": s.rabbitmq_enabled, "nats": s.nats_enabled}
+    if on[name]:
+        return None
+    return (
+        f"{name} is off on this server ({name.upper()}_ENABLED is not true): "
+        "its config would be stored and never used"
     )
 
 
-def _empty(status: int) -> Response:
-    """Evolution's answer while the transport is off in the env: no body at all."""
-    return Response(status_code=status, media_type="application/json")
+def checked_transport(
+    events: Events, name: str, enabled: bool, names: list[str] | None
+) -> list[str]:
+    """The events a transport config stores, or a 400 naming what is wrong with it."""
+    stored = checked_events(name, enabled, names)
+    if (why := transport_off(events, name)) is not None:
+        raise BadRequest(why)
+    return stored
+
+
+async def save_transport(
+    events: Events, instance_id: str, name: str, enabled: bool, names: list[str]
+) -> TransportConfig:
+    row = await events.configs.set_transport(instance_id, name, enabled, names)
+    events.routes.set_transport(row)
+    return row
 
 
 async def _set_transport(
     request: Request, reg: Registered, name: str, fields: TransportFields
 ) -> Response:
-    events = _checked(name, fields.enabled, fields.events)
-    if not _transport_on(request, name):
-        return _empty(201)
     ev = _events(request)
-    row = await ev.configs.set_transport(reg.id, name, fields.enabled, events)
-    ev.routes.set_transport(row)
+    events = checked_transport(ev, name, fields.enabled, fields.events)
+    row = await save_transport(ev, reg.id, name, fields.enabled, events)
     return JSONResponse(transport_view(row), status_code=201)
 
 
 async def _find_transport(request: Request, reg: Registered, name: str) -> Response:
-    if not _transport_on(request, name):
-        return _empty(200)
     rows = await _events(request).configs.transports(reg.id, name)
     return JSONResponse(transport_view(rows[0]) if rows else None)
 

@@ -17,11 +17,11 @@ from wagate.api.deps import (
 )
 from wagate.api.explain import CHECK_NETWORK, lifecycle_view
 from wagate.api.json import JSONResponse
+from wagate.api.routes.events import TRANSPORTS, checked_events, checked_transport, save_transport
 from wagate.api.schemas.instance import INTEGRATIONS, CreateInstance, SetPresence
 from wagate.core.lifecycle import Reply
 from wagate.domain.errors import BadRequest, NotFound, Unauthorized
 from wagate.domain.names import name_problem
-from wagate.events.catalogue import SUBSCRIBABLE, unknown_events
 from wagate.gateway import Gateway, Registered
 from wagate.store.repos import (
     Counts,
@@ -56,7 +56,7 @@ def _iso(value: datetime | None) -> str | None:
 
 @router.post("/create", status_code=201, dependencies=[GlobalKey])
 async def create(
-    gw: GatewayDep, body: Annotated[CreateInstance | None, Body()] = None
+    request: Request, gw: GatewayDep, body: Annotated[CreateInstance | None, Body()] = None
 ) -> JSONResponse:
     body = body or CreateInstance()
     name = body.instanceName
@@ -83,18 +83,11 @@ async def create(
     webhook_echo: dict[str, Any] = {}
     if body.webhook is not None:
         wh = body.webhook
-        events = wh.events
-        unknown = unknown_events(events)
-        if unknown:
-            raise BadRequest(
-                f"Unknown webhook events: {', '.join(unknown)}",
-                f"Allowed: {', '.join(SUBSCRIBABLE)}",
-            )
         enabled = True if wh.enabled is None else wh.enabled
-        webhook_row = {
+        webhook_row = {  # as /webhook/set stores it
             "url": wh.url,
             "enabled": enabled,
-            "events": (list(events) or list(SUBSCRIBABLE)) if enabled else [],
+            "events": checked_events("webhook", enabled, wh.events),
             "headers": wh.headers or {},
             "by_events": bool(wh.byEvents),
             "base64": bool(wh.base64),
@@ -106,6 +99,17 @@ async def create(
             webhook_echo["webhookByEvents"] = wh.byEvents
         if wh.base64 is not None:
             webhook_echo["webhookBase64"] = wh.base64
+    events = request.app.state.events
+    transports: dict[str, tuple[bool, list[str]]] = {}
+    for transport in TRANSPORTS:
+        block = getattr(body, transport)
+        if block is not None:
+            on = True if block.enabled is None else block.enabled
+            transports[transport] = (on, checked_transport(events, transport, on, block.events))
+    if body.sqs is not None and body.sqs.enabled is not False:
+        raise BadRequest(
+            "sqs is not available in this wagate build: the events would never be sent"
+        )
     settings = {
         k: getattr(body, k)
         for k in (
@@ -128,6 +132,8 @@ async def create(
         settings=settings,
         webhook=webhook_row,
     )
+    for transport, (on, names) in transports.items():  # as /<transport>/set saves them
+        await save_transport(events, reg.id, transport, on, names)
     stored = setting_view(await gw.store.get_settings(reg.id))
     result: dict[str, Any] = {
         "instance": {
@@ -140,10 +146,8 @@ async def create(
         },
         "hash": token,
         "webhook": webhook_echo,
-        "websocket": {"enabled": True} if body.websocket else {},
-        "rabbitmq": {"enabled": True} if body.rabbitmq else {},
-        "nats": {"enabled": True} if body.nats else {},
-        "sqs": {"enabled": True} if body.sqs else {},
+        **{t: {"enabled": transports[t][0]} if t in transports else {} for t in TRANSPORTS},
+        "sqs": {"enabled": False} if body.sqs is not None else {},
         "settings": stored,
     }
     if body.qrcode:
