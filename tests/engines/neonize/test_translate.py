@@ -77,3 +77,26 @@ def test_exit_reasons_name_the_cause() -> None:
 )
 def test_messaging_call_errors_are_classified(message: str, kind: str) -> None:
     assert t.call_error_kind(message) == kind
+
+
+def test_a_host_close_frame_keeps_its_cause_across_the_wire() -> None:
+    """The host process reports a close as a frame; the cause (finer than 428) survives it,
+    and a cause this build does not know is dropped rather than trusted."""
+    from wagate.engines.base import Closed
+    from wagate.engines.neonize.engine import _engine_event
+    from wagate.engines.neonize.wire import Frame, decode, encode
+
+    frame = {
+        "ev": "closed",
+        "code": 428,
+        "detail": "connect deadline",
+        "cause": Cause.CONNECT_DEADLINE,
+    }
+    sent, _ = decode(encode(Frame(frame)))
+    assert sent is not None and sent.head["cause"] == "connect_deadline"
+    assert _engine_event(4, sent.head) == Closed(
+        4, 428, "connect deadline", Cause.CONNECT_DEADLINE
+    )
+    unknown = {**frame, "cause": "something new"}
+    assert _engine_event(4, unknown) == Closed(4, 428, "connect deadline", None)
+    assert _engine_event(4, {"ev": "closed", "code": 405}) == Closed(4, 405, "", None)
