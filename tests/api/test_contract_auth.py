@@ -164,8 +164,8 @@ async def test_query_never_changes_the_instance_acted_on(harness: Harness) -> No
 async def test_tokens_are_stored_hashed_and_die_with_their_instance(harness: Harness) -> None:
     h = harness
     old = (await h.create("reborn"))["hash"]
-    async with h.gateway.store._sessions() as s:
-        stored = (await s.execute(text("SELECT token_hash FROM instances"))).scalar_one()
+    async with h.app.state.db.connect() as conn:
+        stored = (await conn.execute(text("SELECT token_hash FROM instances"))).scalar_one()
     assert stored == hashlib.sha256(old.encode()).hexdigest()
     assert old not in stored
     await h.client.delete("/instance/delete/reborn")
