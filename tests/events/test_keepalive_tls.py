@@ -1,5 +1,6 @@
 """The webhook client over HTTPS against loopback receivers with a throw-away CA (trustme):
-one TLS connection carries many requests with the URL's host as SNI; an idle TLS socket the
+one TLS connection carries many requests with the URL's host as SNI; an address in the URL is
+checked against the certificate's addresses (and sends no SNI); an idle TLS socket the
 receiver closed is replaced; an unknown CA, a wrong name, an expired certificate, a receiver
 without TLS and a stalled handshake are classified failures within the request's deadline,
 on asyncio's loop and on uvloop; the sink words them for the delivery log and keeps nothing."""
@@ -158,6 +159,19 @@ async def test_one_tls_connection_carries_many_requests_with_sni(ca, receive: St
     assert r.server_names == ["localhost"]  # SNI: the URL's host, sent once
     port = r.url.split(":")[2].split("/")[0]
     assert r.hosts == [f"localhost:{port}".encode()] * 5
+    await pool.close()
+
+
+async def test_an_ip_address_url_is_verified_against_the_ip_in_the_certificate(
+    ca, receive: Start
+) -> None:
+    r = await receive(server_context(ca, "127.0.0.1"))
+    pool = KeepAlivePool(ssl_context=trusting(ca))
+    by_ip = r.url.replace("localhost", "127.0.0.1")
+    assert await post(pool, by_ip) == 200
+    assert r.server_names == [None]  # no SNI for an address (RFC 6066)
+    with pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch"):
+        await post(pool, r.url)  # the name is not in that certificate
     await pool.close()
 
 
