@@ -9,6 +9,10 @@ shared/DESIGN.md "The connection lifecycle".
 
 CI runs the `ci` profile (300 sequences, about half a minute); bench/lifecycle_model.py runs
 this same machine for >= 10,000 and counts the sequences that violated anything.
+
+`RegistryMachine` drives the registry above the supervisors: create, delete, connect, restart
+and logout of one name through the real app's HTTP API, alone and racing each other, and checks
+after every step that fetchInstances, connectionState, the database and the gateway agree.
 """
 
 from __future__ import annotations
@@ -650,3 +654,163 @@ settings.register_profile(
 
 TestLifecycle = LifecycleMachine.TestCase
 TestLifecycle.settings = settings.get_profile("ci")
+
+
+# --- the registry: concurrent API operations on one name, through the real app -------------
+
+REGISTRY_OPS = ["create", "delete", "connect", "restart", "logout"]
+
+
+class RegistryMachine(RuleBasedStateMachine):
+    """Create, delete, connect, restart and logout of one name, alone and racing each other,
+    through the HTTP API of the real app (SQLite, the sim engine). After every step the
+    registry is whole: fetchInstances, connectionState, the database and the gateway agree,
+    the instance registered is alive, and no name lock outlives its work."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import tempfile
+        from pathlib import Path
+
+        from tests.conftest import make_settings
+
+        configure_logging("CRITICAL")
+        self.runner = asyncio.Runner()
+        self.tmp = tempfile.TemporaryDirectory(prefix="wagate-registry-")
+        settings = make_settings(Path(self.tmp.name), connect_wait=0.0, log_level="ERROR")
+        self.h: Any = None
+        self.ctx: Any = None
+        self.exists = False
+        """The model: whether NAME is an instance, as the sequential steps say."""
+
+        async def start() -> None:
+            from tests.conftest import start_harness
+
+            self.h, self.ctx = await start_harness(settings)
+
+        self.runner.run(start())
+
+    def _call(self, op: str) -> Awaitable[int]:
+        c = self.h.client
+
+        async def go() -> int:
+            match op:
+                case "create":
+                    body = {"instanceName": NAME, "integration": "WHATSAPP-BAILEYS"}
+                    r = await c.post("/instance/create", json=body)
+                case "delete":
+                    r = await c.delete(f"/instance/delete/{NAME}")
+                case "logout":
+                    r = await c.delete(f"/instance/logout/{NAME}")
+                case "restart":
+                    r = await c.post(f"/instance/restart/{NAME}")
+                case _:
+                    r = await c.get(f"/instance/connect/{NAME}")
+            return int(r.status_code)
+
+        return go()
+
+    def _do(self, op: str) -> int:
+        status: int = self.runner.run(self._call(op))
+        assert status < 500, f"{op}: {status}"
+        return status
+
+    @rule()
+    def create(self) -> None:
+        status = self._do("create")
+        assert status == (403 if self.exists else 201), status
+        self.exists = True
+
+    @rule()
+    def delete(self) -> None:
+        status = self._do("delete")
+        assert status == (200 if self.exists else 404), status
+        if self.exists:
+            assert self._do("delete") == 404  # a second delete finds nothing
+            assert self._do("create") == 201  # and the name is free at once
+            assert self._do("delete") == 200
+        self.exists = False
+
+    @rule(op=st.sampled_from(["connect", "restart", "logout"]))
+    def intent(self, op: str) -> None:
+        status = self._do(op)
+        if not self.exists:
+            assert status == 404, status
+        else:
+            assert status != 404, status
+
+    @precondition(lambda self: self.exists)
+    @rule(number=st.sampled_from(["5511900000001", "5511900000002"]))
+    def phone_scans(self, number: str) -> None:
+        async def scan() -> None:
+            await self.h.client.post(f"/sim/{NAME}/scan", json={"number": number})
+
+        self.runner.run(scan())
+
+    @rule(ops=st.lists(st.sampled_from(REGISTRY_OPS), min_size=2, max_size=5))
+    def concurrently(self, ops: list[str]) -> None:
+        """Several API calls on the name at once: each is whole, none fails with a 5xx."""
+
+        async def together() -> list[int]:
+            return list(await asyncio.gather(*(self._call(op) for op in ops)))
+
+        statuses = self.runner.run(together())
+        assert all(s < 500 for s in statuses), list(zip(ops, statuses, strict=True))
+        deletes = [s for op, s in zip(ops, statuses, strict=True) if op == "delete"]
+        creates = [s for op, s in zip(ops, statuses, strict=True) if op == "create"]
+        # Each success acts on an instance that was there: one delete per instance, one
+        # create per free name.
+        assert creates.count(201) <= deletes.count(200) + (0 if self.exists else 1), statuses
+        assert deletes.count(200) <= creates.count(201) + (1 if self.exists else 0), statuses
+        self.exists = self._registered()
+
+    def _registered(self) -> bool:
+        async def state() -> int:
+            return int((await self.h.client.get(f"/instance/connectionState/{NAME}")).status_code)
+
+        return bool(self.runner.run(state()) == 200)
+
+    @invariant()
+    def registry_is_whole(self) -> None:
+        gw = self.h.gateway
+
+        async def views() -> tuple[bool, int, bool]:
+            rows = (await self.h.client.get("/instance/fetchInstances")).json()
+            state = (await self.h.client.get(f"/instance/connectionState/{NAME}")).status_code
+            stored = await gw.store.all_instances(gw.settings.client_name)
+            return (
+                any(r["name"] == NAME for r in rows),
+                int(state),
+                any(r.name == NAME for r in stored),
+            )
+
+        listed, state, stored = self.runner.run(views())
+        assert (listed, state == 200, stored) == (self.exists,) * 3, (listed, state, stored)
+        assert (NAME in gw.instances) == self.exists
+        assert {r.id for r in gw.instances.values()} == set(gw.by_id)
+        if self.exists:
+            assert not gw.instances[NAME].supervisor.deleted
+        assert len(gw.names) == 0, "a name lock outlived its work"
+
+    def teardown(self) -> None:
+        async def stop() -> None:
+            from tests.conftest import stop_harness
+
+            if self.h is not None:
+                await stop_harness(self.h, self.ctx)
+
+        try:
+            self.runner.run(stop())
+        finally:
+            self.runner.close()
+            self.tmp.cleanup()
+
+
+TestRegistry = RegistryMachine.TestCase
+TestRegistry.settings = settings(
+    max_examples=25,
+    stateful_step_count=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    print_blob=True,
+)
