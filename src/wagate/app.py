@@ -34,6 +34,7 @@ from wagate.engines.base import Engine
 from wagate.engines.sim import SimEngine, SimNetwork
 from wagate.events.runtime import build_events
 from wagate.gateway import Gateway
+from wagate.messaging.behaviour import Behaviour
 from wagate.messaging.pipeline import Pipeline
 from wagate.messaging.senders import SendersOnWhatsapp
 from wagate.messaging.service import Messenger
@@ -109,6 +110,9 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
         if numbers is not None:
             pipeline.consumers.register(SendersOnWhatsapp(numbers))
         app.state.messenger = Messenger(gw, pipeline, message_store, numbers)
+        app.state.behaviour = Behaviour(gw, app.state.messenger)
+        app.state.behaviour.attach()
+        await app.state.behaviour.load()
         metrics_routes.attach(gw, observer)
         app.state.db = db
         if generated:

@@ -26,7 +26,7 @@ from wagate.core.supervisor import Supervisor, Timing
 from wagate.core.tasks import spawn
 from wagate.domain.errors import BadRequest, Conflict, EngineUnavailable, Forbidden, NotFound
 from wagate.domain.ids import bare_jid
-from wagate.engines.base import Engine
+from wagate.engines.base import Engine, InboundEvent
 from wagate.engines.messaging import messaging_of
 from wagate.engines.sim import SimNetwork
 from wagate.events.bus import EventBus
@@ -161,6 +161,9 @@ class Gateway:
         self.rng = rng or random.Random()
         self.instances: dict[str, Registered] = {}
         self.by_id: dict[str, Registered] = {}
+        self.inbound_gate: Callable[[str, InboundEvent], InboundEvent | None] | None = None
+        """Sees each engine event before the message lane: what it returns goes on (None:
+        nothing), e.g. without group chats under groupsIgnore (messaging/behaviour.py)."""
         self.status_listeners: list[Callable[[str, str, int], None]] = []
         """Told (instance id, lifecycle state, reason) after each persisted state change."""
         self.policy = lc.Policy(
@@ -224,10 +227,18 @@ class Gateway:
                 lambda: bare_jid(sup.inst.jid) if sup.inst.jid else None,
                 media=self,
             )
-            sup.inbound = lane.put
+            sup.inbound = lambda event: self._inbound(instance_id, lane.put, event)
         sup.full_history = lambda: self._full_history(instance_id)
         sup.start()
         return sup
+
+    def _inbound(
+        self, instance_id: str, put: Callable[[InboundEvent], None], event: InboundEvent
+    ) -> None:
+        gate = self.inbound_gate
+        admitted = event if gate is None else gate(instance_id, event)
+        if admitted is not None:
+            put(admitted)
 
     async def download(self, instance_id: str, media: dict[str, Any]) -> bytes:
         """A media message's bytes through the instance's live session (the message lanes'

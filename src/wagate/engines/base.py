@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from wagate.domain.close import Cause
 from wagate.domain.errors import EngineError
 from wagate.engines.messaging import (
+    Call,
     ChatChange,
     ContactUpdate,
     GroupChange,
@@ -103,7 +104,15 @@ class CredsUpdate:
 EngineEvent = Qr | PairCode | Opened | Closed | LoggedOut | CredsUpdate
 """Events that drive the connection lifecycle (core/lifecycle.py)."""
 InboundEvent = (
-    Message | Receipt | Presence | ContactUpdate | ChatChange | GroupChange | LabelChange | History
+    Message
+    | Receipt
+    | Presence
+    | ContactUpdate
+    | ChatChange
+    | GroupChange
+    | LabelChange
+    | History
+    | Call
 )
 """Events about messages, contacts, chats, presence, groups, labels and the account's history
 (the message pipeline)."""

@@ -143,6 +143,24 @@ class Presence:
 
 
 @dataclass(frozen=True, slots=True)
+class Call:
+    """Someone calls the account: emitted for the offer (the call rings), the moment a
+    reject answers. Not emitted for calls the account places, nor for the later states of a
+    call (accepted, ended)."""
+
+    epoch: int
+    id: str
+    caller: str
+    """The caller's JID (phone number, or LID when WhatsApp gives only that)."""
+    timestamp: int
+    video: bool = False
+    group: str | None = None
+    """The group JID of a group call."""
+    offline: bool = False
+    """The offer waited on the server while the account was offline."""
+
+
+@dataclass(frozen=True, slots=True)
 class ContactUpdate:
     """A contact's name, LID or picture became known or changed."""
 
@@ -310,6 +328,10 @@ class Messaging(Protocol):
         ...
 
     async def chat_presence(self, jid: str, presence: str) -> None: ...
+
+    async def reject_call(self, call: Call) -> None:
+        """Decline a ringing call: the caller's phone stops ringing."""
+        ...
 
     async def check_numbers(self, jids: Sequence[str]) -> list[NumberCheck]:
         """One check per JID, in the order asked (callers pair them up by position)."""

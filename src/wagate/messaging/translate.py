@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
@@ -24,6 +25,7 @@ from wagate.config import Settings
 from wagate.domain.jids import is_group
 from wagate.engines.base import InboundEvent
 from wagate.engines.messaging import (
+    Call,
     ChatChange,
     ContactUpdate,
     GroupChange,
@@ -149,6 +151,25 @@ def contact_data(instance_id: str, jid: str, name: str | None, picture: str | No
     }
 
 
+def call_data(c: Call) -> dict[str, Any]:
+    """Evolution's CALL data: Baileys' call object for the offer. Announced only; a call is
+    not a message and is stored nowhere."""
+    data: dict[str, Any] = {
+        "chatId": c.group or c.caller,
+        "from": c.caller,
+        "id": c.id,
+        "date": datetime.fromtimestamp(c.timestamp, UTC).isoformat(timespec="milliseconds")[:-6]
+        + "Z",
+        "isVideo": c.video,
+        "isGroup": c.group is not None,
+        "status": "offer",
+        "offline": c.offline,
+    }
+    if c.group is not None:
+        data["groupJid"] = c.group
+    return data
+
+
 class Translator:
     """One instance's engine events as rows, events and consumer messages."""
 
@@ -204,6 +225,8 @@ class Translator:
                 self.group(b, item)
             case LabelChange():
                 self.label(b, item)
+            case Call():
+                self._emit(b, "call", call_data(item))
 
     # --- messages ---------------------------------------------------------------------------
 

@@ -283,6 +283,12 @@ class Store:
         async with self._sessions() as s:
             return await s.scalar(select(Setting).where(Setting.instance_id == instance_id))
 
+    async def all_settings(self) -> list[tuple[str, dict[str, Any]]]:
+        """(instance id, Evolution's flat settings object) of every instance."""
+        async with self._sessions() as s:
+            rows = (await s.scalars(select(Setting))).all()
+        return [(row.instance_id, setting_view(row)) for row in rows]
+
     async def set_settings(self, instance_id: str, values: dict[str, Any]) -> Setting:
         async with self._sessions.begin() as s:
             row = await s.scalar(select(Setting).where(Setting.instance_id == instance_id))

@@ -259,6 +259,12 @@ def events(nz: Any) -> list[tuple[str, Any]]:
         ("group_info", nz.GroupInfoEv(JID=group, Sender=me, Join=[alice], Promote=[alice],
                                       Name=N.GroupName(Name="Renamed"))),
         ("group_info", nz.GroupInfoEv(JID=group, Sender=me)),  # nothing we report
+        ("call_offer", nz.CallOfferEv(
+            basicCallMeta=N.BasicCallMeta(**{"from": alice, "timestamp": 1_700_000_700,
+                                             "callCreator": alice, "callID": "CALL1"}),
+            data=N.Node(Tag="offer", Nodes=[N.Node(Tag="audio"), N.Node(Tag="video")]))),
+        ("call_offer", nz.CallOfferEv(  # no call id: nothing to reject, not reported
+            basicCallMeta=N.BasicCallMeta(callCreator=alice))),
         *history_events(nz),
     ]  # fmt: skip
 
@@ -393,7 +399,7 @@ def signatures() -> dict[str, list[str]]:
             "update_group_participants", "set_group_name", "set_group_photo",
             "set_group_announce", "set_group_locked", "set_disappearing_timer",
             "get_group_invite_link", "get_group_info_from_link", "join_group_with_link",
-            "leave_group", "get_me", "decrypt_poll_vote")  # fmt: skip
+            "leave_group", "get_me", "decrypt_poll_vote", "reject_call")  # fmt: skip
     return {name: list(inspect.signature(getattr(NewAClient, name)).parameters) for name in used}
 
 

@@ -24,6 +24,7 @@ from tests.engines.neonize.conftest import Factory
 from wagate.domain.errors import BadRequest, EngineUnavailable, NotSupported
 from wagate.engines.base import SessionSpec
 from wagate.engines.messaging import (
+    Call,
     GroupChange,
     History,
     Message,
@@ -142,7 +143,8 @@ def test_the_methods_we_call_exist_in_neonize(probe: dict[str, Any]) -> None:
     assert sig["set_group_topic"] == ["self", "jid", "previous_id", "new_id", "topic"]
     assert sig["get_group_invite_link"] == ["self", "jid", "revoke"]
     assert sig["decrypt_poll_vote"] == ["self", "message"]
-    assert len(sig) == 31
+    assert sig["reject_call"] == ["self", "call_from", "call_id"]
+    assert len(sig) == 32
 
 
 def _events(probe: dict[str, Any]) -> list[Any]:
@@ -209,6 +211,11 @@ def test_whatsmeow_receipts_and_presence_become_events(probe: dict[str, Any]) ->
         ("120363012345678901@g.us", "5511999990002@s.whatsapp.net", "recording", None),
         ("5511999990002@s.whatsapp.net", "5511999990002@s.whatsapp.net", "paused", None),
     ]  # fmt: skip
+
+
+def test_a_whatsmeow_call_offer_becomes_a_call(probe: dict[str, Any]) -> None:
+    calls = [e for e in _events(probe) if isinstance(e, Call)]
+    assert calls == [Call(7, "CALL1", "5511999990002@s.whatsapp.net", 1_700_000_700, video=True)]
 
 
 def test_whatsmeow_group_events_become_group_changes(probe: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from wagate.api.deps import (
 from wagate.api.explain import CHECK_NETWORK, lifecycle_view
 from wagate.api.json import JSONResponse
 from wagate.api.routes.events import TRANSPORTS, checked_events, checked_transport, save_transport
+from wagate.api.routes.settings import refuse_wavoip
 from wagate.api.schemas.instance import INTEGRATIONS, CreateInstance, SetPresence
 from wagate.core.lifecycle import Reply
 from wagate.domain.errors import BadRequest, NotFound, Unauthorized
@@ -99,6 +100,7 @@ async def create(
             webhook_echo["webhookByEvents"] = wh.byEvents
         if wh.base64 is not None:
             webhook_echo["webhookBase64"] = wh.base64
+    refuse_wavoip(body.wavoipToken)
     events = request.app.state.events
     transports: dict[str, tuple[bool, list[str]]] = {}
     for transport in TRANSPORTS:
@@ -135,6 +137,7 @@ async def create(
     for transport, (on, names) in transports.items():  # as /<transport>/set saves them
         await save_transport(events, reg.id, transport, on, names)
     stored = setting_view(await gw.store.get_settings(reg.id))
+    request.app.state.behaviour.set(reg.id, stored)
     result: dict[str, Any] = {
         "instance": {
             "instanceName": name,

@@ -16,6 +16,7 @@ from wagate.domain.close import CloseCode
 from wagate.domain.errors import BadRequest, Conflict, NotFound
 from wagate.engines.messaging import Outgoing
 from wagate.engines.sim import SimNetwork
+from wagate.engines.sim.post import call as place_call
 from wagate.engines.sim.post import deliver, remember, vote
 from wagate.gateway import Gateway
 from wagate.messaging import media as m
@@ -59,6 +60,13 @@ class InboundBody(Body):
     mimetype: StrictStr | None = None
     fileName: StrictStr | None = None
     pushName: Annotated[str, Field(max_length=100)] | None = None
+
+
+class CallBody(Body):
+    """That number's phone calls the instance (another instance's account or a contact)."""
+
+    from_: Annotated[str, Field(alias="from", pattern=r"^\+?\d{6,20}$")]
+    video: StrictBool = False
 
 
 class VoteBody(Body):
@@ -138,7 +146,12 @@ async def faults(gw: GatewayDep, instance: InstancePath, body: FaultsBody) -> di
 @router.get("/{instance}/stats")
 async def stats(gw: GatewayDep, instance: InstancePath) -> dict[str, Any]:
     s = _net(gw).stats_of(instance)
-    return {"connectAttempts": s.connect_attempts, "liveSessions": s.live_sessions}
+    return {
+        "connectAttempts": s.connect_attempts,
+        "liveSessions": s.live_sessions,
+        "proxy": s.proxy,
+        "presence": s.presence,
+    }
 
 
 @router.get("/{instance}/devices")
@@ -198,6 +211,33 @@ async def inbound(gw: GatewayDep, instance: InstancePath, body: InboundBody) -> 
         raise BadRequest("text or media is required")
     sent = deliver(net, sender, Outgoing(session.account.jid, content, data))
     return {"id": sent.key.id, "from": sender.jid, "lid": sender.lid, "to": session.account.jid}
+
+
+@router.post("/{instance}/call")
+async def call(gw: GatewayDep, instance: InstancePath, body: CallBody) -> dict[str, Any]:
+    """The phone of `from` calls the account the instance is open as: the instance hears the
+    offer (the CALL event) and its settings answer it (rejectCall, msgCall)."""
+    gw.get(instance)
+    net = _net(gw)
+    session = net.sessions.get(instance)
+    if session is None or session.account is None:
+        raise Conflict(f'The "{instance}" instance is not open on the simulated network')
+    caller = net.account_for(body.from_)
+    if caller is session.account:
+        raise BadRequest(f"{caller.jid} cannot call itself")
+    call_id = place_call(net, caller, session.account, body.video)
+    return {"id": call_id, "from": caller.jid, "to": session.account.jid, "video": body.video}
+
+
+@router.get("/{instance}/calls/{callId}")
+async def call_state(gw: GatewayDep, instance: InstancePath, callId: str) -> dict[str, Any]:
+    """Where a call placed with /sim/{instance}/call stands: offer (ringing) or rejected."""
+    gw.get(instance)
+    placed = _net(gw).calls.get(callId)
+    if placed is None:
+        raise NotFound(f"no call {callId} on the simulated network")
+    caller, callee, state = placed
+    return {"id": callId, "from": caller, "to": callee, "state": state}
 
 
 @router.post("/{instance}/vote")

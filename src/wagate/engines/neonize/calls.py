@@ -100,6 +100,7 @@ class Calls:
             "send": self.send,
             "read": self.read,
             "chat_presence": self.chat_presence,
+            "reject_call": self.reject_call,
             "check_numbers": self.check_numbers,
             "picture_url": self.picture_url,
             "profile": self.profile,
@@ -194,6 +195,10 @@ class Calls:
                 )
 
             await self.ffi(slot, mark)
+
+    async def reject_call(self, slot: Slot, head: dict[str, Any], body: bytes) -> None:
+        caller, call_id = self.jid(head["caller"]), str(head["id"])
+        await self.ffi(slot, lambda: slot.client.reject_call(caller, call_id))
 
     async def chat_presence(self, slot: Slot, head: dict[str, Any], body: bytes) -> None:
         nz, what = self.nz, str(head["presence"])

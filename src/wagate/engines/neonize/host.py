@@ -291,6 +291,7 @@ class Host:
             "joined_group": nz.JoinedGroupEv,
             "group_info": nz.GroupInfoEv,
             "history": nz.HistorySyncEv,
+            "call_offer": nz.CallOfferEv,
         }
         for kind, cls in kinds.items():
             client.event(cls)(_enqueuer(slot, kind))
@@ -387,6 +388,8 @@ class Host:
                 self.report(slot, inbound.presence(ev))
             case "chat_presence":
                 self.report(slot, inbound.chat_presence(ev))
+            case "call_offer":
+                self.report(slot, inbound.call_offer(ev))
             case "joined_group":
                 self.report(slot, inbound.joined(ev))
             case "group_info":
@@ -541,6 +544,7 @@ class _Neonize:
         self.JoinedGroupEv = events.JoinedGroupEv
         self.GroupInfoEv = events.GroupInfoEv
         self.HistorySyncEv = events.HistorySyncEv
+        self.CallOfferEv = events.CallOfferEv
         self.PairStatusEv = events.PairStatusEv
         self.ConnectedEv = events.ConnectedEv
         self.DisconnectedEv = events.DisconnectedEv

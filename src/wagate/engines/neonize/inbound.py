@@ -10,6 +10,7 @@ reverse) travels as `remoteJidAlt` / `participantAlt`.
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 import orjson
@@ -109,6 +110,19 @@ def presence(ev: Any) -> dict[str, Any] | None:
     if int(ev.LastSeen) > 0:
         head["last_seen"] = seconds(int(ev.LastSeen))
     return head
+
+
+def call_offer(ev: Any) -> dict[str, Any] | None:
+    """A CallOfferEv (someone calls the account) as a `call` frame; the later call events
+    (accept, terminate) are not reported."""
+    meta = ev.basicCallMeta
+    caller = jid(meta.callCreator) or jid(getattr(meta, "from"))
+    if not caller or not meta.callID:
+        return None
+    video = any(node.Tag == "video" for node in ev.data.Nodes)
+    stamp = seconds(int(meta.timestamp)) or int(time.time())
+    return {"ev": "call", "id": str(meta.callID), "caller": caller, "timestamp": stamp,
+            "video": video}  # fmt: skip
 
 
 def chat_presence(ev: Any) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from wagate.domain.errors import NotSupported
 from wagate.engines.messaging import (
+    Call,
     GroupInfo,
     Label,
     MessageKey,
@@ -78,6 +79,9 @@ class NeonizeMessaging:
 
     async def played(self, keys: Sequence[MessageKey]) -> None:
         await self._call("read", keys=[k.as_dict() for k in keys], played=True)
+
+    async def reject_call(self, call: Call) -> None:
+        await self._call("reject_call", id=call.id, caller=call.caller)
 
     async def chat_presence(self, jid: str, presence: str) -> None:
         await self._call("chat_presence", jid=jid, presence=presence)

@@ -7,6 +7,7 @@ from typing import Any
 
 from wagate.engines.base import InboundEvent
 from wagate.engines.messaging import (
+    Call,
     GroupChange,
     GroupInfo,
     GroupParticipant,
@@ -81,6 +82,14 @@ def inbound_event(epoch: int, head: dict[str, Any]) -> InboundEvent | None:
             )
         case "history":
             return history_of(epoch, head)
+        case "call":
+            return Call(
+                epoch,
+                str(head["id"]),
+                str(head["caller"]),
+                int(head.get("timestamp") or 0),
+                bool(head.get("video")),
+            )
         case "group":
             return GroupChange(
                 epoch,

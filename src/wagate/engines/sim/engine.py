@@ -164,6 +164,8 @@ class SimSession(SimMessaging):
     async def set_presence(self, presence: str) -> None:
         if not self._alive or self._net.faults_of(self.name).socketAlreadyClosed:
             raise EngineUnavailable("Connection Closed")
+        if presence in ("available", "unavailable"):
+            self._net.stats_of(self.name).presence = presence
 
 
 class SimEngine:

@@ -55,6 +55,10 @@ class Faults:
 class SimStats:
     connect_attempts: int = 0
     live_sessions: int = 0
+    proxy: str | None = None
+    """The proxy URL the current or last session dialed through (None: direct)."""
+    presence: str | None = None
+    """What the account last announced: available or unavailable (None: nothing yet)."""
 
 
 @dataclass(slots=True)
@@ -109,6 +113,8 @@ class SimNetwork:
         """Message id -> (sender's number, chat JID as the recipients see it), bounded."""
         self.polls: OrderedDict[str, tuple[tuple[str, ...], int]] = OrderedDict()
         """Poll message id -> (its options, how many may be chosen), bounded as `sent`."""
+        self.calls: OrderedDict[str, tuple[str, str, str]] = OrderedDict()
+        """Call id -> (caller's number, callee's number, offer|rejected), bounded."""
         self.media: OrderedDict[str, bytes] = OrderedDict()
         self.media_bytes = 0
         self.media_cap = 256 * 1024 * 1024

@@ -23,6 +23,7 @@ from wagate.domain.jids import is_group
 from wagate.engines.base import EngineEvent, InboundEvent
 from wagate.engines.messaging import (
     MEDIA_MEMBERS,
+    Call,
     ChatChange,
     GroupChange,
     GroupInfo,
@@ -200,6 +201,19 @@ def deliver(
     return Sent(own_key, content, now)
 
 
+def call(net: SimNetwork, caller: Account, callee: Account, video: bool) -> str:
+    """`caller`'s phone calls `callee`: its linked sessions ring (an offer waits for the next
+    one when none is open). Returns the call id."""
+    call_id = secrets.token_hex(16).upper()
+    net.calls[call_id] = (caller.number, callee.number, "offer")
+    if len(net.calls) > SENT_LIMIT:
+        net.calls.popitem(last=False)
+    now = int(net.clock.wall())
+    offline = not net.live_sessions(callee)
+    _to(net, callee, Call(0, call_id, caller.jid, now, video, offline=offline))
+    return call_id
+
+
 def vote(net: SimNetwork, voter: Account, poll_id: str, options: Sequence[str]) -> Sent:
     """`voter`'s phone votes on a poll it can see (an empty choice withdraws its vote): the
     vote goes to the poll's chat as WhatsApp sends it (options as hashes), and the voter's
@@ -327,6 +341,13 @@ class SimMessaging:
                 seen_as, True, key.id, participant=me.jid if is_group(chat) else None
             )
             _to(self._net, sender, Receipt(0, (back,), status))
+
+    async def reject_call(self, call: Call) -> None:
+        me = self._me()
+        placed = self._net.calls.get(call.id)
+        if placed is None or placed[1] != me.number:
+            raise NotFound(f"no call {call.id} to {me.jid} on the simulated network")
+        self._net.calls[call.id] = (placed[0], placed[1], "rejected")
 
     async def chat_presence(self, jid: str, presence: str) -> None:
         me = self._me()
