@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     stable_after: float = Field(60.0, gt=0, validation_alias="WAGATE_STABLE_AFTER_SECONDS")
     engine_timeout: float = Field(10.0, gt=0, validation_alias="WAGATE_ENGINE_TIMEOUT_SECONDS")
     boot_stagger: float = Field(0.2, ge=0, validation_alias="WAGATE_BOOT_STAGGER_SECONDS")
+    inbound_ack_timeout: float = Field(
+        30.0, gt=0, validation_alias="WAGATE_INBOUND_ACK_TIMEOUT_SECONDS"
+    )
 
     # What the message pipeline stores (Evolution's names). Evolution defaults them to false;
     # wagate to true, which is what deployments run (Evolution's .env.example turns them on).

@@ -165,6 +165,13 @@ def check_messaging(report: Any, _: Path) -> None:
     assert 0 < run["latency_ms"]["p50"] <= run["latency_ms"]["p99"] <= run["latency_ms"]["max"]
 
 
+def check_inbound(report: Any, _: Path) -> None:
+    assert report["ok"] is True
+    assert report["messages"] == report["acknowledged"] == 40 and report["kills"] == 1
+    assert report["lost"] == 0 and report["announced_under_two_event_ids"] == 0
+    assert report["stored"] == report["announced"] == 40
+
+
 def check_network_down(report: Any, _: Path) -> None:
     assert report["ok"] is True
     assert [p["policy"] for p in report["policies"]] == ["defaults", "never-give-up"]
@@ -216,6 +223,10 @@ PROFILES: dict[str, tuple[str, Callable[[Any, Path], None]]] = {
         "--events 150 --instances 3 --seconds 0.5 --rate 100 --db sqlite",
         check_throughput,
     ),
+    "inbound_durability.py": (
+        "--messages 40 --instances 2 --kills 1 --concurrency 4 --seed 1",
+        check_inbound,
+    ),
     "history_sync.py": ("--messages 200 --chats 5 --db sqlite", check_history),
     "lifecycle_model.py": ("--sequences 20 --steps 10 --seed 1 --json", check_lifecycle),
     "link_preview.py": ("--sends 3 --page-kb 8", check_link_preview),
@@ -258,6 +269,8 @@ NONSENSE = [
     ("events_durability.py", ["--refuse", "-1"], "cannot be negative"),
     ("events_throughput.py", ["--events", "2", "--instances", "3"], "--events at least"),
     ("events_throughput.py", ["--db", "sqlite,oracle"], "--db takes a comma-separated list"),
+    ("inbound_durability.py", ["--messages", "0"], "must be at least 1"),
+    ("inbound_durability.py", ["--kills", "-1"], "--kills cannot be negative"),
     ("history_sync.py", ["--chats", "0"], "--messages and --chats must be at least 1"),
     ("lifecycle_model.py", ["--steps", "0"], "--sequences and --steps must be at least 1"),
     ("link_preview.py", ["--sends", "0"], "--sends must be at least 1"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -122,6 +123,13 @@ class Lane:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[Any] | None = None
         self._closed = False
+        self.accepted = 0
+        """How many items the lane has taken so far (a mark for `durable`)."""
+        self._settled = 0
+        """How many of them a finished batch has dealt with (committed, or failed: their
+        waiters are told so)."""
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+        """Who waits for a mark to be durable, in mark order."""
 
     def _announce(self, event: str, data: Any) -> dict[str, Any]:
         return self.p.bus.envelope(self.name, self.instance_id, event, data, self.sender())
@@ -133,6 +141,7 @@ class Lane:
         if isinstance(item, Message) and self.media is not None:
             item = self._with_media(item)
         self._items.append(item)
+        self.accepted += 1
         self._wake.set()
         if self._task is None:
             self._task = spawn(self._run(), name=f"messages:{self.name}")
@@ -145,6 +154,39 @@ class Lane:
             self._task.cancel()  # _run gives up the batch it holds
         self._give_up(self._items)
         self._items.clear()
+        gone = Conflict(f'The "{self.name}" instance was deleted or stopped before it was stored')
+        while self._waiters:
+            _, fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_exception(gone)
+                fut.exception()  # a waiter that stopped waiting leaves nothing unretrieved
+
+    async def durable(self, mark: int) -> None:
+        """Return once the first `mark` items the lane took are durable: their batch (the
+        rows and the events reporting them) is committed. Raises the batch's failure when it
+        could not be, or Conflict when the lane closed first. Waiting is shared: a batch that
+        commits many items wakes every waiter at once (group commit), and cancelling a wait
+        changes nothing for the lane."""
+        if mark <= self._settled:
+            return
+        if self._closed:
+            raise Conflict(f'The "{self.name}" instance was deleted or stopped')
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((mark, fut))
+        await asyncio.shield(fut)
+
+    def _settle(self, upto: int, error: BaseException | None) -> None:
+        """The items up to `upto` are dealt with: wake who waited for them."""
+        self._settled = max(self._settled, upto)
+        while self._waiters and self._waiters[0][0] <= self._settled:
+            _, fut = self._waiters.popleft()
+            if fut.done():
+                continue
+            if error is None:
+                fut.set_result(None)
+            else:
+                fut.set_exception(error)
+                fut.exception()  # a waiter that stopped waiting leaves nothing unretrieved
 
     def _give_up(self, items: Iterable[Item]) -> None:
         for item in items:
@@ -176,20 +218,23 @@ class Lane:
                     if not waiting.done():
                         waiting.cancel()
                 taken.append(self._items.popleft())
+            upto = self._settled + len(taken)  # items leave the lane in the order they came
             try:
-                await self._handle(taken)
+                await self._handle(taken, functools.partial(self._settle, upto, None))
             except asyncio.CancelledError:
                 self._give_up(taken)
                 raise
             except Exception as exc:  # logged; the lane keeps going
                 _log.error("message batch failed", instance=self.name, error=repr(exc))
+                self._settle(upto, exc)
 
     # --- one batch --------------------------------------------------------------------------
 
-    async def _handle(self, items: Sequence[Item]) -> None:
+    async def _handle(self, items: Sequence[Item], committed: Callable[[], None]) -> None:
         b = Batch(
             known=await history.known(self.p.store, self.instance_id, items),
             originals=await self._originals(items),
+            redelivered=await self._redelivered(items),
         )
         done: list[tuple[asyncio.Future[dict[str, Any]], dict[str, Any]]] = []
         for item in items:
@@ -213,6 +258,7 @@ class Lane:
                 if not fut.done():
                     fut.set_exception(exc)
             raise
+        committed()  # durable now: the network may be told (before the events go out)
         for fut, raw in done:
             if not fut.done():
                 fut.set_result(raw)
@@ -256,6 +302,34 @@ class Lane:
             )
         except Exception:
             return {}
+
+    async def _redelivered(self, items: Sequence[Item]) -> frozenset[str]:
+        """The live messages among `items` this lane has not handled since it opened but the
+        database has: one query for the batch. After failed retries, none (logged): such a
+        message would then be stored and announced a second time."""
+        if not self.p.settings.save_new_message:
+            return frozenset()
+        wanted = set()
+        for item in items:
+            m = item.message if isinstance(item, WithMedia) else item
+            if (
+                isinstance(m, Message)
+                and m.kind != "history"
+                and not self.translator.seen(m.key.id)
+            ):
+                wanted.add(m.key.id)
+        if not wanted:
+            return frozenset()
+        try:
+            found = await retried(
+                lambda: self.p.store.known_keys(self.instance_id, wanted),
+                WRITE_RETRIES,
+                "redelivery lookup",
+                _log,
+            )
+        except Exception:
+            return frozenset()
+        return frozenset(found)
 
     async def _commit(self, b: Batch) -> None:
         op = b.op()

@@ -111,6 +111,10 @@ class Batch:
     about (read by the lane before the batch), and the batch's own new messages."""
     known: Known = field(default_factory=Known)
     """What the database has among the batch's history (read by the lane before the batch)."""
+    redelivered: frozenset[str] = frozenset()
+    """Key ids of the batch's live messages that are stored already: the network delivered
+    them again because their acknowledgement was lost (the server stopped between the commit
+    and the ack). Dropped: they were stored and announced once."""
     events: list[Envelope] = field(default_factory=list)
     stored: list[StoredMessage] = field(default_factory=list)
     """The batch's new messages, for the consumers once it is committed."""
@@ -255,7 +259,7 @@ class Translator:
 
     def message(self, b: Batch, m: Message, media: str | None = None) -> None:
         s = self.settings
-        if self._messages.get(m.key.id):
+        if self._messages.get(m.key.id) or m.key.id in b.redelivered:
             return
         self._messages.put(m.key.id)
         proto = m.content.get("protocolMessage")

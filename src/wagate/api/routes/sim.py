@@ -5,22 +5,26 @@ These names and bodies are a contract: external checks drive the simulator throu
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Path
 from pydantic import Field, StrictBool, StrictStr
 
 from wagate.api.deps import GatewayDep, GlobalKey
 from wagate.api.schemas.instance import Body
 from wagate.domain.close import CloseCode
-from wagate.domain.errors import BadRequest, Conflict, NotFound
+from wagate.domain.errors import BadRequest, Conflict, NotFound, StoreUnavailable
 from wagate.engines.messaging import Outgoing
 from wagate.engines.sim import SimNetwork
 from wagate.engines.sim.post import call as place_call
 from wagate.engines.sim.post import deliver, remember, vote
 from wagate.gateway import Gateway
 from wagate.messaging import media as m
+from wagate.messaging.pipeline import Lane
 
+_log = structlog.get_logger("wagate.sim")
 router = APIRouter(prefix="/sim", tags=["sim"], dependencies=[GlobalKey])
 InstancePath = Annotated[str, Path(alias="instance")]
 
@@ -60,6 +64,9 @@ class InboundBody(Body):
     mimetype: StrictStr | None = None
     fileName: StrictStr | None = None
     pushName: Annotated[str, Field(max_length=100)] | None = None
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{8,64}$")] | None = None
+    """The message's id; a new one when not given. The same id again is the network
+    delivering the message again (its acknowledgement was lost): stored and announced once."""
 
 
 class CallBody(Body):
@@ -181,9 +188,29 @@ async def contact(gw: GatewayDep, body: ContactBody) -> dict[str, Any]:
     return {"jid": account.jid, "lid": account.lid, "pushName": account.push_name}
 
 
+async def _acknowledged(gw: Gateway, instance: str, lane: Lane, mark: int) -> None:
+    """Wait until the message is durable (its lane batch committed): the 200 is the network's
+    acknowledgement, after which it will not deliver the message again. Past
+    WAGATE_INBOUND_ACK_TIMEOUT_SECONDS, or when the batch failed, a 503: the network keeps the
+    message and delivers it again (with its id, so it is stored and announced once)."""
+    bound = gw.settings.inbound_ack_timeout
+    try:
+        await asyncio.wait_for(lane.durable(mark), bound)
+    except TimeoutError:
+        _log.warning("inbound message not durable in time", instance=instance, seconds=bound)
+        raise StoreUnavailable(
+            f"The message was not stored within {bound:g} s: deliver it again"
+        ) from None
+    except Conflict:
+        raise
+    except Exception as exc:
+        raise StoreUnavailable(f"The message could not be stored: {exc}") from exc
+
+
 @router.post("/{instance}/inbound")
 async def inbound(gw: GatewayDep, instance: InstancePath, body: InboundBody) -> dict[str, Any]:
-    gw.get(instance)
+    """A simulated contact writes to the instance. Answered once the message is durable."""
+    reg = gw.get(instance)
     net = _net(gw)
     session = net.sessions.get(instance)
     if session is None or session.account is None:
@@ -209,7 +236,11 @@ async def inbound(gw: GatewayDep, instance: InstancePath, body: InboundBody) -> 
         content = {"conversation": body.text}
     else:
         raise BadRequest("text or media is required")
-    sent = deliver(net, sender, Outgoing(session.account.jid, content, data))
+    lane = gw.pipeline.lanes.get(reg.id) if gw.pipeline is not None else None
+    mark = lane.accepted if lane is not None else 0
+    sent = deliver(net, sender, Outgoing(session.account.jid, content, data, body.id))
+    if lane is not None and lane.accepted > mark:
+        await _acknowledged(gw, instance, lane, lane.accepted)
     return {"id": sent.key.id, "from": sender.jid, "lid": sender.lid, "to": session.account.jid}
 
 
