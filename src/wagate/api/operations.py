@@ -756,7 +756,21 @@ OPERATIONS: dict[str, Doc] = {
         body={"logoutFails": True},
     ),
     "GET /sim/{instance}/stats": Doc(
-        "Simulated session counters", "Connects, sessions and messages seen by the simulator."
+        "Simulated session counters",
+        "Connects and live sessions seen by the simulator, the proxy the current or last "
+        "session dialed through (`proxy`, null when direct) and the presence the account last "
+        "announced (`presence`: available, unavailable or null).",
+    ),
+    "POST /sim/{instance}/call": Doc(
+        "A phone calls the instance",
+        "The phone of `from` (another instance's account or a simulated contact) calls the "
+        "account the instance is open as: the CALL event, and rejectCall / msgCall answer it.",
+        body={"from": "5511988887777", "video": False},
+    ),
+    "GET /sim/{instance}/calls/{callId}": Doc(
+        "Where a simulated call stands",
+        "A call placed with /sim/{instance}/call: `offer` while it rings, `rejected` once the "
+        "instance rejected it.",
     ),
     "POST /sim/{instance}/vote": Doc(
         "Vote on a poll",
