@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import segno
 
 from tests.conftest import API_KEY
 from tests.live import LiveServer
@@ -47,7 +48,7 @@ def _sign_in(page: Page, live: LiveServer) -> None:
 
 @pytest.mark.timeout(900)
 def test_chats_show_a_message_from_another_instance_and_send_one_back(
-    chromium: Path, live: LiveServer
+    chromium: Path, live: LiveServer, tmp_path: Path
 ) -> None:
     _open_instance(live, "alice", ALICE)
     _open_instance(live, "bob", BOB)
@@ -101,6 +102,52 @@ def test_chats_show_a_message_from_another_instance_and_send_one_back(
             texts = [r["message"].get("conversation") for r in got["messages"]["records"]]
             assert "Hello Bob, from the Manager" in texts
             assert driver.execute_script("return window.__noReload") == 7
+
+            # A file goes as sendMedia's multipart form; Bob gets an image with its caption.
+            picture = tmp_path / "logo.png"
+            segno.make("wagate").save(str(picture), scale=4)
+            page.css("#send-text").send_keys("our logo")
+            page.css("#send-file").send_keys(str(picture))
+            page.css("#send-form button[type=submit]").click()
+            page.wait(
+                "the picture",
+                lambda d: any(
+                    "our logo" in li.text
+                    for li in d.find_elements(By.CSS_SELECTOR, "#messages li.mine")
+                ),
+            )
+            assert page.css("#send-file").get_attribute("value") == ""
+            got = live.call(
+                "POST",
+                "/chat/findMessages/bob",
+                json={"where": {"key": {"remoteJid": f"{ALICE}@s.whatsapp.net"}}},
+            )
+            kinds = {r["messageType"]: r["message"] for r in got["messages"]["records"]}
+            assert kinds["imageMessage"]["imageMessage"]["caption"] == "our logo"
+
+            # The proxy and transport forms save through their routes and say what happened.
+            page.css("#px-enabled").click()
+            page.css("#px-host").send_keys("proxy.example.com")
+            page.css("#px-port").send_keys("3128")
+            page.css("#proxy-form button[type=submit]").click()
+            page.wait(
+                "the proxy saved", lambda d: "WAGATE_NEONIZE_PROXY" in page.text("#proxy-note")
+            )
+            proxy = live.call("GET", "/proxy/find/alice")
+            assert (proxy["enabled"], proxy["host"], proxy["port"]) == (
+                True,
+                "proxy.example.com",
+                "3128",
+            )
+            page.css('#transports-form input[name="websocket"]').click()
+            page.css("#transports-form button[type=submit]").click()
+            page.wait(
+                "the transport's answer",
+                lambda d: (
+                    "websocket not saved: websocket is off on this server"
+                    in page.text("#transports-note")
+                ),
+            )
 
             # The event tail: a summary that opens to the whole envelope, pretty-printed.
             first = driver.find_elements(By.CSS_SELECTOR, "#events details")[0]

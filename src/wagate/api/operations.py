@@ -46,7 +46,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "call", "description": "Calls (refused: wagate places no calls)."},
     {"name": "settings", "description": "Per-instance behaviour (calls, groups, read receipts)."},
     {"name": "events", "description": "Where events go: webhook, websocket, RabbitMQ, NATS."},
-    {"name": "proxy", "description": "The proxy an instance connects through."},
+    {"name": "proxy", "description": "The proxy stored per instance (Evolution's routes)."},
     {"name": "server", "description": "Welcome, health and key check."},
     {"name": "manager", "description": "The Manager web UI's own API."},
     {"name": "metrics", "description": "Prometheus metrics."},
@@ -65,7 +65,8 @@ def _transport(name: str, label: str) -> dict[str, Doc]:
         f"POST /{name}/set{_I}": Doc(
             f"Set the {label} sink",
             f"Enable or disable the instance's {label} events and choose which events it "
-            "receives (an empty list means all). The answer is the stored configuration.",
+            "receives (an empty list means all). The answer is the stored configuration; 400 when "
+            "the server runs without that transport.",
             body={name: {"enabled": True, "events": ["MESSAGES_UPSERT", "CONNECTION_UPDATE"]}},
         ),
         f"GET /{name}/find{_I}": Doc(
@@ -313,8 +314,9 @@ OPERATIONS: dict[str, Doc] = {
     ),
     f"POST /proxy/set{_I}": Doc(
         "Set the proxy",
-        "The HTTP or SOCKS proxy the instance's WhatsApp connection goes through; it applies "
-        "at the next connect. `enabled: false` removes it.",
+        "Store the instance's HTTP or SOCKS proxy in Evolution's shape; `enabled: false` "
+        "removes it. The engines do not read it yet: the WhatsApp Web engine connects every "
+        "instance through WAGATE_NEONIZE_PROXY.",
         body={
             "enabled": True,
             "host": "proxy.example.com",

@@ -28,6 +28,7 @@ const state = {
   chats: [],              // findChats of the selected instance
   chat: null,             // remoteJid of the open conversation
   chatTimer: null,
+  transports: {},         // transport -> enabled, as last loaded or saved
   streamAbort: null, live: false, pollTimer: null, refreshTimer: null, deliveriesTimer: null,
 };
 
@@ -167,7 +168,8 @@ function render() {
   const kept = new Map();
   for (const row of rows) {
     const lc = row.lifecycle || {};
-    const sig = JSON.stringify([row.connectionStatus, row.ownerJid, lc.state, lc.reason, lc.message, lc.action]);
+    const sig = JSON.stringify([row.connectionStatus, row.ownerJid, row.profileName, row.profilePicUrl,
+                                lc.state, lc.reason, lc.message, lc.action]);
     const old = state.rowEls.get(row.name);
     kept.set(row.name, old && old.sig === sig ? old : { sig, tr: renderRow(row) });
   }
@@ -201,8 +203,11 @@ function renderRow(row) {
   const act = (label, handler, cls) =>
     el("button", { type: "button", class: cls, "aria-label": `${label} ${name}`, onclick: () => handler(name) }, label);
   return el("tr", { "data-instance": name },
-    el("td", {}, el("button", { type: "button", class: "name-button", onclick: () => openDetail(name),
-                              "aria-label": `Open ${name}` }, name),
+    el("td", {},
+       row.profilePicUrl ? el("img", { class: "avatar", src: row.profilePicUrl, alt: "" }) : "",
+       el("button", { type: "button", class: "name-button", onclick: () => openDetail(name),
+                      "aria-label": `Open ${name}` }, name),
+       row.profileName ? el("span", { class: "profile", text: row.profileName }) : "",
        el("span", { class: "sub", text: row.ownerJid || "" })),
     el("td", { class: "state" },
        el("span", { class: `badge ${ext}`, "data-state": ext }, ext),
@@ -294,6 +299,9 @@ function openDetail(name) {
     loadWebhook(name);
     loadDeliveries(name);
     loadSettings(name);
+    loadProxy(name);
+    ui.transportsNote.textContent = "";
+    loadTransports(name);
     state.chats = [];
     state.chat = null;
     ui.sendNumber.value = "";
@@ -463,10 +471,34 @@ function renderConversation(records) {
     const thumb = r.message && r.message.imageMessage && r.message.imageMessage.jpegThumbnail;
     return el("li", { class: mine ? "mine" : "theirs", "data-id": r.key && r.key.id },
       thumb ? el("img", { src: `data:image/jpeg;base64,${thumb}`, alt: "image preview" }) : "",
+      r.message && r.message.documentMessage ? el("span", { class: "file", text: `📄 ${r.message.documentMessage.fileName || "document"}` }) : "",
       el("span", { class: "text", text: messageText(r) }),
       el("span", { class: "meta", text: meta }));
   }));
   ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
+function mediatypeOf(file) {
+  const kind = (file.type || "").split("/")[0];
+  return ["image", "video", "audio"].includes(kind) ? kind : "document";
+}
+
+async function sendFile(name, number, caption, file) {
+  // sendMedia's multipart form: the file as the `file` part, the other fields beside it.
+  const form = new FormData();
+  form.append("number", number);
+  form.append("mediatype", mediatypeOf(file));
+  form.append("fileName", file.name);
+  if (caption) form.append("caption", caption);
+  form.append("file", file, file.name);
+  const res = await fetch(`/message/sendMedia/${enc(name)}`, { method: "POST", headers: { apikey: state.key }, body: form });
+  const data = await res.json().catch(() => null);
+  if (!res.ok) {
+    const err = new Error(messageOf(data, res.status));
+    err.status = res.status;
+    throw err;
+  }
+  return data;
 }
 
 async function sendText(event) {
@@ -474,17 +506,90 @@ async function sendText(event) {
   const name = state.selected;
   const number = ui.sendNumber.value.trim();
   const text = ui.sendText.value;
-  if (!number || !text.trim()) return;
+  const file = ui.sendFile.files && ui.sendFile.files[0];
+  if (!number || (!text.trim() && !file)) {
+    ui.sendNote.textContent = "Write a message or choose a file.";
+    return;
+  }
   ui.sendNote.textContent = "Sending…";
   try {
-    const sent = await api("POST", `/message/sendText/${enc(name)}`, { number, text });
+    const sent = file ? await sendFile(name, number, text.trim(), file)
+      : await api("POST", `/message/sendText/${enc(name)}`, { number, text });
     ui.sendText.value = "";
+    ui.sendFile.value = "";
     ui.sendNote.textContent = "Sent.";
     state.chat = (sent && sent.key && sent.key.remoteJid) || state.chat;
     await loadChats(name);
   } catch (err) {
     ui.sendNote.textContent = `Not sent: ${err.message}`;
   }
+}
+
+// --- proxy and event transports -------------------------------------------------------------
+
+const TRANSPORTS = ["websocket", "rabbitmq", "nats"];
+
+async function loadProxy(name) {
+  ui.proxyNote.textContent = "";
+  try {
+    const p = (await api("GET", `/proxy/find/${enc(name)}`)) || {};
+    ui.pxEnabled.checked = !!p.enabled;
+    ui.pxProtocol.value = p.protocol || "http";
+    ui.pxHost.value = p.host || "";
+    ui.pxPort.value = p.port || "";
+    ui.pxUser.value = p.username || "";
+    ui.pxPass.value = p.password || "";
+    if (!p.enabled) ui.proxyNote.textContent = "No proxy: the instance connects directly.";
+  } catch (err) {
+    ui.proxyNote.textContent = `Could not load the proxy: ${err.message}`;
+  }
+}
+
+async function saveProxy(event) {
+  event.preventDefault();
+  const body = { enabled: ui.pxEnabled.checked, protocol: ui.pxProtocol.value, host: ui.pxHost.value.trim(),
+                 port: ui.pxPort.value.trim(), username: ui.pxUser.value, password: ui.pxPass.value };
+  try {
+    await api("POST", `/proxy/set/${enc(state.selected)}`, body);
+    ui.proxyNote.textContent = body.enabled
+      ? "Proxy saved. The engines do not use it yet: the server's WAGATE_NEONIZE_PROXY applies to every instance."
+      : "Proxy removed.";
+  } catch (err) {
+    ui.proxyNote.textContent = `Not saved: ${err.message}`;
+  }
+}
+
+async function loadTransports(name) {
+  state.transports = {};
+  for (const t of TRANSPORTS) {
+    const box = ui.transportsForm.elements[t];
+    try {
+      const found = await api("GET", `/${t}/find/${enc(name)}`);
+      box.checked = !!(found && found.enabled);
+    } catch (err) {
+      box.checked = false;
+    }
+    state.transports[t] = box.checked;
+  }
+}
+
+async function saveTransports(event) {
+  // Only the transports whose box changed are sent; the server says when one is off (400).
+  event.preventDefault();
+  const said = [];
+  for (const t of TRANSPORTS) {
+    const enabled = ui.transportsForm.elements[t].checked;
+    if (enabled === state.transports[t]) continue;
+    try {
+      await api("POST", `/${t}/set/${enc(state.selected)}`, { [t]: { enabled, events: [] } });
+      state.transports[t] = enabled;
+      said.push(`${t} ${enabled ? "on" : "off"}`);
+    } catch (err) {
+      ui.transportsForm.elements[t].checked = state.transports[t];
+      said.push(`${t} not saved: ${err.message}`);
+    }
+  }
+  ui.transportsNote.textContent = said.length ? `${said.join("; ")}.` : "Nothing changed.";
 }
 
 // --- webhook, deliveries, settings ----------------------------------------------------------
@@ -667,7 +772,8 @@ function bind() {
     "wh-by-events", "wh-base64", "wh-events", "deliveries", "deliveries-note", "settings-form",
     "msg-call", "confirm", "confirm-text", "confirm-ok", "confirm-cancel", "chat-search",
     "chat-list", "chats-note", "chat-with", "messages", "send-form", "send-number", "send-text",
-    "send-note", "instance-filter"];
+    "send-note", "instance-filter", "send-file", "proxy-note", "proxy-form", "px-enabled",
+    "px-protocol", "px-host", "px-port", "px-user", "px-pass", "transports-form", "transports-note"];
   for (const id of ids) ui[id.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase())] = document.getElementById(id);
   ui.loginForm.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -692,6 +798,8 @@ function bind() {
   ui.sendForm.addEventListener("submit", sendText);
   ui.chatSearch.addEventListener("input", renderChats);
   ui.instanceFilter.addEventListener("input", render);
+  ui.proxyForm.addEventListener("submit", saveProxy);
+  ui.transportsForm.addEventListener("submit", saveTransports);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
