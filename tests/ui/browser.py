@@ -68,7 +68,7 @@ class Page:
         self.d.save_screenshot(str(path))
         self.shots.append(path)
 
-    def wait(self, what: str, cond: Any, timeout: float = 10) -> Any:
+    def wait(self, what: str, cond: Any, timeout: float = 20) -> Any:
         return WebDriverWait(self.d, timeout, poll_frequency=0.05).until(cond, message=what)
 
     def css(self, selector: str) -> Any:
