@@ -14,6 +14,8 @@ from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from wagate.domain.endpoints import AMQP, NATS, WEB, url_problem
+
 WEAK_KEYS = {"BQYHJGJHJ", "change-me", "changeme", "apikey", "api-key", "secret", "password"}
 MIN_KEY_LENGTH = 16
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
@@ -348,10 +350,19 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         value = value.strip()
-        if info.field_name == "audio_converter_url" and not value.startswith(
-            ("http://", "https://")
-        ):
-            raise ValueError("must be an http:// or https:// URL")
+        if info.field_name == "audio_converter_url":
+            _target(value, WEB)
+        return value
+
+    @field_validator("webhook_global_url", "rabbitmq_uri", "nats_uri")
+    @classmethod
+    def _targets(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Blank is unset; else a URL of the transport's schemes (domain/endpoints.py)."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        schemes = {"rabbitmq_uri": AMQP, "nats_uri": NATS}.get(info.field_name or "", WEB)
+        _target(value, schemes)
         return value
 
     @field_validator("webhook_ca_file")
@@ -424,6 +435,11 @@ class Settings(BaseSettings):
         found = {k: v or "" for k, v in dotenv_values(".env").items() if k.startswith(prefix)}
         found.update({k: v for k, v in os.environ.items() if k.startswith(prefix)})
         return found
+
+
+def _target(url: str, schemes: tuple[str, ...]) -> None:
+    if (why := url_problem(url, "the URL", schemes)) is not None:
+        raise ValueError(why)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -20,6 +20,7 @@ from wagate.api.schemas.events import (
     WebsocketBody,
 )
 from wagate.api.times import lower_bound
+from wagate.domain.endpoints import header_problem, url_problem
 from wagate.domain.errors import BadRequest
 from wagate.events.catalogue import SUBSCRIBABLE
 from wagate.events.runtime import Events
@@ -60,6 +61,18 @@ def checked_events(field: str, enabled: bool, events: list[str] | None) -> list[
     return list(dict.fromkeys(events)) or list(SUBSCRIBABLE)
 
 
+def checked_webhook(enabled: bool, url: str, headers: dict[str, Any] | None) -> None:
+    """A 400 naming `webhook.url` or `webhook.headers` when the server could not send to
+    them. A disabled webhook may keep an empty URL (it is never sent to)."""
+    problems = []
+    if (enabled or url) and (why := url_problem(url, "webhook.url")) is not None:
+        problems.append(why)
+    if headers and (why := header_problem(headers, "webhook.headers")) is not None:
+        problems.append(why)
+    if problems:
+        raise BadRequest(problems)
+
+
 def webhook_view(row: Webhook) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -93,6 +106,7 @@ def transport_view(row: TransportConfig) -> dict[str, Any]:
 async def set_webhook(request: Request, reg: InstanceDep, body: WebhookBody) -> JSONResponse:
     wh = body.webhook
     events = checked_events("webhook", wh.enabled, wh.events)
+    checked_webhook(wh.enabled, wh.url, wh.headers)
     values: dict[str, Any] = {
         "url": wh.url,
         "enabled": wh.enabled,

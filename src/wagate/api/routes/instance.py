@@ -17,7 +17,13 @@ from wagate.api.deps import (
 )
 from wagate.api.explain import CHECK_NETWORK, lifecycle_view
 from wagate.api.json import JSONResponse
-from wagate.api.routes.events import TRANSPORTS, checked_events, checked_transport, save_transport
+from wagate.api.routes.events import (
+    TRANSPORTS,
+    checked_events,
+    checked_transport,
+    checked_webhook,
+    save_transport,
+)
 from wagate.api.routes.settings import refuse_wavoip
 from wagate.api.schemas.instance import INTEGRATIONS, CreateInstance, SetPresence
 from wagate.core.lifecycle import Reply
@@ -85,6 +91,7 @@ async def create(
     if body.webhook is not None:
         wh = body.webhook
         enabled = True if wh.enabled is None else wh.enabled
+        checked_webhook(enabled, wh.url, wh.headers)
         webhook_row = {  # as /webhook/set stores it
             "url": wh.url,
             "enabled": enabled,
