@@ -12,9 +12,10 @@ and no container registry: only buildah and a Debian root filesystem (both Debia
    SIGTERM to the container's first process (tini, as `docker stop` sends it) and the time
    until everything has exited; a second start on the same /data, where the instance opens
    again from its stored credentials.
-4. A start with the neonize engine: an instance's connect runs a host process in the image,
-   which loads neonize's Go library and dials WhatsApp (unreachable here; the instance says
-   why), then a clean stop.
+4. A start with compose.yaml's settings for wagate (the neonize engine), on this machine's
+   PostgreSQL instead of the compose service: an instance's connect runs a host process in
+   the image, which loads neonize's Go library and dials WhatsApp (unreachable here; the
+   instance says why); the instance is deleted, then a clean stop.
 
 Needs root, buildah and mmdebstrap or debootstrap (`apt-get install buildah mmdebstrap`).
 
@@ -463,16 +464,63 @@ def run_sim(tag: str, docker: dict[str, Any], startup_runs: int) -> dict[str, An
     return report
 
 
-def run_neonize(tag: str, docker: dict[str, Any]) -> dict[str, Any]:
+def compose_environment() -> dict[str, str]:
+    """compose.yaml's settings for wagate, with nothing set in its .env (the defaults)."""
+    import re
+
+    import yaml
+
+    env = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["wagate"]["environment"]
+    return {
+        name: re.sub(r"\$\{\w+(?::?-([^}]*))?\}", lambda m: m.group(1) or "", str(value))
+        for name, value in env.items()
+    }
+
+
+def fresh_database(server: str, name: str) -> str | None:
+    """A new database `name` on the PostgreSQL at `server` (its URI), or None if it does not
+    answer."""
+    import asyncio
+
+    import asyncpg
+
+    async def create() -> None:
+        conn = await asyncpg.connect(server, timeout=5)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(create())
+    except OSError:
+        return None
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def run_neonize(tag: str, docker: dict[str, Any], postgres: str) -> dict[str, Any]:
+    """compose.yaml's wagate settings (the neonize engine), its database on this machine's
+    PostgreSQL instead of the compose service (SQLite when that does not answer)."""
     port = free_port()
-    env = {"SERVER_PORT": str(port), "AUTHENTICATION_API_KEY": API_KEY}
+    env = compose_environment()
+    uri = fresh_database(postgres, "wagate_image")
+    if uri:
+        env["DATABASE_CONNECTION_URI"] = uri
+    else:
+        env["DATABASE_PROVIDER"], env["DATABASE_CONNECTION_URI"] = "sqlite", ""
+    env.update(
+        SERVER_PORT=str(port),
+        SERVER_URL=f"http://127.0.0.1:{port}",
+        AUTHENTICATION_API_KEY=API_KEY,
+    )
     with working_container(tag) as container:
         server = Running(container, docker["config"]["Entrypoint"], port, env)
         try:
             server.start()
             health = server.api.call("GET", "/health")
-            if health["engine"] != "neonize":
-                raise Failed(f"/health says engine {health['engine']}")
+            if health["engine"] != "neonize" or not health["database"]["ok"]:
+                raise Failed(f"/health answered {health}")
             server.api.call(
                 "POST",
                 "/instance/create",
@@ -490,6 +538,7 @@ def run_neonize(tag: str, docker: dict[str, Any]) -> dict[str, Any]:
             hosts = [p for p in server.processes() if "wagate.engines.neonize" in p]
             if not hosts:
                 raise Failed(f"no neonize host process ran: {server.processes()}")
+            deleted = server.api.call("DELETE", "/instance/delete/real")
             stop_s, status = server.stop()
             if status != 0:
                 raise Failed(f"exit status {status} after SIGTERM")
@@ -498,8 +547,10 @@ def run_neonize(tag: str, docker: dict[str, Any]) -> dict[str, Any]:
             server.kill()
             raise
     return {
+        "database": health["database"]["provider"],
         "host_processes": hosts,
         "lifecycle": {k: state["lifecycle"][k] for k in ("state", "reason", "detail")},
+        "deleted": deleted.get("status"),
         "stop_s": round(stop_s, 2),
         "exit_status": status,
     }
@@ -517,6 +568,11 @@ def main() -> int:
     )
     parser.add_argument("--no-build", action="store_true", help="run the image already built")
     parser.add_argument("--startup-runs", type=int, default=3, help="restarts to time")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a PostgreSQL server for the compose settings' run (a database is made there)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()
     if args.startup_runs < 1:
@@ -544,8 +600,8 @@ def main() -> int:
         report["buildah_run_overhead_s"] = round(run_overhead(args.tag), 2)
         log("running the image with the sim engine")
         report["sim_engine"] = run_sim(args.tag, docker, args.startup_runs)
-        log("running the image with the neonize engine")
-        report["neonize_engine"] = run_neonize(args.tag, docker)
+        log("running the image with compose.yaml's settings (the neonize engine)")
+        report["neonize_engine"] = run_neonize(args.tag, docker, args.postgres)
     except Failed as exc:
         print(f"container_image: FAILED: {exc}", file=sys.stderr)
         return 1
@@ -579,9 +635,11 @@ def show(report: dict[str, Any]) -> None:
         f"after a restart: {sim['after_restart']}",
         f"/data                     {', '.join(sim['data_files'])}",
         f"SIGTERM to tini: exited   {sim['stop_s']:.2f} s (worst), status {sim['exit_status']}",
+        f"compose settings          database {real['database']}, engine neonize",
         f"neonize host processes    {len(real['host_processes'])}: {real['host_processes'][0]}",
         f"neonize connect           {json.dumps(real['lifecycle'])[:300]}",
-        f"neonize stop              {real['stop_s']} s, status {real['exit_status']}",
+        f"neonize instance deleted  {real['deleted']}; stop {real['stop_s']} s, "
+        f"status {real['exit_status']}",
     ]
     print("\n".join(line for line in lines if line))
 
