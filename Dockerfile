@@ -14,6 +14,8 @@ ARG BASE_IMAGE=debian:bookworm-slim
 FROM ${BASE_IMAGE} AS build
 ARG UV_VERSION=0.13.10
 ARG DEBIAN_FRONTEND=noninteractive
+# Debian's packages unpinned (DL3008): bookworm's security updates replace the versions.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates python3 python3-venv \
  && rm -rf /var/lib/apt/lists/*
@@ -39,6 +41,7 @@ RUN /opt/uv/bin/uv sync --frozen --no-dev --extra media --no-editable
 
 FROM ${BASE_IMAGE}
 ARG DEBIAN_FRONTEND=noninteractive
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates libmagic1 python3 tini \
  && apt-get clean \
@@ -59,7 +62,8 @@ ENV PATH=/app/.venv/bin:$PATH \
     SERVER_PORT=8080 \
     WAGATE_DATA_DIR=/data
 WORKDIR /data
-USER wagate
+# By number, so that a runtime can tell it is not root (Kubernetes' runAsNonRoot).
+USER 10001:10001
 # SQLite database, generated API key, neonize sessions.
 VOLUME ["/data"]
 EXPOSE 8080
