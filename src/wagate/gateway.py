@@ -228,6 +228,7 @@ class Gateway:
                 media=self,
             )
             sup.inbound = lambda event: self._inbound(instance_id, lane.put, event)
+            sup.durable = lambda: lane.durable(lane.accepted)
         sup.full_history = lambda: self._full_history(instance_id)
         sup.start()
         return sup

@@ -113,6 +113,8 @@ class Supervisor:
         self._log = structlog.get_logger("wagate.supervisor").bind(instance=name)
         self.inbound: Callable[[InboundEvent], None] | None = None
         """Where inbound messaging events of the live session go (set before `start`)."""
+        self.durable: Callable[[], Awaitable[None]] | None = None
+        """Returns once what went to `inbound` so far is durable (set with `inbound`)."""
         self.full_history: Callable[[], Awaitable[bool]] | None = None
         """Asked at each session start: whether a pairing asks for the full history
         (the instance's syncFullHistory setting)."""
@@ -324,7 +326,9 @@ class Supervisor:
         try:
             creds = await self._creds.load(self.instance_id)
             full = await self._wants_full_history()
-            spec = SessionSpec(self.instance_id, self.name, epoch, creds, number, full)
+            spec = SessionSpec(
+                self.instance_id, self.name, epoch, creds, number, full, self.durable
+            )
             # A session with credentials may open, and report what waited for it, before
             # `start` has returned it: its inbound events count from now on.
             self._starting = epoch

@@ -11,7 +11,7 @@ implements `engines.messaging.Messaging`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -131,6 +131,10 @@ class SessionSpec:
     full_history: bool = False
     """Ask WhatsApp for the account's full history when pairing (the instance's
     `syncFullHistory`); otherwise a newly paired device gets only the recent history."""
+    durable: Callable[[], Awaitable[None]] | None = None
+    """Returns once every inbound event the session handed to its sink so far is durable
+    (stored with the events that report it); raises when one could not be. An engine
+    acknowledges a message to its network only after this (None: nothing to wait for)."""
 
 
 class EngineSession(Protocol):

@@ -254,6 +254,9 @@ class Lane:
         try:
             await self._commit(b)
         except Exception as exc:
+            # Nothing of the batch is stored: its messages must not count as seen when the
+            # network delivers them again (the database answers for what was stored before).
+            self.translator.forget_seen()
             for fut, _ in done:
                 if not fut.done():
                     fut.set_exception(exc)

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from wagate.config import Settings
+from wagate.core.tasks import spawn
 from wagate.domain.close import Cause, CloseCode
 from wagate.domain.errors import EngineError, EngineFatal, EngineUnavailable
 from wagate.engines.base import (
@@ -92,17 +93,51 @@ class NeonizeSession(NeonizeMessaging):
 
     def on_event(self, head: dict[str, Any]) -> None:
         if self._closed or int(head.get("epoch", -1)) != self.epoch:
+            self._refuse(head)
             return
         try:
             event = _engine_event(self.epoch, head) or inbound_event(self.epoch, head)
         except (KeyError, TypeError, ValueError) as exc:  # a malformed frame: drop it, say so
             _log.warning("engine host sent a malformed event", ev=head.get("ev"), error=repr(exc))
+            self._refuse(head)
             return
         if event is None:
+            self._refuse(head, ok=True)  # nothing to store
             return
         if isinstance(event, Closed | LoggedOut):
             self._closed = True
         self._sink(event)
+        if "ack" in head:
+            spawn(self._acknowledge(head["ack"]), name=f"ack:{self.sid}")
+
+    def _refuse(self, head: dict[str, Any], ok: bool = False) -> None:
+        """A dropped event's handler in the host need not wait for it."""
+        if "ack" in head and self.host is not None:
+            self.host.send("ack", ack=head["ack"], ok=ok)
+
+    async def _acknowledge(self, ack: Any) -> None:
+        """The host's handler of this event waits: tell it once the event is durable (within
+        the bound; past it, or when it could not be stored, it is told so and logs it)."""
+        durable, bound = self.spec.durable, self._engine.config.host.ack_timeout
+        ok = True
+        if durable is not None:
+            try:
+                await asyncio.wait_for(durable(), bound)
+            except TimeoutError:
+                ok = False
+                _log.warning(
+                    "inbound event not durable in time",
+                    instance=self.spec.instance_name,
+                    seconds=bound,
+                )
+            except Exception as exc:
+                ok = False
+                _log.error(
+                    "inbound event not stored", instance=self.spec.instance_name, error=repr(exc)
+                )
+        host = self.host
+        if host is not None:
+            host.send("ack", ack=ack, ok=ok)
 
     def host_exited(self, reason: str) -> None:
         if not self._closed and self._stopper is None:
@@ -310,6 +345,7 @@ def from_settings(settings: Settings) -> NeonizeEngine:
             device_os=settings.session_phone_client,
             device_platform=settings.session_phone_name,
             log_level="WARNING" if settings.log_level != "DEBUG" else "DEBUG",
+            ack_timeout=settings.inbound_ack_timeout,
         ),
     )
     postgres = settings.database_uri if settings.database_provider == "postgresql" else None

@@ -56,6 +56,27 @@ class Slot:
     connected: bool = False
     pair_requested: bool = False
     qr_count: int = 0
+    acking: asyncio.Future[bool] | None = None
+    """The handler of the event the worker is translating waits on this (see Durable)."""
+    ack_id: int | None = None
+    """The `ack` id of the last frame reported for that event."""
+    waiting: set[asyncio.Future[bool]] = field(default_factory=set)
+    """Every handler still waiting for its event to be durable; told False when the slot
+    stops."""
+
+
+@dataclass(slots=True)
+class Durable:
+    """A message, receipt or history sync whose whatsmeow handler waits until the API process
+    says it is durable: `done` gets True then, False when it could not be stored or the
+    session stops."""
+
+    event: Any
+    done: asyncio.Future[bool]
+
+
+DURABLE_KINDS = frozenset({"message", "receipt", "history"})
+"""Events whatsmeow's handler returns from only once they are durable."""
 
 
 class Host:
@@ -71,6 +92,9 @@ class Host:
         self._exit = asyncio.Event()
         self.nz: Any = None
         self.calls = Calls(self)
+        self._acks: dict[int, asyncio.Future[bool]] = {}
+        """Reported event frames waiting for the API process's `ack`, by their `ack` id."""
+        self._ack_ids = 0
 
     # --- process loop ---------------------------------------------------------------------
 
@@ -126,6 +150,11 @@ class Host:
     async def _serve(self, frame: Frame) -> None:
         head = frame.head
         op = head.get("op")
+        if op == "ack":  # no reply: the API process does not wait for one
+            done = self._acks.pop(int(head.get("ack", -1)), None)
+            if done is not None and not done.done():
+                done.set_result(bool(head.get("ok")))
+            return
         handler = {
             "start": self.op_start,
             "stop": self.op_stop,
@@ -256,6 +285,12 @@ class Host:
         slot.connected = False
         self._disarm(slot)
         slot.queue.put_nowait(("end", None))
+        for ack_id, done in list(self._acks.items()):
+            if done in slot.waiting:
+                del self._acks[ack_id]
+        for done in list(slot.waiting):
+            if not done.done():
+                done.set_result(False)
         if slot.client is not None:
             await self.call(slot.client.stop, write=True)
         if slot.task is not None:
@@ -293,10 +328,24 @@ class Host:
             "history": nz.HistorySyncEv,
             "call_offer": nz.CallOfferEv,
         }
+        bound = self.config.ack_timeout
         for kind, cls in kinds.items():
-            client.event(cls)(_enqueuer(slot, kind))
+            if kind in DURABLE_KINDS:
+                client.event(cls)(_durable_enqueuer(slot, kind, bound))
+            else:
+                client.event(cls)(_enqueuer(slot, kind))
         client.event.qr(_enqueuer(slot, "qr"))
         loop = asyncio.get_running_loop()
+        durable_codes = frozenset(
+            nz.events.EVENT_TO_INT[kinds[k]]
+            for k in DURABLE_KINDS
+            if kinds[k] in nz.events.EVENT_TO_INT
+        )
+        # neonize hands whatsmeow's event to the loop and returns at once; for these events
+        # the Go thread (whatsmeow's handler) waits until the API process has them durable.
+        client.event.execute = _blocking_execute(
+            nz.events, client.event, durable_codes, loop, bound
+        )
 
         def on_login_status(_uuid: int, status: int) -> None:  # a Go thread
             text = ctypes.string_at(status).decode(errors="replace") if status else ""
@@ -309,11 +358,20 @@ class Host:
         while True:
             kind, payload = await slot.queue.get()
             if kind == "end" or slot.stopping:
+                if isinstance(payload, Durable) and not payload.done.done():
+                    payload.done.set_result(False)
                 return
+            durable = payload if isinstance(payload, Durable) else None
+            slot.acking, slot.ack_id = (None if durable is None else durable.done), None
             try:
-                await self._handle(slot, kind, payload)
+                await self._handle(slot, kind, payload if durable is None else durable.event)
             except Exception as exc:
                 _log.error("event %s of %s failed: %r", kind, slot.sid, exc)
+            finally:
+                slot.acking = None
+            reported = slot.ack_id is not None
+            if durable is not None and not reported and not durable.done.done():
+                durable.done.set_result(True)  # nothing was reported: nothing to wait for
 
     async def _handle(self, slot: Slot, kind: str, ev: Any) -> None:
         match kind:
@@ -440,8 +498,17 @@ class Host:
 
     def report(self, slot: Slot, head: dict[str, Any] | None) -> None:
         """Send an inbound frame (inbound.py's shape) tagged with the session."""
-        if head is not None:
-            self.emit(slot, str(head["ev"]), **{k: v for k, v in head.items() if k != "ev"})
+        if head is None:
+            return
+        fields = {k: v for k, v in head.items() if k != "ev"}
+        if slot.acking is not None and not slot.closed and not slot.stopping:
+            # Acks come in the order frames went: the last frame's covers the event.
+            if slot.ack_id is not None:
+                self._acks.pop(slot.ack_id, None)
+            self._ack_ids += 1
+            self._acks[self._ack_ids] = slot.acking
+            slot.ack_id = fields["ack"] = self._ack_ids
+        self.emit(slot, str(head["ev"]), **fields)
 
     def close(self, slot: Slot, code: int, detail: str, cause: Cause | None = None) -> None:
         """Report the session closed, once; the API process then stops it."""
@@ -477,6 +544,59 @@ def _enqueuer(slot: Slot, kind: str) -> Callable[[Any, Any], Awaitable[None]]:
         slot.queue.put_nowait((kind, event))
 
     return handler
+
+
+def _durable_enqueuer(
+    slot: Slot, kind: str, bound: float
+) -> Callable[[Any, Any], Awaitable[None]]:
+    """A handler that returns once the event is durable in the API process, or after
+    `bound` seconds (then whatsmeow goes on and acknowledges it: logged)."""
+
+    async def handler(_client: Any, event: Any) -> None:
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        slot.waiting.add(done)
+        slot.queue.put_nowait((kind, Durable(event, done)))
+        try:
+            stored = await asyncio.wait_for(asyncio.shield(done), bound)
+        except TimeoutError:
+            _log.warning(
+                "%s of %s not durable within %g s: whatsmeow goes on and acknowledges it",
+                kind, slot.sid, bound,
+            )  # fmt: skip
+            return
+        finally:
+            slot.waiting.discard(done)
+        if not stored and not slot.stopping:
+            _log.error("%s of %s was not stored; whatsmeow acknowledges it", kind, slot.sid)
+
+    return handler
+
+
+def _blocking_execute(
+    events: Any,
+    dispatcher: Any,
+    codes: frozenset[int],
+    loop: asyncio.AbstractEventLoop,
+    bound: float,
+) -> Callable[[int, int, int, int], None]:
+    """neonize's event callback, run by whatsmeow's Go thread: for `codes` it waits for the
+    handler (bounded) instead of only scheduling it, so whatsmeow's handler returns once the
+    event is durable; every other event goes through neonize's own callback."""
+    plain = dispatcher.execute
+
+    def execute(uuid: int, binary: int, size: int, code: int) -> None:
+        handler = dispatcher.list_func.get(code)
+        if code not in codes or handler is None:
+            plain(uuid, binary, size, code)
+            return
+        event = events.INT_TO_EVENT[code].FromString(ctypes.string_at(binary, size))
+        future = asyncio.run_coroutine_threadsafe(handler(dispatcher.client, event), loop)
+        try:
+            future.result(bound + 5.0)
+        except Exception as exc:  # the handler's bound passed, or the loop is gone
+            _log.warning("event handler did not finish: %r", exc)
+
+    return execute
 
 
 def _attr_value(attr: Any) -> int | str | None:

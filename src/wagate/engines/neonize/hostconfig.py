@@ -22,6 +22,9 @@ class HostConfig:
     device_platform: str = "CHROME"
     """Its browser on the phone (CONFIG_SESSION_PHONE_NAME): a DeviceProps.PlatformType name."""
     log_level: str = "WARNING"
+    ack_timeout: float = 30.0
+    """How long whatsmeow's handler of a message, receipt or history sync waits for the API
+    process to say it is durable (WAGATE_INBOUND_ACK_TIMEOUT_SECONDS)."""
 
     @classmethod
     def from_json(cls, raw: str) -> HostConfig:
