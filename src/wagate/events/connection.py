@@ -32,7 +32,7 @@ def connection_update(
     data: dict[str, Any] = {"instance": subject.name, "state": state, "statusReason": reason}
     if state in ("open", "refused"):
         data.update(wuid=subject.sender, profileName=subject.profile_name, profilePictureUrl=None)
-    data["lifecycle"] = lifecycle
+    data["lifecycle"] = dict(lifecycle)  # its own copy: each event is serialized on its own
     return data
 
 
