@@ -8,13 +8,16 @@ import secrets
 import ssl
 import stat
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wagate.domain.endpoints import AMQP, NATS, WEB, url_problem
+
+if TYPE_CHECKING:
+    from wagate.egress import Reach
 
 WEAK_KEYS = {"BQYHJGJHJ", "change-me", "changeme", "apikey", "api-key", "secret", "password"}
 MIN_KEY_LENGTH = 16
@@ -174,10 +177,14 @@ class Settings(BaseSettings):
     media_fetch_timeout: float = Field(
         20.0, gt=0, le=300, validation_alias="WAGATE_MEDIA_FETCH_TIMEOUT_SECONDS"
     )
-    # Whether URLs a client gives (media URLs, link previews) may reach loopback, private,
-    # link-local (cloud metadata) and other non-public addresses; false refuses them, checked
-    # on every connection's resolved address (messaging/egress.py). True is Evolution's way.
-    fetch_private_addresses: bool = _env(True, "WAGATE_FETCH_PRIVATE_ADDRESSES")
+    # Whether URLs a client aims (media URLs, link previews, webhooks) may reach loopback,
+    # private, link-local (cloud metadata) and other non-public addresses; false refuses them
+    # but the allow-list's, checked on every connection's resolved address (egress.py). True is
+    # Evolution's way. The first name is the one for all of them; the second is kept.
+    fetch_private_addresses: bool = _env(
+        True, "WAGATE_PRIVATE_ADDRESSES", "WAGATE_FETCH_PRIVATE_ADDRESSES"
+    )
+    private_addresses_allowed: str | None = _env(None, "WAGATE_PRIVATE_ADDRESSES_ALLOWED")
     # The whole of a link preview (page and image); 0 turns link previews off.
     link_preview_timeout: float = Field(
         3.0, ge=0, le=60, validation_alias="WAGATE_LINK_PREVIEW_TIMEOUT_SECONDS"
@@ -364,6 +371,26 @@ class Settings(BaseSettings):
         schemes = {"rabbitmq_uri": AMQP, "nats_uri": NATS}.get(info.field_name or "", WEB)
         _target(value, schemes)
         return value
+
+    @field_validator("private_addresses_allowed")
+    @classmethod
+    def _allowed(cls, value: str | None) -> str | None:
+        """Blank is unset; each entry a host, host:port, URL, address or network."""
+        if value is None or not value.strip():
+            return None
+        from wagate.egress import parse_allowed
+
+        parse_allowed(value)
+        return value
+
+    @property
+    def reach(self) -> Reach:
+        """Where connections a client aims may go (egress.py)."""
+        from wagate.egress import OPEN, parse_allowed
+
+        if self.fetch_private_addresses:
+            return OPEN
+        return parse_allowed(self.private_addresses_allowed or "")
 
     @field_validator("webhook_ca_file")
     @classmethod

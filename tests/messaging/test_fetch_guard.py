@@ -16,9 +16,9 @@ import pytest
 from tests.conftest import make_settings, start_harness, stop_harness
 from tests.messaging.conftest import B_NUMBER, PNG, _pair
 from tests.messaging.pages import jpeg, og_page
+from wagate import egress
 from wagate.config import load_settings
 from wagate.domain.errors import BadRequest
-from wagate.messaging import egress
 from wagate.messaging.media import fetch
 from wagate.messaging.preview import Previewer
 
@@ -388,3 +388,18 @@ async def test_preview_redirects_and_images_are_checked(
     # a redirect to a refused address: no preview
     assert await p.preview(web.url("/to-inner", "news.example")) is None
     assert inner.heads == []
+
+
+async def test_the_allow_list_opens_media_and_previews_to_its_hosts_only(web: Server) -> None:
+    """WAGATE_PRIVATE_ADDRESSES_ALLOWED acts on media URLs as on webhooks: an allowed host
+    (or network) is fetched, another loopback name is still refused."""
+    for entry in ("127.0.0.1", "127.0.0.0/8", f"127.0.0.1:{web.port}"):
+        reach = egress.parse_allowed(entry)
+        media = await fetch(web.url("/png"), "media", 1_000_000, 5.0, allow_private=reach)
+        assert media.data == PNG
+    reach = egress.parse_allowed(f"127.0.0.1:{web.port + 1}")
+    with pytest.raises(BadRequest, match="not a public address"):
+        await fetch(web.url("/png"), "media", 1_000_000, 5.0, allow_private=reach)
+    reach = egress.parse_allowed("localhost")
+    with pytest.raises(BadRequest, match="not a public address"):
+        await fetch(web.url("/png"), "media", 1_000_000, 5.0, allow_private=reach)

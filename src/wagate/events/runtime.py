@@ -122,6 +122,7 @@ def build_events(
                 policy,
                 settings.webhook_timeout_ms / 1000,
                 ca_file=settings.webhook_ca_file,
+                reach=settings.reach,
             )
         },
         policy,

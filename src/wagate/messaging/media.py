@@ -1,5 +1,5 @@
 """Media given to the send routes: a URL (fetched with a deadline and a size cap, and, with
-WAGATE_FETCH_PRIVATE_ADDRESSES=false, only from public addresses: see egress.py), base64
+WAGATE_PRIVATE_ADDRESSES=false, only from public addresses: see egress.py), base64
 (optionally a data: URI), or the bytes of a multipart upload."""
 
 from __future__ import annotations
@@ -11,9 +11,13 @@ import mimetypes
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from wagate.domain.errors import BadRequest
+
+if TYPE_CHECKING:
+    from wagate.egress import Reach
 
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -89,14 +93,14 @@ def decode_base64(value: str, field: str, max_bytes: int) -> Media:
 
 
 async def fetch(
-    url: str, field: str, max_bytes: int, timeout: float, *, allow_private: bool = True
+    url: str, field: str, max_bytes: int, timeout: float, *, allow_private: bool | Reach = True
 ) -> Media:
     """GET the URL: at most `max_bytes`, within `timeout` seconds in all, else a 400. Without
     `allow_private`, a connection to an address that is not public (the URL's, or a redirect's)
     is a 400 too."""
     import httpx2  # on first use: a server that never fetches media does not load it
 
-    from wagate.messaging import egress
+    from wagate import egress
 
     try:
         client = httpx2.AsyncClient(
@@ -131,7 +135,7 @@ async def fetch(
 
 
 async def load(
-    value: str, field: str, max_bytes: int, timeout: float, *, allow_private: bool = True
+    value: str, field: str, max_bytes: int, timeout: float, *, allow_private: bool | Reach = True
 ) -> Media:
     """A URL or base64 value of a send route's media field."""
     value = value.strip()

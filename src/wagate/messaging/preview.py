@@ -24,7 +24,7 @@ The thumbnail is inline only. Baileys (as Evolution runs it) can also upload a h
 to WhatsApp's media servers (`thumbnailDirectPath`, `mediaKey`, `thumbnailWidth/Height`); those
 fields describe that upload, so they are left out. Like a media URL, the link is fetched by the
 server: by default what it can reach, a text's link can reach; with
-WAGATE_FETCH_PRIVATE_ADDRESSES=false the page, each redirect and the image connect only to public
+WAGATE_PRIVATE_ADDRESSES=false the page, each redirect and the image connect only to public
 addresses (egress.py), and a refused page is no preview (a refused image, no thumbnail).
 """
 
@@ -42,12 +42,15 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import structlog
 
 from wagate.messaging.media import TooLarge, read_at_most
+
+if TYPE_CHECKING:
+    from wagate.egress import Reach
 
 _log = structlog.get_logger("wagate.messaging.preview")
 
@@ -365,7 +368,7 @@ class Previewer:
         self,
         timeout: float,
         *,
-        allow_private: bool = True,
+        allow_private: bool | Reach = True,
         cache_size: int = CACHE_SIZE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -439,7 +442,7 @@ class Previewer:
         """The fields of the URL's page, within the deadline; None when there is no preview."""
         import httpx2  # on first use: a server that sends no links never loads it
 
-        from wagate.messaging import egress
+        from wagate import egress
 
         deadline = asyncio.get_running_loop().time() + self.timeout
         try:
@@ -492,7 +495,7 @@ class Previewer:
         """The image's thumbnail within what is left of the deadline; None if it fails."""
         import httpx2
 
-        from wagate.messaging.egress import AddressNotAllowed
+        from wagate.egress import AddressNotAllowed
 
         try:
             async with asyncio.timeout_at(deadline):

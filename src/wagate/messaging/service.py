@@ -72,7 +72,7 @@ class Messenger:
         self.store = store
         self.previews = Previewer(
             gw.settings.link_preview_timeout,
-            allow_private=gw.settings.fetch_private_addresses,
+            allow_private=gw.settings.reach,
         )
         self.numbers = numbers
         """The onWhatsApp cache (None unless DATABASE_SAVE_IS_ON_WHATSAPP)."""
@@ -115,7 +115,7 @@ class Messenger:
             field,
             st.media_max_bytes,
             st.media_fetch_timeout,
-            allow_private=st.fetch_private_addresses,
+            allow_private=st.reach,
         )
 
     def own_jid(self, reg: Registered) -> str | None:

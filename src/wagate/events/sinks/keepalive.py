@@ -23,10 +23,13 @@ import ssl
 import urllib.request
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import httptools
+
+if TYPE_CHECKING:
+    from wagate.egress import Reach
 
 _DEFAULT_PORT = {"http": 80, "https": 443}
 SSL_SHUTDOWN_TIMEOUT = 2.0
@@ -235,6 +238,10 @@ class _Connection(asyncio.Protocol):
 class KeepAlivePool:
     """Idle connections per origin, at most `max_idle` in all (the oldest closed first).
 
+    A new connection goes only where `reach` permits (egress.py; default: anywhere): the
+    receiver's name is resolved once, every address checked, and a checked address connected
+    to, with the URL's host kept for TLS. The client follows no redirects.
+
     HTTPS connections verify with `ssl_context`, else with `client_ssl_context(ca_file)`,
     built at the first HTTPS request (loading a CA store costs tens of milliseconds)."""
 
@@ -243,7 +250,11 @@ class KeepAlivePool:
         max_idle: int = 100,
         ssl_context: ssl.SSLContext | None = None,
         ca_file: str | None = None,
+        reach: Reach | None = None,
     ) -> None:
+        from wagate.egress import OPEN
+
+        self._reach = reach or OPEN
         self._max_idle = max_idle
         self._ca_file = ca_file
         self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
@@ -268,9 +279,34 @@ class KeepAlivePool:
                 # exchange with a receiver that stopped answering
                 "ssl_shutdown_timeout": SSL_SHUTDOWN_TIMEOUT,
             }
-        _, conn = await loop.create_connection(_Connection, target.host, target.port, **kwargs)
+        if self._reach.names(target.host, target.port):
+            _, conn = await loop.create_connection(_Connection, target.host, target.port, **kwargs)
+        else:
+            conn = await self._connect_checked(target, kwargs)
         self._live.add(conn)
         return conn
+
+    async def _connect_checked(self, target: Target, kwargs: dict[str, Any]) -> _Connection:
+        """Resolve once, refuse unless `reach` permits every address, then connect to a
+        checked address itself (a second lookup cannot move the connection: egress.py)."""
+        from wagate import egress
+
+        loop = asyncio.get_running_loop()
+        addresses = await egress.resolve(target.host, target.port)
+        if not addresses:
+            raise OSError(f"{target.host} has no address")
+        if not self._reach.permits(target.host, target.port, addresses):
+            raise egress.AddressNotAllowed(target.host)
+        last: OSError | None = None
+        for ip in addresses:
+            try:
+                _, conn = await loop.create_connection(_Connection, str(ip), target.port, **kwargs)
+            except OSError as exc:
+                last = exc
+            else:
+                return conn
+        assert last is not None
+        raise last
 
     def _take(self, target: Target) -> _Connection | None:
         idle = self._idle.get(target.origin)

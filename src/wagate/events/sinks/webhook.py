@@ -19,6 +19,7 @@ import httpx2
 import orjson
 
 from wagate import __version__
+from wagate.egress import OPEN, AddressNotAllowed, Reach
 from wagate.events.backoff import RetryPolicy
 from wagate.events.sinks.base import Result
 from wagate.events.sinks.keepalive import (
@@ -87,7 +88,9 @@ class WebhookSink:
     through a proxy; those go through httpx2, which speaks to proxies. Both verify HTTPS
     receivers with `ssl_context`, else with the system's CA store plus `ca_file`'s CAs. A failed
     handshake (a certificate rejected, or no TLS at all) is a retryable failure, as a refused
-    connection is."""
+    connection is. A receiver `reach` does not permit (WAGATE_PRIVATE_ADDRESSES=false and not
+    allow-listed) is a failed delivery that is not retried, its reason in the delivery log;
+    guarded requests never go through a proxy (it would connect where the check cannot see)."""
 
     def __init__(
         self,
@@ -96,11 +99,13 @@ class WebhookSink:
         max_connections: int = 100,
         ssl_context: ssl.SSLContext | None = None,
         ca_file: str | None = None,
+        reach: Reach = OPEN,
     ) -> None:
         self._policy = policy
         self._timeout = timeout
         self._max_connections = max_connections
-        self._pool = KeepAlivePool(max_connections, ssl_context, ca_file)
+        self._reach = reach
+        self._pool = KeepAlivePool(max_connections, ssl_context, ca_file, reach)
         self._targets: dict[str, tuple[Target, bool]] = {}
         self._proxied: httpx2.AsyncClient | None = None
 
@@ -111,7 +116,9 @@ class WebhookSink:
             if len(self._targets) >= TARGETS_CACHED:
                 self._targets.clear()
             target = parse_target(url)
-            known = self._targets[url] = (target, needs_proxy(target))
+            # a proxy would connect where the guard cannot see: guarded webhooks go direct
+            proxied = self._reach.private and needs_proxy(target)
+            known = self._targets[url] = (target, proxied)
         return known
 
     async def deliver(self, row: Claimed) -> Result:
@@ -125,6 +132,9 @@ class WebhookSink:
                 code = await self._pool.post(target, render(target, body, headers), self._timeout)
         except InvalidRequest as exc:
             return Result(False, None, str(exc)[:500], retryable=False)
+        except AddressNotAllowed as exc:
+            why = f"refused: {exc} (WAGATE_PRIVATE_ADDRESSES=false)"
+            return Result(False, None, why, retryable=False)
         except (TimeoutError, httpx2.TimeoutException):
             return Result(False, None, "timed out")
         except (httpx2.HTTPError, OSError) as exc:

@@ -1,12 +1,15 @@
-"""Which addresses a client's URL may make the server connect to (WAGATE_FETCH_PRIVATE_ADDRESSES).
+"""Which addresses a client's URL may make the server connect to (WAGATE_PRIVATE_ADDRESSES,
+also read as WAGATE_FETCH_PRIVATE_ADDRESSES, and WAGATE_PRIVATE_ADDRESSES_ALLOWED).
 
-The server fetches URLs on a client's behalf: the media URLs of the send routes and of the
-profile and group picture routes, and the page and image of a text's link preview. By default,
-as in Evolution, any address the server can reach is fetched. With
-WAGATE_FETCH_PRIVATE_ADDRESSES=false these fetches connect only to public addresses (`is_public`):
+The server connects to URLs a client aims: the media URLs of the send routes and of the
+profile and group picture routes, the page and image of a text's link preview, and webhook
+receivers. By default, as in Evolution, any address the server can reach is connected to. With
+WAGATE_PRIVATE_ADDRESSES=false these connect only to public addresses (`is_public`):
 not to loopback, private networks (RFC 1918, IPv6 ULA), shared address space (CGNAT),
 link-local addresses (cloud metadata at 169.254.169.254, fe80::/10), unspecified, multicast,
-documentation, benchmarking or reserved addresses.
+documentation, benchmarking or reserved addresses; `Reach` is that policy, with the operator's
+allow-list (host names, host:port, addresses and networks whose receivers are internal).
+The webhook client (events/sinks/keepalive.py) checks the same way in its own connect step.
 
 Where the check is: on the address a connection is made to, in the step that connects. httpx2
 hands each new connection to an httpcore2 connection pool, whose network backend opens the TCP
@@ -114,6 +117,51 @@ def is_public(ip: IPAddress) -> bool:
     return not any(ip in net for net in _V4_REFUSED)
 
 
+class Reach:
+    """Where a connection a client aimed may go: anywhere (`private`), or public addresses
+    plus the allow-list: `hosts` (names or IP literals, lower-case, any port), `origins`
+    (host, port) pairs, and `networks`."""
+
+    __slots__ = ("hosts", "networks", "origins", "private")
+
+    def __init__(
+        self,
+        private: bool = True,
+        hosts: Iterable[str] = (),
+        origins: Iterable[tuple[str, int]] = (),
+        networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
+    ) -> None:
+        self.private = private
+        self.hosts = frozenset(h.lower() for h in hosts)
+        self.origins = frozenset((h.lower(), p) for h, p in origins)
+        self.networks = tuple(networks)
+
+    def names(self, host: str, port: int) -> bool:
+        """Whether `host` (or host:port) is allowed whatever it resolves to."""
+        host = host.lower().strip("[]")
+        return self.private or host in self.hosts or (host, port) in self.origins
+
+    def permits(self, host: str, port: int, addresses: Iterable[IPAddress]) -> bool:
+        """Whether a connection to `host` that resolved to `addresses` may be made: every
+        address is public or in an allowed network, or the host is allowed by name."""
+        if self.names(host, port):
+            return True
+        return all(is_public(ip) or any(ip in net for net in self.networks) for ip in addresses)
+
+
+OPEN = Reach()
+"""Any address (Evolution's way, and the default)."""
+GUARDED = Reach(private=False)
+"""Public addresses only, nothing allowed besides."""
+
+
+def reach_of(policy: bool | Reach) -> Reach:
+    """A `Reach` from the old boolean (True: any address) or itself."""
+    if isinstance(policy, Reach):
+        return policy
+    return OPEN if policy else GUARDED
+
+
 class AddressNotAllowed(Exception):
     """A connection to `host` was refused: it is, or resolves to, an address that is not
     public. The message names the host only (never the URL, which may carry secrets)."""
@@ -138,10 +186,12 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
 
 
 class GuardedBackend(httpcore2.AsyncNetworkBackend):
-    """httpcore2's default backend, connecting only to public addresses it resolved itself."""
+    """httpcore2's default backend, connecting only to addresses it resolved itself and
+    `reach` permits (public ones, and the allow-list's)."""
 
-    def __init__(self) -> None:
+    def __init__(self, reach: Reach = GUARDED) -> None:
         self._inner = httpcore2.AnyIOBackend()
+        self._reach = reach
 
     async def connect_tcp(
         self,
@@ -160,7 +210,7 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
             raise httpcore2.ConnectError(f"{host}: {exc}") from None
         if not addresses:
             raise httpcore2.ConnectError(f"{host} has no address")
-        if not all(is_public(ip) for ip in addresses):
+        if not self._reach.permits(host, port, addresses):
             # a name with any non-public address is refused whole: its answers are the
             # attacker's to order, and a mix is what a rebinding attempt looks like
             raise AddressNotAllowed(host)
@@ -194,18 +244,61 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
 class GuardedTransport(httpx2.AsyncHTTPTransport):
     """An httpx2 transport whose every connection goes through `GuardedBackend` (no proxy)."""
 
-    def __init__(self, ssl_context: ssl.SSLContext) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext, reach: Reach = GUARDED) -> None:
         super().__init__(verify=ssl_context, trust_env=False)
         self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=ssl_context, network_backend=GuardedBackend()
+            ssl_context=ssl_context, network_backend=GuardedBackend(reach)
         )
 
 
 def transport(
-    allow_private: bool, ssl_context: ssl.SSLContext | None = None
+    allow_private: bool | Reach, ssl_context: ssl.SSLContext | None = None
 ) -> httpx2.AsyncHTTPTransport | None:
-    """The transport of a client-driven fetch: None (httpx2's own) when private addresses
-    are allowed, else a guarded one."""
-    if allow_private:
+    """The transport of a client-driven fetch: None (httpx2's own) when any address is
+    allowed, else a guarded one."""
+    reach = reach_of(allow_private)
+    if reach.private:
         return None
-    return GuardedTransport(ssl_context or httpx2.create_ssl_context())
+    return GuardedTransport(ssl_context or httpx2.create_ssl_context(), reach)
+
+
+def parse_allowed(text: str) -> Reach:
+    """WAGATE_PRIVATE_ADDRESSES_ALLOWED, comma-separated: a host name or IP (any port),
+    host:port or [v6]:port, a URL (its host and port), or a network (10.0.0.0/8).
+    Raises ValueError naming the entry it cannot read."""
+    from urllib.parse import urlsplit
+
+    hosts: list[str] = []
+    origins: list[tuple[str, int]] = []
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for raw in text.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        try:
+            if any(ch.isspace() for ch in entry):
+                raise ValueError("whitespace")
+            if "/" in entry and "://" not in entry:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+                continue
+            try:
+                ipaddress.ip_address(entry)
+                hosts.append(entry)
+                continue
+            except ValueError:
+                pass
+            parts = urlsplit(entry if "://" in entry else f"//{entry}")
+            if not parts.hostname or parts.path not in ("", "/"):
+                raise ValueError("no host")
+            port = parts.port
+            if port is None and "://" in entry:
+                port = {"http": 80, "https": 443}.get(parts.scheme.lower())
+            if port is None:
+                hosts.append(parts.hostname)
+            else:
+                origins.append((parts.hostname, port))
+        except ValueError:
+            raise ValueError(
+                f"{entry!r} is not a host, host:port, URL, address or network"
+            ) from None
+    return Reach(False, hosts, origins, networks)
