@@ -77,6 +77,13 @@ async def test_every_operation_is_described_secured_and_honest_about_errors(app:
             assert "example" in op["requestBody"]["content"]["application/json"], key
     assert [t["name"] for t in spec["tags"]][:3] == ["instance", "message", "chat"]
     assert "403" in spec["paths"]["/instance/create"]["post"]["responses"]
+    sent = spec["paths"]["/message/sendText/{instanceName}"]["post"]["responses"]["201"]
+    shape = sent["content"]["application/json"]["schema"]
+    assert shape["type"] == "object" and shape["properties"]["key"]["properties"]["fromMe"] == {
+        "type": ["boolean", "null"]
+    }
+    chats = spec["paths"]["/chat/findChats/{instanceName}"]["post"]["responses"]["200"]
+    assert chats["content"]["application/json"]["schema"]["type"] == "array"
     # no operation is left in an undocumented tag of its own
     named = {t["name"] for t in spec["tags"]}
     assert all(set(op["tags"]) <= named for _, _, op in ops)

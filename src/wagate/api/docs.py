@@ -47,6 +47,8 @@ ERRORS = {
         ['The "my-instance" instance does not exist'],
     ),
 }
+SHAPED = {"type", "$ref", "properties", "items", "anyOf", "oneOf", "allOf"}
+"""Keys that make a response schema say something (FastAPI gives `Any` only a title)."""
 PHRASES = {
     "400": "Bad Request",
     "401": "Unauthorized",
@@ -178,7 +180,10 @@ def _describe(op: dict[str, Any], key: str) -> None:
         for code, response in op.get("responses", {}).items():
             if code.startswith("2"):
                 content = response.setdefault("content", {}).setdefault("application/json", {})
-                content.setdefault("schema", {})
+                if not SHAPED & set(
+                    content.get("schema") or {}
+                ):  # a plain dict or Any: say its shape
+                    content["schema"] = schema_of(doc.reply)
                 content["example"] = doc.reply
                 break
 
@@ -219,3 +224,16 @@ def _errors(op: dict[str, Any], path: str, key: str) -> None:
                 },
             },
         )
+
+
+def schema_of(value: Any) -> dict[str, Any]:
+    """The shape of an example answer: its keys and value types, each also allowing null (a
+    field the example fills may be empty in another answer); objects may carry more keys."""
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        return {"type": "array", "items": schema_of(value[0]) if value else {}}
+    if isinstance(value, dict):
+        return {"type": "object", "properties": {k: schema_of(v) for k, v in value.items()}}
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string"}.get(type(value))
+    return {"type": [kind, "null"]} if kind else {}
