@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported where used, so that bad arguments are refused at once
-    from wagate.core.clock import VirtualClock
     from wagate.engines.sim import SimNetwork
+    from wagate.runtime.clock import VirtualClock
 
 API_KEY = "bench-network-down-0123456789abcdef"
 AIM_PER_MINUTE = 6
@@ -55,8 +55,8 @@ class Outcome:
 async def run(policy: str, instances: int, minutes: int, seed: int) -> Outcome:
     from wagate.app import Overrides, build_app
     from wagate.config import load_settings
-    from wagate.core.clock import VirtualClock
     from wagate.engines.sim import SimNetwork
+    from wagate.runtime.clock import VirtualClock
 
     extra: dict[str, Any] = {}
     if policy == "never-give-up":

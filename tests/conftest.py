@@ -19,8 +19,8 @@ import pytest
 
 from wagate.app import Overrides, build_app
 from wagate.config import Settings, load_settings
-from wagate.core.clock import VirtualClock
 from wagate.engines.sim import SimNetwork
+from wagate.runtime.clock import VirtualClock
 
 API_KEY = "test-global-key-0123456789abcdef"
 PG_URI = os.environ.get("WAGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -175,7 +175,7 @@ async def start_harness(
     settings: Settings, *, virtual: bool = False, seed: int = 0
 ) -> tuple[Harness, Any]:
     clock: Any = VirtualClock() if virtual else None
-    from wagate.core.clock import RealClock
+    from wagate.runtime.clock import RealClock
 
     sim = SimNetwork(clock or RealClock(), qr_interval=settings.sim_qr_interval)
     app = build_app(settings, Overrides(clock=clock, rng=random.Random(seed), sim=sim))

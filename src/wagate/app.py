@@ -28,17 +28,17 @@ from wagate.api.routes import metrics as metrics_routes
 from wagate.api.routes import proxy as proxy_routes
 from wagate.api.routes import settings as settings_routes
 from wagate.config import Settings, resolve_api_key
-from wagate.core.clock import Clock, RealClock
-from wagate.core.tasks import spawn
 from wagate.engines.base import Engine
 from wagate.engines.sim import SimEngine, SimNetwork
 from wagate.events.runtime import build_events
 from wagate.gateway import Gateway
-from wagate.messaging.behaviour import Behaviour
+from wagate.gateway.behaviour import Behaviour
+from wagate.gateway.messenger import Messenger
 from wagate.messaging.pipeline import Pipeline
 from wagate.messaging.senders import SendersOnWhatsapp
-from wagate.messaging.service import Messenger
 from wagate.observability.logging import configure as configure_logging
+from wagate.runtime.clock import Clock, RealClock
+from wagate.runtime.tasks import spawn
 from wagate.store import migrate
 from wagate.store.budget import PayloadBudget
 from wagate.store.db import database_url, make_engine, make_sessionmaker
@@ -97,7 +97,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
             engine=engine,
             clock=clock,
             api_key=api_key,
-            sim=sim,
+            faults=sim,
             rng=ov.rng,
             pipeline=pipeline,
         )
@@ -122,8 +122,9 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
                 apikey=api_key,
             )
         await events.start()
-        if socketio_sink is not None:
-            socketio_sink.attach(gw)
+        if socketio_sink is not None and handshake is not None:
+            socketio_sink.attach(gw.bus)
+            handshake.gw = gw
         await gw.boot()
         _log.info(
             "wagate ready",
@@ -180,10 +181,13 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
     app.include_router(label_routes.router)
     app.include_router(call_routes.router)
     socketio_sink = None
+    handshake = None
     if settings.websocket_enabled:
+        from wagate.api.socketio import Handshake
         from wagate.events.sinks.socketio import SocketIOSink
 
-        socketio_sink = SocketIOSink(settings, api_key)
+        socketio_sink = SocketIOSink(settings)
+        handshake = Handshake(settings, api_key, socketio_sink)
         app.state.socketio = socketio_sink
     if ov.sim is not None or (settings.engine == "sim" and ov.engine is None):
         from wagate.api.routes import sim as sim_routes

@@ -443,8 +443,6 @@ class Settings(BaseSettings):
     @classmethod
     def _codes(cls, value: str) -> str:
         """A comma-separated list of HTTP status codes."""
-        from wagate.events.backoff import parse_codes
-
         parse_codes(value)
         return value
 
@@ -520,3 +518,17 @@ def resolve_api_key(settings: Settings) -> tuple[str, bool]:
     with os.fdopen(fd, "w") as fh:
         fh.write(key + "\n")
     return key, True
+
+
+def parse_codes(text: str) -> frozenset[int]:
+    """'400,401, 403' -> {400, 401, 403}; raises ValueError on anything else."""
+    codes = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        code = int(part)
+        if not 100 <= code <= 599:
+            raise ValueError(f"{code} is not an HTTP status code")
+        codes.add(code)
+    return frozenset(codes)

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from wagate.config import SettingsError, load_settings
-from wagate.events.backoff import NON_RETRYABLE, RetryPolicy, parse_codes
+from wagate.config import SettingsError, load_settings, parse_codes
+from wagate.events.backoff import NON_RETRYABLE, RetryPolicy
 from wagate.events.catalogue import env_flags, event_kebab, event_key
 
 

@@ -15,7 +15,7 @@ from tests.integration.lifecycle_support import (
     stored,
     updates,
 )
-from wagate.core.tasks import running
+from wagate.runtime.tasks import running
 
 LOGGED_OUT = {"status": "SUCCESS", "error": False, "response": {"message": "Instance logged out"}}
 TEN_MINUTES = 600.0

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tests.messaging.conftest import B_NUMBER, PNG, Pair
-from wagate.core.tasks import running
 from wagate.messaging.pipeline import Lane, Pending
+from wagate.runtime.tasks import running
 
 
 async def _until(found: Callable[[], object], what: str) -> None:

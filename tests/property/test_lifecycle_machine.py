@@ -28,7 +28,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from wagate.core import lifecycle as lc
-from wagate.core.clock import VirtualClock
 from wagate.core.ports import StatusSnapshot
 from wagate.core.reconnect import Backoff
 from wagate.core.supervisor import Supervisor, Timing, _Item
@@ -47,6 +46,7 @@ from wagate.engines.base import (
 from wagate.engines.sim import SimEngine, SimNetwork, SimSession
 from wagate.events.connection import ConnectionEvents
 from wagate.observability.logging import configure as configure_logging
+from wagate.runtime.clock import VirtualClock
 
 NAME = "m"
 CODES = [401, 402, 403, 405, 406, 408, 411, 428, 440, 500, 503, 515]

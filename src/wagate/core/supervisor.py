@@ -19,11 +19,9 @@ from typing import Any
 import structlog
 
 from wagate.core import lifecycle as lc
-from wagate.core.clock import Clock
 from wagate.core.ports import Announcer, CodeView, Envelope, StatusSnapshot, StatusStore, Subject
 from wagate.core.reconnect import Backoff
 from wagate.core.status import Transition, lifecycle_view
-from wagate.core.tasks import retried, spawn
 from wagate.domain.close import Cause, CloseCode
 from wagate.domain.errors import EngineError, StoreUnavailable
 from wagate.domain.ids import bare_jid
@@ -37,6 +35,8 @@ from wagate.engines.base import (
     Opened,
     SessionSpec,
 )
+from wagate.runtime.clock import Clock
+from wagate.runtime.tasks import retried, spawn
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,17 +33,3 @@ class RetryPolicy:
 
     def exhausted(self, attempts: int) -> bool:
         return attempts >= self.max_attempts
-
-
-def parse_codes(text: str) -> frozenset[int]:
-    """'400,401, 403' -> {400, 401, 403}; raises ValueError on anything else."""
-    codes = set()
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        code = int(part)
-        if not 100 <= code <= 599:
-            raise ValueError(f"{code} is not an HTTP status code")
-        codes.add(code)
-    return frozenset(codes)

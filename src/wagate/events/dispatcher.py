@@ -35,9 +35,9 @@ from typing import Any
 
 import structlog
 
-from wagate.core.tasks import spawn
 from wagate.events.backoff import RetryPolicy
 from wagate.events.sinks.base import Result, Sink
+from wagate.runtime.tasks import spawn
 from wagate.store.models import utcnow
 from wagate.store.outbox import DEAD, DELIVERED, PENDING, Claimed, Outbox, Outcome
 

@@ -14,8 +14,8 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from wagate.config import Settings
-from wagate.events.backoff import RetryPolicy, parse_codes
+from wagate.config import Settings, parse_codes
+from wagate.events.backoff import RetryPolicy
 from wagate.events.bus import EventBus
 from wagate.events.catalogue import env_flags
 from wagate.events.dispatcher import Dispatcher

@@ -23,7 +23,7 @@ are not given again. `wagate_consumer_backlog{consumer}` (waiting plus in hand) 
 each scrape. What a consumer must not lose goes through the durable outbox like an event; this
 queue is in memory.
 
-A consumer acts through the same public operations as the HTTP API (messaging/service.py
+A consumer acts through the same public operations as the HTTP API (gateway/messenger.py
 `Messenger`: send, read …), never through the lane.
 """
 
@@ -37,9 +37,9 @@ from typing import Any, Protocol
 
 import structlog
 
-from wagate.core.tasks import spawn
 from wagate.engines.messaging import MessageKey
 from wagate.observability import metrics
+from wagate.runtime.tasks import spawn
 
 _log = structlog.get_logger("wagate.messaging")
 BACKLOG = 10_000

@@ -35,8 +35,8 @@ from typing import Any
 import orjson
 import structlog
 
-from wagate.core.tasks import retried
 from wagate.engines.messaging import History
+from wagate.runtime.tasks import retried
 from wagate.store.messages import MessageStore
 
 _log = structlog.get_logger("wagate.messaging")

@@ -24,7 +24,6 @@ import orjson
 import structlog
 
 from wagate.config import Settings
-from wagate.core.tasks import retried, spawn
 from wagate.domain.errors import Conflict
 from wagate.engines.base import InboundEvent
 from wagate.engines.messaging import Message, Receipt, Sent
@@ -33,6 +32,7 @@ from wagate.messaging import history
 from wagate.messaging.consumers import Consumers
 from wagate.messaging.raw import media_member
 from wagate.messaging.translate import Batch, Translator
+from wagate.runtime.tasks import retried, spawn
 from wagate.store import messages as db
 
 _log = structlog.get_logger("wagate.messaging")

@@ -22,8 +22,8 @@ from neonize.proto import Neonize_pb2 as N  # type: ignore[import-untyped]  # no
 from wagate.engines.neonize import calls, content  # noqa: E402
 from wagate.engines.neonize.host import Host, Slot, _load_neonize  # noqa: E402
 from wagate.engines.neonize.hostconfig import HostConfig  # noqa: E402
+from wagate.gateway.messenger import with_context  # noqa: E402
 from wagate.messaging import content as mc  # noqa: E402
-from wagate.messaging.service import with_context  # noqa: E402
 
 KEY = {"remoteJid": "5511999990001@s.whatsapp.net", "fromMe": True, "id": "3EB0ABCDEF0123456789"}
 CARD = {"fullName": "Ana Lima", "phoneNumber": "+55 11 99999-0001", "organization": "ACME"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wagate.core.tasks import retried
+from wagate.runtime.tasks import retried
 
 
 class _Log:

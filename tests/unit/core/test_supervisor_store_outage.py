@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from wagate.core import lifecycle as lc
-from wagate.core.clock import VirtualClock
 from wagate.core.ports import StatusSnapshot
 from wagate.core.reconnect import Backoff
 from wagate.core.supervisor import Supervisor, Timing
 from wagate.domain.errors import StoreUnavailable
 from wagate.engines.sim import SimEngine, SimNetwork
 from wagate.events.connection import ConnectionEvents
+from wagate.runtime.clock import VirtualClock
 
 
 class FlakyStore:

@@ -19,10 +19,10 @@ from wagate.api.json import JSONResponse
 from wagate.api.schemas import message as s
 from wagate.domain.errors import BadRequest, NotSupported
 from wagate.gateway import Registered
+from wagate.gateway.messenger import Messenger
 from wagate.messaging import content as c
 from wagate.messaging import convert as conv
 from wagate.messaging import media as m
-from wagate.messaging.service import Messenger
 
 router = APIRouter(prefix="/message", tags=["message"])
 M = TypeVar("M", bound=BaseModel)

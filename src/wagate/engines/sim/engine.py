@@ -6,7 +6,6 @@ import asyncio
 import secrets
 from typing import Any
 
-from wagate.core.tasks import spawn
 from wagate.domain.close import CloseCode
 from wagate.domain.errors import EngineUnavailable
 from wagate.engines.base import (
@@ -22,6 +21,7 @@ from wagate.engines.base import (
 )
 from wagate.engines.sim.network import Account, SimNetwork
 from wagate.engines.sim.post import SimMessaging, retag
+from wagate.runtime.tasks import spawn
 
 
 class SimSession(SimMessaging):

@@ -12,9 +12,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from wagate.core.clock import Clock
 from wagate.domain.close import CloseCode
 from wagate.engines.sim.history import Remembered
+from wagate.runtime.clock import Clock
 
 if TYPE_CHECKING:
     from wagate.engines.sim.engine import SimSession

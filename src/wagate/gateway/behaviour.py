@@ -8,7 +8,7 @@ Each setting acts where it belongs:
   neither stored nor announced), so it is read synchronously from a copy of every instance's
   settings kept here (loaded at start-up, updated by create and /settings/set);
 - calls are announced by the lane (the CALL event) and answered here, through the same
-  public operations as the HTTP API (messaging/service.py `Messenger`);
+  public operations as the HTTP API (gateway/messenger.py `Messenger`);
 - read receipts are a message consumer (messaging/consumers.py): after a batch is stored,
   its live inbound messages are marked read;
 - presence follows the lifecycle: each time the instance opens, and when the setting changes
@@ -26,7 +26,6 @@ from typing import Any
 
 import structlog
 
-from wagate.core.tasks import spawn
 from wagate.domain.jids import is_group
 from wagate.engines.base import InboundEvent
 from wagate.engines.messaging import (
@@ -39,8 +38,9 @@ from wagate.engines.messaging import (
     Receipt,
 )
 from wagate.gateway import Gateway, Registered
+from wagate.gateway.messenger import Messenger
 from wagate.messaging.consumers import StoredMessage
-from wagate.messaging.service import Messenger
+from wagate.runtime.tasks import spawn
 
 _log = structlog.get_logger("wagate.messaging")
 STATUS = "status@broadcast"

@@ -1,7 +1,9 @@
 """The gateway: the registry of instances and the operations the HTTP API calls.
 
 It wires the pure lifecycle (core/) to the store, the engine and the event bus. Routers call it
-and shape its answers; it never knows about HTTP.
+and shape its answers; it never knows about HTTP. Beside it, the operations over a registered
+instance: sending (messenger.py) and the per-instance settings that act on events
+(behaviour.py).
 """
 
 from __future__ import annotations
@@ -13,25 +15,24 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
 from wagate.config import Settings
 from wagate.core import lifecycle as lc
-from wagate.core.clock import Clock
 from wagate.core.ports import StatusSnapshot
 from wagate.core.reconnect import Backoff
 from wagate.core.supervisor import Supervisor, Timing
-from wagate.core.tasks import spawn
 from wagate.domain.errors import BadRequest, Conflict, EngineUnavailable, Forbidden, NotFound
 from wagate.domain.ids import bare_jid
 from wagate.engines.base import Engine, InboundEvent
 from wagate.engines.messaging import messaging_of
-from wagate.engines.sim import SimNetwork
 from wagate.events.bus import EventBus
 from wagate.events.connection import ConnectionEvents
 from wagate.messaging.pipeline import Pipeline
+from wagate.runtime.clock import Clock
+from wagate.runtime.tasks import spawn
 from wagate.store.repos import Credentials, NameTaken, NewInstance, Store, hash_token
 from wagate.store.tokens import TokenBox
 
@@ -63,19 +64,29 @@ class Registered:
         return matches
 
 
+class FaultHook(Protocol):
+    """Faults a test network injects into the registry (the sim's network, set by the app when
+    it runs the sim engine); None in production, where nothing is injected."""
+
+    def take_persist_fault(self, name: str) -> bool:
+        """True when this instance's next status write must fail (persistFailsOnce)."""
+        ...
+
+    def reset_instance(self, name: str) -> None:
+        """A name was created or restored: it starts with no faults set."""
+        ...
+
+
 class _StatusPort:
-    """The store's status writes, with the sim's persistFailsOnce fault applied."""
+    """The store's status writes, with an injected write fault applied (FaultHook)."""
 
     def __init__(self, gateway: Gateway) -> None:
         self._gw = gateway
 
     async def save_status(self, instance_id: str, snap: StatusSnapshot) -> None:
         reg = self._gw.by_id.get(instance_id)
-        if (
-            self._gw.sim is not None
-            and reg is not None
-            and self._gw.sim.take_persist_fault(reg.name)
-        ):
+        faults = self._gw.faults
+        if faults is not None and reg is not None and faults.take_persist_fault(reg.name):
             raise OSError("injected fault: the database write failed")
         await self._gw.store.save_status(instance_id, snap)
         for listener in self._gw.status_listeners:
@@ -90,11 +101,8 @@ class _StatusPort:
             await self._gw.bus.write(events)
             return
         reg = self._gw.by_id.get(instance_id)
-        if (
-            self._gw.sim is not None
-            and reg is not None
-            and self._gw.sim.take_persist_fault(reg.name)
-        ):
+        faults = self._gw.faults
+        if faults is not None and reg is not None and faults.take_persist_fault(reg.name):
             raise OSError("injected fault: the database write failed")
         await self._gw.bus.write_with(self._gw.store.status_write(instance_id, snap), events)
         for listener in self._gw.status_listeners:
@@ -144,7 +152,7 @@ class Gateway:
         engine: Engine,
         clock: Clock,
         api_key: str,
-        sim: SimNetwork | None = None,
+        faults: FaultHook | None = None,
         rng: random.Random | None = None,
         pipeline: Pipeline | None = None,
     ) -> None:
@@ -155,7 +163,7 @@ class Gateway:
         self.bus = bus
         self.engine = engine
         self.clock = clock
-        self.sim = sim
+        self.faults = faults
         self.pipeline = pipeline
         """Where each instance's messages, receipts … go (messaging/pipeline.py)."""
         self.rng = rng or random.Random()
@@ -163,7 +171,7 @@ class Gateway:
         self.by_id: dict[str, Registered] = {}
         self.inbound_gate: Callable[[str, InboundEvent], InboundEvent | None] | None = None
         """Sees each engine event before the message lane: what it returns goes on (None:
-        nothing), e.g. without group chats under groupsIgnore (messaging/behaviour.py)."""
+        nothing), e.g. without group chats under groupsIgnore (gateway/behaviour.py)."""
         self.status_listeners: list[Callable[[str, str, int], None]] = []
         """Told (instance id, lifecycle state, reason) after each persisted state change."""
         self.policy = lc.Policy(
@@ -293,8 +301,8 @@ class Gateway:
                 await self.store.create_instance(new)
             except NameTaken:
                 raise Forbidden(f'This name "{name}" is already in use.') from None
-            if self.sim is not None:
-                self.sim.reset_instance(name)
+            if self.faults is not None:
+                self.faults.reset_instance(name)
             reg = Registered(
                 instance_id,
                 name,
@@ -416,8 +424,8 @@ class Gateway:
             initial = lc.restored(
                 row.lifecycle_state, row.status_reason, row.owner_jid, row.id in with_creds
             )
-            if self.sim is not None:
-                self.sim.reset_instance(row.name)
+            if self.faults is not None:
+                self.faults.reset_instance(row.name)
             sup = self._supervisor(row.id, row.name, initial, row.profile_name)
             token = self.tokens.open(row.token_sealed)
             reg = Registered(
