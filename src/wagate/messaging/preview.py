@@ -48,6 +48,7 @@ from urllib.parse import urljoin, urlsplit
 import structlog
 
 from wagate.messaging.media import TooLarge, read_at_most
+from wagate.runtime.tasks import spawn
 
 if TYPE_CHECKING:
     from wagate.egress import Reach
@@ -394,14 +395,14 @@ class Previewer:
     def start(self, text: str) -> asyncio.Task[dict[str, Any] | None] | None:
         """`preview` as a task, started only when the text has a link to preview."""
         found = find_url(text) if self.enabled else None
-        return None if found is None else asyncio.ensure_future(self._preview(*found))
+        return None if found is None else spawn(self._preview(*found), "preview", awaited=True)
 
     async def _preview(self, matched: str, url: str) -> dict[str, Any] | None:
         fields = self._cached(url)
         if fields is None and url not in self._cache:
             task = self._inflight.get(url)
             if task is None:
-                task = asyncio.create_task(self._build(url))
+                task = spawn(self._build(url), f"preview:{url}")
                 self._inflight[url] = task
                 task.add_done_callback(lambda t: self._settle(url, t))
             # shielded: a send given up on does not cancel the fetch other sends wait for

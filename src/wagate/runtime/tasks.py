@@ -13,11 +13,13 @@ _running: set[asyncio.Task[Any]] = set()
 T = TypeVar("T")
 
 
-def spawn(coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-    """Start `coro` as a task that cannot be garbage-collected and whose failure is logged."""
+def spawn(coro: Coroutine[Any, Any, T], name: str, *, awaited: bool = False) -> asyncio.Task[T]:
+    """Start `coro` as a named task that cannot be garbage-collected and whose failure is
+    logged. `awaited`: whoever started it awaits it and deals with its failure, so spawn only
+    names and tracks it."""
     task = asyncio.get_running_loop().create_task(coro, name=name)
     _running.add(task)
-    task.add_done_callback(_done)
+    task.add_done_callback(_running.discard if awaited else _done)
     return task
 
 

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from wagate.runtime.tasks import spawn
+
 IDLE_PING_SECONDS = 10.0
 
 
@@ -94,7 +96,7 @@ async def to_completion(cleanup: Coroutine[Any, Any, None]) -> None:
     """Run `cleanup` to its end even if the caller is cancelled meanwhile; the cancellation
     is raised once it is done. A close abandoned half-way leaves its connection checked out
     of the pool."""
-    task = asyncio.get_running_loop().create_task(cleanup)
+    task = spawn(cleanup, "store:cleanup", awaited=True)
     interrupted: asyncio.CancelledError | None = None
     while not task.done():
         try:

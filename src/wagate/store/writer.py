@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from wagate.runtime.tasks import spawn
 from wagate.store.held import HeldConnection
 
 Write = Callable[[AsyncSession], Awaitable[None]]
@@ -52,9 +53,7 @@ class GroupWriter:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queued.append(_Queued(op, rows, fut))
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(
-                self._flush(), name="outbox:writer"
-            )
+            self._flusher = spawn(self._flush(), "outbox:writer")
         await fut
 
     async def close(self) -> None:

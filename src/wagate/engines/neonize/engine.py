@@ -18,7 +18,6 @@ from typing import Any
 import structlog
 
 from wagate.config import Settings
-from wagate.core.tasks import spawn
 from wagate.domain.close import Cause, CloseCode
 from wagate.domain.errors import EngineError, EngineFatal, EngineUnavailable
 from wagate.engines.base import (
@@ -37,6 +36,7 @@ from wagate.engines.neonize.outbound import NeonizeMessaging
 from wagate.engines.neonize.pool import HostPool, HostProcess, PoolConfig
 from wagate.engines.neonize.received import inbound_event
 from wagate.engines.neonize.store import PostgresSessions, SessionStore, SqliteSessions
+from wagate.runtime.tasks import spawn
 
 _log = structlog.get_logger("wagate.neonize")
 HOST_EXIT_CODE = CloseCode.INTERNAL
@@ -154,7 +154,7 @@ class NeonizeSession(NeonizeMessaging):
     def begin(self, host: HostProcess, location: str) -> None:
         self.host = host
         host.live[self.sid] = self
-        self._starter = asyncio.ensure_future(self._start(host, location))
+        self._starter = spawn(self._start(host, location), f"neonize:start:{self.sid}")
 
     async def _start(self, host: HostProcess, location: str) -> None:
         cfg = self._engine.config
@@ -187,7 +187,7 @@ class NeonizeSession(NeonizeMessaging):
 
     async def stop(self) -> None:
         if self._stopper is None:
-            self._stopper = asyncio.ensure_future(self._stop())
+            self._stopper = spawn(self._stop(), f"neonize:stop:{self.sid}", awaited=True)
         await asyncio.shield(self._stopper)
 
     async def _stop(self) -> None:

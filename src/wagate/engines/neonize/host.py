@@ -22,7 +22,7 @@ import ctypes
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -114,9 +114,9 @@ class Host:
         )
         self._writer = asyncio.StreamWriter(transport, protocol, None, loop)
         self.send({"ev": "ready", "pid": os.getpid()})
-        read = asyncio.ensure_future(self._read_commands(reader))
+        read = self.spawn(self._read_commands(reader), "commands")
         await asyncio.wait(
-            {read, asyncio.ensure_future(self._exit.wait())}, return_when="FIRST_COMPLETED"
+            {read, self.spawn(self._exit.wait(), "exit")}, return_when="FIRST_COMPLETED"
         )
         await self._stop_all(self.config.stop_deadline)
         if self._writer is not None:
@@ -131,16 +131,22 @@ class Host:
             frame = await read_frame(reader)
             if frame is None:  # the API process is gone
                 return
-            self._keep(asyncio.ensure_future(self._serve(frame)))
+            self.spawn(self._serve(frame), f"serve:{frame.head.get('op')}")
 
-    def _keep(self, task: asyncio.Task[Any]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
+        """Every task of the host starts here: named, referenced until done, failure logged.
+        The host keeps its own helper rather than wagate.runtime.tasks.spawn because it runs
+        in a child process that logs through stdlib logging to stderr, which the API process
+        relays (structlog is configured only there)."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._forget)
+        return task
 
     def _forget(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            _log.error("host task failed: %r", task.exception())
+            _log.error("host task %s failed: %r", task.get_name(), task.exception())
 
     def send(self, head: dict[str, Any], body: bytes = b"") -> None:
         """Write one frame to the API process (never blocks; the pipe buffers)."""
@@ -188,9 +194,7 @@ class Host:
             async with self.lock.write() if write else self.lock.read():
                 return await call()
 
-        task: asyncio.Task[T] = asyncio.ensure_future(locked())
-        self._keep(task)
-        return task
+        return self.spawn(locked(), "ffi")
 
     async def call(
         self, fn: Callable[[], Awaitable[T]], *, write: bool = False, timeout: float | None = None
@@ -210,8 +214,7 @@ class Host:
             await self._stop_slot(old)
         slot = Slot(sid, epoch, head.get("pairing_number") or None)
         self.slots[sid] = slot
-        slot.worker = asyncio.ensure_future(self._work(slot))
-        self._keep(slot.worker)
+        slot.worker = self.spawn(self._work(slot), f"worker:{sid}")
         nz = self.nz
         proxy = head.get("proxy")
 
@@ -299,7 +302,7 @@ class Host:
     async def _stop_all(self, deadline: float) -> None:
         slots, self.slots = list(self.slots.values()), {}
         if slots:
-            stops = [asyncio.ensure_future(self._stop_slot(s)) for s in slots]
+            stops = [self.spawn(self._stop_slot(s), f"stop:{s.sid}") for s in slots]
             await asyncio.wait(stops, timeout=deadline)
 
     # --- events: handlers enqueue, the worker translates ------------------------------------
@@ -531,7 +534,7 @@ class Host:
             await asyncio.sleep(delay)
             self.close(slot, wire, f"{what}: nothing from WhatsApp within {delay:g} s", cause)
 
-        slot.timer = asyncio.ensure_future(fire())
+        slot.timer = self.spawn(fire(), f"timer:{slot.sid}:{what}")
 
     def _disarm(self, slot: Slot) -> None:
         if slot.timer is not None:

@@ -35,6 +35,7 @@ from wagate.domain.errors import (
 )
 from wagate.engines.neonize import translate
 from wagate.engines.neonize.wire import Frame, FrameError, encode, read_frame
+from wagate.runtime.tasks import spawn
 
 _log = structlog.get_logger("wagate.neonize")
 ERRORS: dict[str, type[WagateError]] = {
@@ -139,8 +140,8 @@ class HostProcess:
             if self.closing:  # closed while it was being spawned
                 self.kill("closed before it was ready")
             self._tasks = [
-                asyncio.ensure_future(self._read()),
-                asyncio.ensure_future(self._read_stderr()),
+                spawn(self._read(), f"neonize:host{self.number}:read"),
+                spawn(self._read_stderr(), f"neonize:host{self.number}:stderr"),
             ]
             await asyncio.wait_for(asyncio.shield(self.ready), cfg.ready_timeout)
             self.started = True
@@ -263,7 +264,7 @@ class HostProcess:
             self.pool.retire(self, "recycled after its connect budget")
             return
         if self._idle is None or self._idle.done():
-            self._idle = asyncio.ensure_future(self._idle_close())
+            self._idle = spawn(self._idle_close(), f"neonize:host{self.number}:idle")
 
     async def _idle_close(self) -> None:
         await asyncio.sleep(self.pool.config.idle_timeout)
@@ -323,7 +324,7 @@ class HostPool:
         delay = max(0.0, self._not_before - time.monotonic())
         if delay:
             _log.info("engine host restart delayed", delay=round(delay, 2), crashes=self.crashes)
-        self._track(asyncio.ensure_future(host.spawn(delay)))
+        self._track(spawn(host.spawn(delay), f"neonize:host{host.number}:spawn"))
         return host
 
     def host_gone(self, host: HostProcess, detail: str) -> None:
@@ -364,7 +365,7 @@ class HostPool:
             if self.bound.get(instance_id) is host:
                 del self.bound[instance_id]
         host.bound.clear()
-        self._track(asyncio.ensure_future(host.close()))
+        self._track(spawn(host.close(), f"neonize:host{host.number}:close"))
 
     async def release(self, instance_id: str) -> None:
         """The instance's credentials are going: unbind it, closing its host if now unused."""
