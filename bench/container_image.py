@@ -177,6 +177,15 @@ def check_config(docker: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+def compose_check() -> str:
+    """compose.yaml as a compose implementation reads it (docker-compose, where installed)."""
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        return "not checked (no docker-compose)"
+    run(tool, "--file", "compose.yaml", "config", "--quiet")
+    return "valid (" + run(tool, "version", "--short").strip() + ")"
+
+
 def image_size(tag: str) -> dict[str, int]:
     """Bytes of the image as `docker save` writes it (layers unpacked) and as a registry holds
     it (gzip-compressed layers, what `docker pull` downloads)."""
@@ -596,6 +605,7 @@ def main() -> int:
             report["layers_reused"] = args.reuse_layers
         docker = image_config(args.tag)["Docker"]
         report["config"] = check_config(docker)
+        report["compose"] = compose_check()
         report["size_bytes"] = image_size(args.tag)
         report["buildah_run_overhead_s"] = round(run_overhead(args.tag), 2)
         log("running the image with the sim engine")
@@ -623,6 +633,7 @@ def show(report: dict[str, Any]) -> None:
         else None,
         f"image size                {size['unpacked'] / 1e6:.0f} MB unpacked, "
         f"{size['compressed'] / 1e6:.0f} MB compressed",
+        f"compose.yaml              {report['compose']}",
         f"runs as                   {report['config']['user']}, "
         f"volume {report['config']['volumes']}",
         f"start-up to /health       {sim['startup_s']['first']} s first start, "
