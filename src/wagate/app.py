@@ -27,9 +27,10 @@ from wagate.api.routes import message as message_routes
 from wagate.api.routes import metrics as metrics_routes
 from wagate.api.routes import proxy as proxy_routes
 from wagate.api.routes import settings as settings_routes
-from wagate.config import Settings, resolve_api_key
+from wagate.config import Settings, SettingsError, resolve_api_key
 from wagate.engines.base import Engine
 from wagate.engines.sim import SimEngine, SimNetwork
+from wagate.events.errors import ErrorWebhook
 from wagate.events.runtime import build_events
 from wagate.gateway import Gateway
 from wagate.gateway.behaviour import Behaviour
@@ -110,6 +111,18 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
         if numbers is not None:
             pipeline.consumers.register(SendersOnWhatsapp(numbers))
         app.state.messenger = Messenger(gw, pipeline, message_store, numbers)
+        if settings.webhook_errors:
+            if not settings.webhook_errors_url:
+                raise SettingsError(
+                    "WEBHOOK_EVENTS_ERRORS=true needs WEBHOOK_EVENTS_ERRORS_WEBHOOK (the URL "
+                    "the errors are sent to)"
+                )
+            app.state.error_webhook = ErrorWebhook(
+                settings.webhook_errors_url,
+                settings.public_url,
+                settings.webhook_timeout_ms / 1000,
+                settings.webhook_ca_file,
+            )
         app.state.behaviour = Behaviour(gw, app.state.messenger)
         app.state.behaviour.attach()
         await app.state.behaviour.load()
@@ -144,6 +157,9 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
             # may outlive the app.
             try:
                 await gw.shutdown()
+                hook = getattr(app.state, "error_webhook", None)
+                if hook is not None:
+                    await hook.close()
             finally:
                 try:
                     await events.stop()

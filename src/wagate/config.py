@@ -208,6 +208,8 @@ class Settings(BaseSettings):
     )
     webhook_global_base64: bool = _env(False, "WAGATE_WEBHOOK_GLOBAL_BASE64")
     # PEM file of CAs that webhook receivers' certificates may chain to, besides the system's.
+    webhook_errors: bool = _env(False, "WEBHOOK_EVENTS_ERRORS")
+    webhook_errors_url: str | None = _env(None, "WEBHOOK_EVENTS_ERRORS_WEBHOOK")
     webhook_ca_file: str | None = _env(None, "WAGATE_WEBHOOK_CA_FILE")
     webhook_timeout_ms: int = Field(30000, ge=1, validation_alias="WEBHOOK_REQUEST_TIMEOUT_MS")
     webhook_retry_max_attempts: int = Field(
@@ -391,6 +393,13 @@ class Settings(BaseSettings):
         if self.fetch_private_addresses:
             return OPEN
         return parse_allowed(self.private_addresses_allowed or "")
+
+    @field_validator("webhook_errors_url")
+    @classmethod
+    def _errors_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("is not an http:// or https:// URL")
+        return value or None
 
     @field_validator("webhook_ca_file")
     @classmethod

@@ -5,10 +5,11 @@ readMessages and readStatus send READ receipts, alwaysOnline sets the account's 
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from typing import Any
 
-from tests.messaging.conftest import A_NUMBER, B_NUMBER, Pair
+from tests.messaging.conftest import A_NUMBER, B_NUMBER, PNG, Pair
 
 A_JID = f"{A_NUMBER}@s.whatsapp.net"
 B_JID = f"{B_NUMBER}@s.whatsapp.net"
@@ -177,3 +178,67 @@ async def _is(read: Any, value: str) -> bool:
 async def _open(p: Pair) -> bool:
     r = await p.h.client.get(f"/instance/connectionState/{p.a}")
     return bool(r.json()["instance"]["state"] == "open")
+
+
+async def test_contacts_update_on_a_new_name_or_picture(sqlite_pair: Pair) -> None:
+    p = sqlite_pair
+    r = await p.h.client.post(f"/message/sendText/{p.b}", json={"number": A_NUMBER, "text": "hi"})
+    assert r.status_code == 201, r.text
+    (first,) = await p.events(p.hook_a, "contacts.upsert", 1)
+    assert first["data"]["remoteJid"] == B_JID
+    r = await p.h.client.post(f"/chat/updateProfileName/{p.b}", json={"name": "Roberto"})
+    assert r.status_code == 200, r.text
+    (renamed,) = await p.events(p.hook_a, "contacts.update", 1)
+    assert renamed["data"] == [
+        {
+            "remoteJid": B_JID,
+            "pushName": "Roberto",
+            "profilePicUrl": None,
+            "instanceId": renamed["data"][0]["instanceId"],
+        }
+    ]
+    r = await p.h.client.post(
+        f"/chat/updateProfilePicture/{p.b}", json={"picture": base64.b64encode(PNG).decode()}
+    )
+    assert r.status_code == 200, r.text
+    pictured = (await p.events(p.hook_a, "contacts.update", 2))[1]["data"][0]
+    assert pictured["pushName"] == "Roberto" and pictured["profilePicUrl"].startswith("https://")
+    r = await p.h.client.post(f"/chat/findContacts/{p.a}", json={"where": {"remoteJid": B_JID}})
+    (row,) = r.json()
+    assert row["pushName"] == "Roberto" and row["profilePicUrl"] == pictured["profilePicUrl"]
+    # a message under the new name is no new contact and no further update
+    await p.h.client.post(f"/message/sendText/{p.b}", json={"number": A_NUMBER, "text": "again"})
+    await p.events(p.hook_a, "messages.upsert", 2)
+    assert len(p.hook_a.bodies("contacts.update")) == 2
+    assert len(p.hook_a.bodies("contacts.upsert")) == 1
+
+
+async def test_logout_announces_status_and_logout_instance(sqlite_pair: Pair) -> None:
+    p = sqlite_pair
+    r = await p.h.client.delete(f"/instance/logout/{p.a}")
+    assert r.status_code == 200, r.text
+    await p.events(p.hook_a, "logout.instance", 1)
+    wanted = ("status.instance", "logout.instance", "connection.update")
+    names = [e["event"] for e in p.hook_a.bodies() if e["event"] in wanted]
+    assert names[-3:] == ["status.instance", "logout.instance", "connection.update"]
+    (status,) = p.hook_a.bodies("status.instance")
+    assert status["data"]["instance"] == p.a and status["data"]["status"] == "closed"
+    assert status["data"]["disconnectionReasonCode"] == 401
+    assert status["data"]["disconnectionAt"].endswith("Z")
+    (logout,) = p.hook_a.bodies("logout.instance")
+    assert logout["data"] is None
+    # a close that reconnects announces neither
+    r = await p.h.client.post(f"/sim/{p.b}/disconnect", json={"code": 428})
+    assert r.status_code == 200
+    await _until(lambda: _state_is(p, p.b, "open"), "bob did not reconnect")
+    assert not p.hook_b.bodies("status.instance") and not p.hook_b.bodies("logout.instance")
+    # a close that stops (banned) announces both
+    await p.h.client.post(f"/sim/{p.b}/disconnect", json={"code": 403})
+    (stopped,) = await p.events(p.hook_b, "status.instance", 1)
+    assert stopped["data"]["disconnectionReasonCode"] == 403
+    await p.events(p.hook_b, "logout.instance", 1)
+
+
+async def _state_is(p: Pair, name: str, state: str) -> bool:
+    r = await p.h.client.get(f"/instance/connectionState/{name}")
+    return bool(r.json()["instance"]["state"] == state)

@@ -24,6 +24,16 @@ def envelope(status: int, message: Any) -> JSONResponse:
     )
 
 
+def answer(request: Request, status: int, message: Any) -> JSONResponse:
+    """The envelope, also reported to the error webhook when it is configured."""
+    response = envelope(status, message)
+    hook = getattr(request.app.state, "error_webhook", None)
+    if hook is not None:
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+        hook.report(status, phrase, message)
+    return response
+
+
 def _messages(exc: WagateError) -> Any:
     if exc.status == 401 and not exc.messages:
         return "Unauthorized"
@@ -78,25 +88,27 @@ def _schema_message(err: dict[str, Any]) -> str:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(WagateError)
-    async def _wagate(_: Request, exc: WagateError) -> JSONResponse:
-        return envelope(exc.status, _messages(exc))
+    async def _wagate(request: Request, exc: WagateError) -> JSONResponse:
+        return answer(request, exc.status, _messages(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
         if any(e.get("type") == "json_invalid" for e in errors):
-            return envelope(
-                400, "Malformed JSON body: " + str(errors[0].get("ctx", {}).get("error", ""))
+            return answer(
+                request,
+                400,
+                "Malformed JSON body: " + str(errors[0].get("ctx", {}).get("error", "")),
             )
-        return envelope(400, [[_schema_message(e) for e in errors]])
+        return answer(request, 400, [[_schema_message(e) for e in errors]])
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code in (404, 405):
-            return envelope(404, [f"Cannot {request.method} {request.url.path}"])
-        return envelope(exc.status_code, [str(exc.detail)])
+            return answer(request, 404, [f"Cannot {request.method} {request.url.path}"])
+        return answer(request, exc.status_code, [str(exc.detail)])
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         _log.error("unhandled error", path=request.url.path, error=repr(exc), exc_info=exc)
-        return envelope(500, ["Internal error; see the server log"])
+        return answer(request, 500, ["Internal error; see the server log"])

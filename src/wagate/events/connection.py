@@ -3,7 +3,9 @@ and the QR code's PNG (core.ports.Announcer over the event bus)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from wagate.core.ports import CodeView, Envelope, Subject
@@ -34,6 +36,23 @@ def connection_update(
         data.update(wuid=subject.sender, profileName=subject.profile_name, profilePictureUrl=None)
     data["lifecycle"] = dict(lifecycle)  # its own copy: each event is serialized on its own
     return data
+
+
+STOPPED = frozenset({"logged_out", "failed"})
+"""Lifecycle states after a close that does not reconnect (until the next connect)."""
+
+
+def status_instance(subject: Subject, reason: int, lifecycle: dict[str, Any]) -> dict[str, Any]:
+    """status.instance's data on a close that does not reconnect (Evolution's keys; the
+    disconnection object as fetchInstances shows it)."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        "instance": subject.name,
+        "status": "closed",
+        "disconnectionAt": now,
+        "disconnectionReasonCode": reason,
+        "disconnectionObject": json.dumps({"statusCode": reason, "detail": lifecycle["detail"]}),
+    }
 
 
 def qrcode_updated(subject: Subject, code: CodeView) -> dict[str, Any]:
@@ -69,6 +88,11 @@ class ConnectionEvents:
         out = []
         if state == "refused":
             out.append(self._envelope(subject, "qrcode.updated", dict(QR_LIMIT)))
+        if state == "close" and lifecycle.get("state") in STOPPED:
+            # as Evolution on a close it does not reconnect: status, logout, then the state
+            data = status_instance(subject, reason, lifecycle)
+            out.append(self._envelope(subject, "status.instance", data))
+            out.append(self._envelope(subject, "logout.instance", None))
         data = connection_update(subject, state, reason, lifecycle)
         out.append(self._envelope(subject, "connection.update", data))
         return out

@@ -285,14 +285,16 @@ class Translator:
         row_id = self._keep(b, row_of(raw)) if s.save_new_message else None
         if not m.key.from_me:
             who = m.key.participant if is_group(m.key.remote_jid) else m.key.remote_jid
-            if who and m.push_name and self._contacts.get(who) != m.push_name:
+            known = self._contacts.get(who) if who else None
+            if who and m.push_name and known != m.push_name:
                 self._contacts.put(who, m.push_name)
                 row = db.contact_row(self.instance_id, who, m.push_name)
                 if s.save_contacts:
                     b.contacts.append(row)
-                self._emit(
-                    b, "contacts.upsert", contact_data(self.instance_id, who, m.push_name, None)
-                )
+                # as Evolution: a new sender is an upsert, a known one who renamed an update
+                event = "contacts.upsert" if known is None else "contacts.update"
+                data = contact_data(self.instance_id, who, m.push_name, None)
+                self._emit(b, event, data if known is None else [data])
         self._chat(b, m.key.remote_jid, m.timestamp, unread=0 if m.key.from_me else 1)
         self._emit(b, "messages.upsert", with_base64(raw, media))
         b.stored.append(StoredMessage.of(self.name, "messages.upsert", m.kind, m.key, raw, row_id))

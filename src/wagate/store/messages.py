@@ -363,8 +363,13 @@ def insert_updates(rows: Sequence[dict[str, Any]]) -> Write:
 
 def upsert_contacts(rows: Sequence[dict[str, Any]]) -> Write:
     async def op(s: AsyncSession) -> None:
-        def values(_: Any, new: Any) -> dict[str, Any]:
-            return {"push_name": new.push_name, "updated_at": new.updated_at}
+        def values(old: Any, new: Any) -> dict[str, Any]:
+            # a name change keeps the picture and a picture change the name
+            return {
+                "push_name": func.coalesce(new.push_name, old.push_name),
+                "profile_pic_url": func.coalesce(new.profile_pic_url, old.profile_pic_url),
+                "updated_at": new.updated_at,
+            }
 
         await upsert(s, ContactRow, rows, ("instance_id", "remote_jid"), values)
 

@@ -12,6 +12,7 @@ engine.py turn them into the typed values of engines/messaging.py.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -243,6 +244,22 @@ class Calls:
                 return None
             raise
         return str(info.URL) or None
+
+    async def picture_event(self, slot: Slot, ev: Any) -> dict[str, Any] | None:
+        """A contact's new (or removed) profile picture as a `contact` frame with its URL;
+        group pictures are not contacts. A URL that cannot be had is left out (logged)."""
+        who = inbound.jid(ev.JID)
+        if not who or who.endswith("@g.us"):
+            return None
+        url: str | None = None
+        if not ev.Remove:
+            try:
+                url = await self._picture(slot, who)
+            except Exception as exc:
+                logging.getLogger("wagate.neonize.host").warning(
+                    "picture of %s not fetched: %r", who, exc
+                )
+        return {"ev": "contact", "jid": who, "picture_url": url}
 
     async def picture_url(self, slot: Slot, head: dict[str, Any], body: bytes) -> Any:
         return {"url": await self._picture(slot, str(head["jid"]))}

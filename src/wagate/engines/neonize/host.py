@@ -330,6 +330,7 @@ class Host:
             "group_info": nz.GroupInfoEv,
             "history": nz.HistorySyncEv,
             "call_offer": nz.CallOfferEv,
+            "picture": nz.PictureEv,
         }
         bound = self.config.ack_timeout
         for kind, cls in kinds.items():
@@ -451,6 +452,8 @@ class Host:
                 self.report(slot, inbound.chat_presence(ev))
             case "call_offer":
                 self.report(slot, inbound.call_offer(ev))
+            case "picture":
+                self.report(slot, await self.calls.picture_event(slot, ev))
             case "joined_group":
                 self.report(slot, inbound.joined(ev))
             case "group_info":
@@ -668,6 +671,7 @@ class _Neonize:
         self.GroupInfoEv = events.GroupInfoEv
         self.HistorySyncEv = events.HistorySyncEv
         self.CallOfferEv = events.CallOfferEv
+        self.PictureEv = events.PictureEv
         self.PairStatusEv = events.PairStatusEv
         self.ConnectedEv = events.ConnectedEv
         self.DisconnectedEv = events.DisconnectedEv

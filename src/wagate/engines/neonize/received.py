@@ -8,6 +8,7 @@ from typing import Any
 from wagate.engines.base import InboundEvent
 from wagate.engines.messaging import (
     Call,
+    ContactUpdate,
     GroupChange,
     GroupInfo,
     GroupParticipant,
@@ -82,6 +83,10 @@ def inbound_event(epoch: int, head: dict[str, Any]) -> InboundEvent | None:
             )
         case "history":
             return history_of(epoch, head)
+        case "contact":
+            return ContactUpdate(
+                epoch, str(head["jid"]), picture_url=head.get("picture_url") or None
+            )
         case "call":
             return Call(
                 epoch,

@@ -25,6 +25,7 @@ from wagate.engines.messaging import (
     MEDIA_MEMBERS,
     Call,
     ChatChange,
+    ContactUpdate,
     GroupChange,
     GroupInfo,
     GroupParticipant,
@@ -425,6 +426,12 @@ class SimMessaging:
             me.picture, me.picture_version = picture, me.picture_version + 1
         if remove_picture:
             me.picture = None
+        if name is not None or picture is not None or remove_picture:
+            # the other phones on the network see the new name or picture
+            change = ContactUpdate(0, me.jid, me.push_name, me.lid, self._picture_url(me))
+            for session in list(self._net.sessions.values()):
+                if session.is_open and session.account not in (None, me):
+                    session.emit_inbound(change)
 
     async def privacy(self) -> dict[str, str]:
         return dict(self._me().privacy)
