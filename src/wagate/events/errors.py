@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import structlog
 
-from wagate.core.tasks import spawn
+from wagate.runtime.tasks import spawn
 from wagate.events.sinks.keepalive import KeepAlivePool, describe, parse_target, render
 
 _log = structlog.get_logger("wagate.events")
