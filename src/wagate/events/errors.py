@@ -22,8 +22,8 @@ from typing import Any
 import orjson
 import structlog
 
-from wagate.runtime.tasks import spawn
 from wagate.events.sinks.keepalive import KeepAlivePool, describe, parse_target, render
+from wagate.runtime.tasks import spawn
 
 _log = structlog.get_logger("wagate.events")
 BOUND = 1000
