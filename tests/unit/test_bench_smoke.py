@@ -200,6 +200,16 @@ def check_webhook_client(report: Any, _: Path) -> None:
         assert clients["httpx2_cpu_ratio"] > 0
 
 
+def check_request_limits(report: Any, _: Path) -> None:
+    assert report["baseline"]["health_probes"] > 0 and report["baseline"]["health_errors"] == 0
+    big = report["big_bodies"]
+    assert big["health_probes"] > 0 and big["health_errors"] == 0
+    assert big["big_requests"] > 0 and set(big["big_answers"]) <= {"cut", "413"}
+    for phase in ("slow_body", "slow_header"):
+        slow = report[phase]
+        assert slow["slow_clients"] == slow["slow_cut"] == 5 and slow["slow_held_open"] == 0
+
+
 def json_lines(stdout: str) -> Any:
     """neonize_rss prints one JSON row per measurement, then a table."""
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
@@ -237,6 +247,10 @@ PROFILES: dict[str, tuple[str, Callable[[Any, Path], None]]] = {
         "--counts 1 --shards 1 --settle 0.5 --json {workdir}/rows.json",
         check_neonize,
     ),
+    "request_limits.py": (
+        "--clients 1 --seconds 0.5 --slow 5 --deadline 0.5",
+        check_request_limits,
+    ),
     "webhook_client.py": ("--posts 40 --concurrency 1,2 --runs 1", check_webhook_client),
 }
 """Each bench's tiny profile (a few seconds) and what its figures must say."""
@@ -244,8 +258,9 @@ PROFILES: dict[str, tuple[str, Callable[[Any, Path], None]]] = {
 
 def test_every_bench_has_a_profile() -> None:
     # container_image.py builds and runs the container image (root, buildah, minutes): it has
-    # no tiny profile; tests/unit/test_container.py checks what the image promises
-    others = {"loopback.py", "http_hotpaths.py", "container_image.py"}
+    # no tiny profile; tests/unit/test_container.py checks what the image promises.
+    # openapi_fuzz.py is the long run of tests/api/test_openapi_fuzz.py, its short profile
+    others = {"loopback.py", "http_hotpaths.py", "container_image.py", "openapi_fuzz.py"}
     scripts = {p.name for p in BENCHES.glob("*.py")} - others
     assert scripts == set(PROFILES)
 
