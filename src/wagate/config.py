@@ -121,7 +121,10 @@ class Settings(BaseSettings):
     metrics_password: str | None = Field(None, validation_alias="METRICS_PASSWORD", repr=False)
     metrics_auth_required: bool = _env(False, "METRICS_AUTH_REQUIRED")
     metrics_allowed_ips: str | None = _env(None, "METRICS_ALLOWED_IPS")
-    """Who may read /metrics: addresses or networks, comma-separated (unset: anyone)."""
+    """Who may read /metrics: addresses or networks, comma-separated."""
+    metrics_public: bool = _env(False, "WAGATE_METRICS_PUBLIC")
+    """/metrics without the global key when neither Basic auth nor an IP list guards it."""
+    metrics_instance_names: bool = _env(False, "WAGATE_METRICS_INSTANCE_NAMES")
     # The onWhatsApp cache (Evolution's IsOnWhatsapp): numbers found on WhatsApp are trusted
     # for this many days, and sends to them skip the engine's check (store/onwhatsapp.py).
     save_is_on_whatsapp: bool = _env(False, "DATABASE_SAVE_IS_ON_WHATSAPP")

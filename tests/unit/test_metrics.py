@@ -11,7 +11,7 @@ import httpx2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import Harness, make_settings, start_harness, stop_harness
+from tests.conftest import API_KEY, Harness, make_settings, start_harness, stop_harness
 from wagate.observability import metrics
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -35,7 +35,9 @@ def get(samples: Samples, name: str, **labels: str) -> float:
 @pytest.fixture
 async def fast(tmp_path: Path) -> AsyncIterator[Harness]:
     """SQLite, real clock, reconnects after 50 ms."""
-    settings = make_settings(tmp_path, reconnect_initial=0.05, reconnect_jitter=0.0)
+    settings = make_settings(
+        tmp_path, reconnect_initial=0.05, reconnect_jitter=0.0, metrics_instance_names=True
+    )
     h, ctx = await start_harness(settings)
     try:
         yield h
@@ -242,3 +244,34 @@ def test_bad_allowed_ips_refuse_to_start(tmp_path: Path, value: str) -> None:
 def test_blank_allowed_ips_is_no_list(tmp_path: Path) -> None:
     assert make_settings(tmp_path, metrics_allowed_ips="").metrics_networks is None
     assert make_settings(tmp_path).metrics_networks is None
+
+
+async def test_metrics_need_the_global_key_and_hide_names_by_default(tmp_path: Path) -> None:
+    h, ctx = await start_harness(make_settings(tmp_path))
+    try:
+        await h.create("secret-name")
+        for headers in ({"apikey": ""}, {"apikey": "wrong-key-0123456789"}):
+            r = await h.client.get("/metrics", headers=headers)
+            assert r.status_code == 401 and r.json()["status"] == 401
+        assert (await _get_from(h, "10.0.0.1")).status_code == 401
+        assert (await _get_from(h, "10.0.0.1", authorization="Bearer x")).status_code == 401
+        r = await _get_from(h, "10.0.0.1", authorization=f"Bearer {API_KEY}")
+        assert r.status_code == 200
+        assert "secret-name" not in r.text
+        assert "evolution_instances_total 1.0" in r.text
+        assert "evolution_instance_up" not in r.text
+        s = await scrape(h)  # the harness sends the global key as apikey
+        assert get(s, "evolution_instances_total") == 1
+    finally:
+        await stop_harness(h, ctx)
+
+
+async def test_metrics_public_and_with_names_when_asked(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, metrics_public=True, metrics_instance_names=True)
+    h, ctx = await start_harness(settings)
+    try:
+        await h.create("shown")
+        r = await _get_from(h, "10.0.0.1")
+        assert r.status_code == 200 and 'instance="shown"' in r.text
+    finally:
+        await stop_harness(h, ctx)

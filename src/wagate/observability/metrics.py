@@ -201,11 +201,19 @@ InstanceRow = tuple[str, str, str]
 
 class InstancesCollector:
     """`wagate_instances{state}`, `wagate_instances_lifecycle{state}`, and Evolution's
-    `evolution_instance_*` gauges, from the gateway's live registry."""
+    `evolution_instance_*` gauges, from the gateway's live registry; the per-instance ones
+    (`evolution_instance_up`, `evolution_instance_state`) only with `names`."""
 
-    def __init__(self, rows: Callable[[], Iterable[InstanceRow]], info: dict[str, str]) -> None:
+    def __init__(
+        self,
+        rows: Callable[[], Iterable[InstanceRow]],
+        info: dict[str, str],
+        names: bool = True,
+    ) -> None:
         self._rows = rows
         self._info = info
+        self._names = names
+        """Whether the per-instance gauges (labelled with instance names) are shown."""
 
     def collect(self) -> Iterator[Metric]:
         rows = list(self._rows())
@@ -245,7 +253,9 @@ class InstancesCollector:
             "evolution_environment_info", "The server", labels=sorted(self._info)
         )
         info.add_metric([self._info[k] for k in sorted(self._info)], 1.0)
-        yield from (by_ext, by_rich, total, up, state_g, info)
+        yield from (by_ext, by_rich, total, info)
+        if self._names:
+            yield from (up, state_g)
 
 
 class ConsumersCollector:

@@ -1,5 +1,7 @@
 """GET /metrics: Prometheus text format (PROMETHEUS_METRICS, optional IP allow-list and Basic
-auth)."""
+auth). With neither, and unless WAGATE_METRICS_PUBLIC=true, the global key is required (the
+`apikey` header or `Authorization: Bearer <key>`); instance names are shown only with
+WAGATE_METRICS_INSTANCE_NAMES=true."""
 
 from __future__ import annotations
 
@@ -47,7 +49,8 @@ def install(app: FastAPI, settings: Settings) -> metrics.LifecycleMetrics:
         return list(gw.pipeline.consumers.backlogs())
 
     app.state.metrics_registry = metrics.build_registry(
-        metrics.InstancesCollector(rows, info), metrics.ConsumersCollector(backlogs)
+        metrics.InstancesCollector(rows, info, settings.metrics_instance_names),
+        metrics.ConsumersCollector(backlogs),
     )
     if settings.prometheus_metrics:
         app.add_middleware(metrics.HttpMetrics)
@@ -76,6 +79,17 @@ def _check_basic(request: Request, settings: Settings) -> None:
         raise Unauthorized()
 
 
+def _check_key(request: Request, gw: Gateway) -> None:
+    """The global key, as `apikey` or as a bearer token (what Prometheus' `authorization`
+    setting sends)."""
+    key = request.headers.get("apikey")
+    if key is None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        key = token.strip() if scheme.lower() == "bearer" else None
+    if key is None or not hmac.compare_digest(key.encode(), gw.api_key.encode()):
+        raise Unauthorized()
+
+
 def _check_ip(request: Request, networks: list[IPNetwork]) -> None:
     """METRICS_ALLOWED_IPS: the peer's address must be in one of the networks. An IPv4 peer
     seen on a dual-stack socket (::ffff:10.0.0.5) also counts as its IPv4 address, which
@@ -100,5 +114,7 @@ async def scrape(request: Request) -> Response:
         _check_ip(request, networks)
     if gw.settings.metrics_auth_required:
         _check_basic(request, gw.settings)
+    elif networks is None and not gw.settings.metrics_public:
+        _check_key(request, gw)
     body = generate_latest(request.app.state.metrics_registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
