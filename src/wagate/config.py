@@ -254,6 +254,21 @@ class Settings(BaseSettings):
     nats_prefix_key: str | None = _env(None, "NATS_PREFIX_KEY")
     nats_exchange_name: str | None = _env(None, "NATS_EXCHANGE_NAME")
     """Refused unless unset or Evolution's default (see _nats_exchange)."""
+    sqs_region: str | None = _env(None, "SQS_REGION")
+    sqs_enabled: bool = _env(False, "SQS_ENABLED")
+    sqs_access_key_id: str | None = Field(None, validation_alias="SQS_ACCESS_KEY_ID", repr=False)
+    sqs_secret_access_key: str | None = Field(
+        None, validation_alias="SQS_SECRET_ACCESS_KEY", repr=False
+    )
+    sqs_account_id: str | None = _env(None, "SQS_ACCOUNT_ID")
+    sqs_base_url: str | None = _env(None, "SQS_BASE_URL")
+    """An SQS-compatible endpoint instead of AWS's (ElasticMQ, LocalStack, moto)."""
+    sqs_global_enabled: bool = _env(False, "SQS_GLOBAL_ENABLED")
+    sqs_global_force_single_queue: bool = _env(False, "SQS_GLOBAL_FORCE_SINGLE_QUEUE")
+    sqs_global_prefix_name: str = _env("global", "SQS_GLOBAL_PREFIX_NAME")
+    sqs_max_payload_size: int = Field(
+        1048576, ge=1024, le=1048576, validation_alias="SQS_MAX_PAYLOAD_SIZE"
+    )
     event_switches: dict[str, bool] | None = Field(None, exclude=True)
     """Test seam: {'WEBHOOK_EVENTS_CONNECTION_UPDATE': True, …} instead of the environment."""
 
@@ -297,6 +312,14 @@ class Settings(BaseSettings):
             "global events, <NATS_PREFIX_KEY>.<event> (Evolution reads this variable and never "
             "uses it). Remove it, or use NATS_PREFIX_KEY"
         )
+
+    @field_validator("sqs_enabled")
+    @classmethod
+    def _sqs_region(cls, value: bool, info: ValidationInfo) -> bool:
+        """SQS needs a region to sign its requests (AWS's, or the one SQS_BASE_URL expects)."""
+        if value and not (info.data.get("sqs_region") or "").strip():
+            raise ValueError("SQS_REGION is required when SQS_ENABLED is true")
+        return value
 
     @field_validator("session_phone_name")
     @classmethod

@@ -45,7 +45,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "label", "description": "WhatsApp Business labels."},
     {"name": "call", "description": "Calls (refused: wagate places no calls)."},
     {"name": "settings", "description": "Per-instance behaviour (calls, groups, read receipts)."},
-    {"name": "events", "description": "Where events go: webhook, websocket, RabbitMQ, NATS."},
+    {"name": "events", "description": "Where events go: webhook, websocket, RabbitMQ, NATS, SQS."},
     {"name": "proxy", "description": "The proxy stored per instance (Evolution's routes)."},
     {"name": "server", "description": "Welcome, health and key check."},
     {"name": "manager", "description": "The Manager web UI's own API."},
@@ -301,6 +301,7 @@ OPERATIONS: dict[str, Doc] = {
     **_transport("websocket", "WebSocket (Socket.IO)"),
     **_transport("rabbitmq", "RabbitMQ"),
     **_transport("nats", "NATS"),
+    **_transport("sqs", "Amazon SQS"),
     f"GET /events/deliveries{_I}": Doc(
         "Recent webhook deliveries",
         "The instance's most recent deliveries, newest first, with their status (pending, "

@@ -46,7 +46,7 @@ class WebhookTarget:
 
 @dataclass(frozen=True, slots=True)
 class GlobalRoutes:
-    """The env side: WEBHOOK_GLOBAL_*, RABBITMQ_*, NATS_*, WEBSOCKET_*."""
+    """The env side: WEBHOOK_GLOBAL_*, RABBITMQ_*, NATS_*, SQS_*, WEBSOCKET_*."""
 
     webhook_url: str | None = None
     webhook_by_events: bool = False
@@ -63,6 +63,10 @@ class GlobalRoutes:
     nats_prefix: str | None = None
     nats_events: frozenset[str] = frozenset()
     rabbitmq_prefix: str | None = None
+    sqs: bool = False
+    sqs_global: bool = False
+    sqs_prefix: str = "global"
+    sqs_events: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -191,4 +195,14 @@ class Routes:
             if is_global and key in events:
                 broker_body = broker_body or payload(env, None)
                 add(SINK_OF[name], "global", global_target, broker_body)
+        if g.sqs:  # as in Evolution, the global queues replace the instances' own
+            if g.sqs_global:
+                if key in g.sqs_events:
+                    broker_body = broker_body or payload(env, None)
+                    add("sqs", "global", g.sqs_prefix, broker_body)
+            else:
+                enabled, listed = entry.transports.get("sqs", (False, frozenset()))
+                if enabled and key in listed:
+                    broker_body = broker_body or payload(env, None)
+                    add("sqs", "instance", env["instance"], broker_body)
         return out

@@ -55,6 +55,10 @@ def global_routes(settings: Settings) -> GlobalRoutes:
         nats_global=settings.nats_global_enabled,
         nats_prefix=settings.nats_prefix_key,
         nats_events=env_flags("NATS_EVENTS_", settings.event_flags("NATS_EVENTS_")),
+        sqs=settings.sqs_enabled,
+        sqs_global=settings.sqs_global_enabled,
+        sqs_prefix=settings.sqs_global_prefix_name,
+        sqs_events=env_flags("SQS_GLOBAL_", settings.event_flags("SQS_GLOBAL_")),
     )
 
 
@@ -78,6 +82,8 @@ class Events:
     bus: EventBus
     dispatcher: Dispatcher
     live: list[Any] = field(default_factory=list)
+    sqs: Any = None
+    """The SQS sink when SQS_ENABLED (/sqs/set creates an instance's queues through it)."""
 
     async def start(self) -> None:
         """Load the configs, connect the enabled brokers and start delivering."""
@@ -95,6 +101,13 @@ class Events:
             nats = NatsSink(s.nats_uri or "nats://127.0.0.1:4222")
             await _try_connect("NATS_URI", nats.connect())
             self.dispatcher.add_sink("nats", nats)
+        if s.sqs_enabled:
+            from wagate.events.sinks.sqs import SqsSink
+
+            sqs = SqsSink(s)
+            await sqs.connect()
+            self.dispatcher.add_sink("sqs", sqs)
+            self.sqs = sqs
         self.dispatcher.start()
 
     async def stop(self) -> None:

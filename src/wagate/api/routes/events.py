@@ -1,5 +1,5 @@
-"""Event-config routers: /webhook, /websocket, /rabbitmq, /nats set|find, and wagate's delivery
-inspection and replay (/events/deliveries, /events/redeliver)."""
+"""Event-config routers: /webhook, /websocket, /rabbitmq, /nats, /sqs set|find, and wagate's
+delivery inspection and replay (/events/deliveries, /events/redeliver)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from wagate.api.schemas.events import (
     NatsBody,
     RabbitmqBody,
     RedeliverBody,
+    SqsBody,
     TransportFields,
     WebhookBody,
     WebsocketBody,
@@ -24,7 +25,9 @@ from wagate.domain.endpoints import header_problem, url_problem
 from wagate.domain.errors import BadRequest
 from wagate.events.catalogue import SUBSCRIBABLE
 from wagate.events.runtime import Events
+from wagate.events.sinks.sqs import bad_queue_name
 from wagate.gateway import Registered
+from wagate.runtime.tasks import spawn
 from wagate.store.configs import TransportConfig
 from wagate.store.models import Webhook
 from wagate.store.outbox import DEAD, DELIVERED, PENDING, OutboxRow
@@ -132,7 +135,7 @@ async def find_webhook(request: Request, reg: InstanceDep) -> JSONResponse:
 # --- websocket / rabbitmq / nats --------------------------------------------------------------
 
 
-TRANSPORTS = ("websocket", "rabbitmq", "nats")
+TRANSPORTS = ("websocket", "rabbitmq", "nats", "sqs")
 """The event transports an instance can switch on, each behind its env switch."""
 
 
@@ -140,21 +143,33 @@ def transport_off(events: Events, name: str) -> str | None:
     """Why `name` cannot be configured on this server, or None when it can. Evolution stores
     nothing and answers an empty 201 while the transport is off in the env; wagate says so."""
     s = events.settings
-    on = {"websocket": s.websocket_enabled, "rabbitmq": s.rabbitmq_enabled, "nats": s.nats_enabled}
-    if on[name]:
-        return None
-    return (
-        f"{name} is off on this server ({name.upper()}_ENABLED is not true): "
-        "its config would be stored and never used"
-    )
+    on = {
+        "websocket": s.websocket_enabled,
+        "rabbitmq": s.rabbitmq_enabled,
+        "nats": s.nats_enabled,
+        "sqs": s.sqs_enabled,
+    }
+    if not on[name]:
+        return (
+            f"{name} is off on this server ({name.upper()}_ENABLED is not true): "
+            "its config would be stored and never used"
+        )
+    if name == "sqs" and s.sqs_global_enabled:
+        return (
+            "SQS_GLOBAL_ENABLED is true: every instance's events go to the global queues, so "
+            "an instance's own sqs config would be stored and never used"
+        )
+    return None
 
 
 def checked_transport(
-    events: Events, name: str, enabled: bool, names: list[str] | None
+    events: Events, name: str, enabled: bool, names: list[str] | None, instance: str
 ) -> list[str]:
     """The events a transport config stores, or a 400 naming what is wrong with it."""
     stored = checked_events(name, enabled, names)
     if (why := transport_off(events, name)) is not None:
+        raise BadRequest(why)
+    if name == "sqs" and (why := bad_queue_name(instance, stored)) is not None:
         raise BadRequest(why)
     return stored
 
@@ -167,12 +182,21 @@ async def save_transport(
     return row
 
 
+def make_queues(events: Events, instance: str, enabled: bool, names: list[str]) -> None:
+    """Create an enabled sqs config's queues in the background, as Evolution's /sqs/set does
+    (a consumer can subscribe before the first event)."""
+    if enabled and events.sqs is not None:
+        spawn(events.sqs.ensure_queues(instance, names), name=f"sqs:queues:{instance}")
+
+
 async def _set_transport(
     request: Request, reg: Registered, name: str, fields: TransportFields
 ) -> Response:
     ev = _events(request)
-    events = checked_transport(ev, name, fields.enabled, fields.events)
+    events = checked_transport(ev, name, fields.enabled, fields.events, reg.name)
     row = await save_transport(ev, reg.id, name, fields.enabled, events)
+    if name == "sqs":
+        make_queues(ev, reg.name, fields.enabled, events)
     return JSONResponse(transport_view(row), status_code=201)
 
 
@@ -209,6 +233,16 @@ async def set_nats(request: Request, reg: InstanceDep, body: NatsBody) -> Respon
 @router.get("/nats/find/{instanceName}")
 async def find_nats(request: Request, reg: InstanceDep) -> Response:
     return await _find_transport(request, reg, "nats")
+
+
+@router.post("/sqs/set/{instanceName}", status_code=201)
+async def set_sqs(request: Request, reg: InstanceDep, body: SqsBody) -> Response:
+    return await _set_transport(request, reg, "sqs", body.sqs)
+
+
+@router.get("/sqs/find/{instanceName}")
+async def find_sqs(request: Request, reg: InstanceDep) -> Response:
+    return await _find_transport(request, reg, "sqs")
 
 
 # --- inspection and replay (wagate's additions) ----------------------------------------------

@@ -22,6 +22,7 @@ from wagate.api.routes.events import (
     checked_events,
     checked_transport,
     checked_webhook,
+    make_queues,
     save_transport,
 )
 from wagate.api.routes.settings import refuse_wavoip
@@ -114,11 +115,8 @@ async def create(
         block = getattr(body, transport)
         if block is not None:
             on = True if block.enabled is None else block.enabled
-            transports[transport] = (on, checked_transport(events, transport, on, block.events))
-    if body.sqs is not None and body.sqs.enabled is not False:
-        raise BadRequest(
-            "sqs is not available in this wagate build: the events would never be sent"
-        )
+            checked = checked_transport(events, transport, on, block.events, name)
+            transports[transport] = (on, checked)
     settings = {
         k: getattr(body, k)
         for k in (
@@ -143,6 +141,8 @@ async def create(
     )
     for transport, (on, names) in transports.items():  # as /<transport>/set saves them
         await save_transport(events, reg.id, transport, on, names)
+        if transport == "sqs":
+            make_queues(events, name, on, names)
     stored = setting_view(await gw.store.get_settings(reg.id))
     request.app.state.behaviour.set(reg.id, stored)
     result: dict[str, Any] = {
@@ -157,7 +157,6 @@ async def create(
         "hash": token,
         "webhook": webhook_echo,
         **{t: {"enabled": transports[t][0]} if t in transports else {} for t in TRANSPORTS},
-        "sqs": {"enabled": False} if body.sqs is not None else {},
         "settings": stored,
     }
     if body.qrcode:

@@ -43,6 +43,7 @@ def _sinks(gw: Gateway) -> list[str]:
         "websocket": s.websocket_enabled,
         "rabbitmq": s.rabbitmq_enabled,
         "nats": s.nats_enabled,
+        "sqs": s.sqs_enabled,
     }
     return [name for name, enabled in on.items() if enabled]
 

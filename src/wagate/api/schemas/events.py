@@ -1,4 +1,5 @@
-"""Request bodies of the event-config routers (webhook, websocket, rabbitmq, nats) and proxy."""
+"""Request bodies of the event-config routers (webhook, websocket, rabbitmq, nats, sqs) and
+proxy."""
 
 from __future__ import annotations
 
@@ -39,6 +40,10 @@ class RabbitmqBody(Body):
 
 class NatsBody(Body):
     nats: TransportFields
+
+
+class SqsBody(Body):
+    sqs: TransportFields
 
 
 class ProxyBody(Body):
