@@ -14,6 +14,7 @@ repeated under the same id (at-least-once) are counted apart.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sqlite3
 import time
@@ -48,6 +49,11 @@ class Report:
     """Webhook deliveries of an event id already received (at-least-once delivery after a
     kill); each carries the same bytes."""
     mismatched_duplicates: int = 0
+    acknowledged_per_s: float = 0.0
+    """Messages acknowledged per second, from the first delivery to the last 200 (kills and
+    restarts included)."""
+    server_cpu_ms_per_message: float = 0.0
+    """CPU time (user + system) of the last server process per message it acknowledged."""
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -133,6 +139,7 @@ async def run(
     up = asyncio.Event()
     up.set()
     done = asyncio.Event()
+    last_acked = 0  # acknowledged before the last restart
 
     async def client() -> None:
         async with httpx2.AsyncClient(base_url=server.url, headers=headers, timeout=30) as c:
@@ -162,6 +169,7 @@ async def run(
                     queue.put_nowait(k)
 
     async def chaos() -> None:
+        nonlocal last_acked
         low, high = max(1, messages // 10), max(2, messages * 9 // 10)
         marks = sorted(rng.randint(low, high) for _ in range(kills))
         for mark in marks:
@@ -173,6 +181,7 @@ async def run(
                 return
             up.clear()
             server.kill()
+            last_acked = len(acked)
             rep.kills += 1
             await server.start()
             async with httpx2.AsyncClient(base_url=server.url, headers=headers, timeout=30) as c:
@@ -180,8 +189,11 @@ async def run(
                     await _open(c, name)
             up.set()
 
+    sending = time.monotonic()
     await asyncio.gather(chaos(), *(client() for _ in range(concurrency)))
     rep.acknowledged = len(acked)
+    last_acked = len(acked) - last_acked
+    rep.acknowledged_per_s = round(len(acked) / (time.monotonic() - sending), 1)
     rep.redeliveries = sum(n - 1 for n in attempts.values())
 
     # Let the outbox drain.
@@ -197,6 +209,7 @@ async def run(
             await asyncio.sleep(0.25)
         else:
             rep.notes.append(f"the outbox still held events after {settle_timeout}s")
+    rep.server_cpu_ms_per_message = round(_cpu_seconds(server) * 1000 / max(1, last_acked), 2)
     server.stop()
     await receiver.stop()
     rep.seconds = time.monotonic() - began
@@ -236,6 +249,13 @@ def i_of(name: str) -> int:
 
 def message_id(k: int) -> str:
     return f"3EB0DUR{k:010d}"
+
+
+def _cpu_seconds(server: Server) -> float:
+    """User + system CPU time the server process has used (Linux /proc)."""
+    assert server.proc is not None
+    fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _stored_keys(path: Path) -> Counter[str]:

@@ -170,6 +170,7 @@ def check_inbound(report: Any, _: Path) -> None:
     assert report["messages"] == report["acknowledged"] == 40 and report["kills"] == 1
     assert report["lost"] == 0 and report["announced_under_two_event_ids"] == 0
     assert report["stored"] == report["announced"] == 40
+    assert report["acknowledged_per_s"] > 0 and report["server_cpu_ms_per_message"] > 0
 
 
 def check_network_down(report: Any, _: Path) -> None:
