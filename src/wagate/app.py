@@ -135,6 +135,11 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
                 apikey=api_key,
             )
         await events.start()
+        if settings.s3_enabled:
+            from wagate.store.objects import ObjectStore
+
+            pipeline.objects = ObjectStore(settings)
+            await pipeline.objects.start()
         if socketio_sink is not None and handshake is not None:
             socketio_sink.attach(gw.bus)
             handshake.gw = gw
@@ -160,6 +165,8 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> FastAPI
                 hook = getattr(app.state, "error_webhook", None)
                 if hook is not None:
                     await hook.close()
+                if pipeline.objects is not None:
+                    await pipeline.objects.close()
             finally:
                 try:
                     await events.stop()

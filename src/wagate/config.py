@@ -269,6 +269,14 @@ class Settings(BaseSettings):
     sqs_max_payload_size: int = Field(
         1048576, ge=1024, le=1048576, validation_alias="SQS_MAX_PAYLOAD_SIZE"
     )
+    s3_endpoint: str | None = _env(None, "S3_ENDPOINT")
+    s3_enabled: bool = _env(False, "S3_ENABLED")
+    s3_access_key: str | None = Field(None, validation_alias="S3_ACCESS_KEY", repr=False)
+    s3_secret_key: str | None = Field(None, validation_alias="S3_SECRET_KEY", repr=False)
+    s3_bucket: str = _env("evolution", "S3_BUCKET")
+    s3_port: int = Field(443, ge=1, le=65535, validation_alias="S3_PORT")
+    s3_use_ssl: bool = _env(True, "S3_USE_SSL")
+    s3_region: str = _env("us-east-1", "S3_REGION")
     event_switches: dict[str, bool] | None = Field(None, exclude=True)
     """Test seam: {'WEBHOOK_EVENTS_CONNECTION_UPDATE': True, …} instead of the environment."""
 
@@ -312,6 +320,15 @@ class Settings(BaseSettings):
             "global events, <NATS_PREFIX_KEY>.<event> (Evolution reads this variable and never "
             "uses it). Remove it, or use NATS_PREFIX_KEY"
         )
+
+    @field_validator("s3_enabled")
+    @classmethod
+    def _s3_endpoint(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not (info.data.get("s3_endpoint") or "").strip():
+            raise ValueError(
+                "S3_ENDPOINT is required when S3_ENABLED is true (s3.amazonaws.com, …)"
+            )
+        return value
 
     @field_validator("sqs_enabled")
     @classmethod

@@ -30,10 +30,11 @@ from wagate.engines.messaging import Message, Receipt, Sent
 from wagate.events.bus import EventBus
 from wagate.messaging import history
 from wagate.messaging.consumers import Consumers
-from wagate.messaging.raw import media_member
+from wagate.messaging.raw import media_member, media_type
 from wagate.messaging.translate import Batch, Translator
 from wagate.runtime.tasks import retried, spawn
 from wagate.store import messages as db
+from wagate.store.objects import ObjectStore, file_name, inbound_key
 
 _log = structlog.get_logger("wagate.messaging")
 BATCH = 500
@@ -64,13 +65,22 @@ class Pending:
 
 
 @dataclass(slots=True)
+class Fetched:
+    """What a media fetch adds to the event: `message.base64` (webhook base64 on) and
+    `message.mediaUrl` (S3 on); each None when not wanted or not obtained."""
+
+    base64: str | None = None
+    media_url: str | None = None
+
+
+@dataclass(slots=True)
 class WithMedia:
     """An inbound media message whose bytes are being fetched for the event's `message.base64`
-    (webhook base64 on): it keeps its place in the lane, which waits for the fetch (bounded)
-    when it reaches it. The result is None when the media is not wanted or not fetched."""
+    (webhook base64 on) or its copy in S3 (`message.mediaUrl`): it keeps its place in the
+    lane, which waits for the fetch (bounded) when it reaches it."""
 
     message: Message
-    base64: asyncio.Task[str | None]
+    base64: asyncio.Task[Fetched]
     """The fetch; cancelled when the lane stops waiting for it or closes."""
 
 
@@ -244,7 +254,8 @@ class Lane:
                     if raw is not None:
                         done.append((item.stored, raw))
                 elif isinstance(item, WithMedia):
-                    self.translator.message(b, item.message, _outcome(item.base64))
+                    got: Fetched = _outcome(item.base64) or Fetched()
+                    self.translator.message(b, item.message, got.base64, got.media_url)
                 else:
                     self.translator.event(b, item)
             except Exception as exc:
@@ -356,24 +367,41 @@ class Lane:
             return m
         return WithMedia(m, spawn(self._fetch(m, member), name=f"base64:{self.name}"))
 
-    async def _fetch(self, m: Message, member: dict[str, Any]) -> str | None:
+    async def _fetch(self, m: Message, member: dict[str, Any]) -> Fetched:
         """`message.base64` of a media message when the instance's webhook (or the global
-        one) wants it: downloaded through the engine under its deadline and a size cap. Any
-        failure leaves it out (logged): the event is delivered without it."""
+        one) wants it, and its copy in S3 when S3 is on: downloaded once through the engine
+        under its deadline and a size cap. Any failure leaves them out (logged): the event is
+        delivered without them."""
+        objects = self.p.objects
         try:
-            if await self.p.wants_base64(self.instance_id):
-                return await self._download(m, member)
+            want64 = await self.p.wants_base64(self.instance_id)
+            if not want64 and objects is None:
+                return Fetched()
+            cap64 = self.p.base64_cap(m.content)
+            data = await self._download(
+                member, self.p.settings.media_max_bytes if objects is not None else cap64
+            )
         except Exception as exc:
             _log.warning(
-                "media not added to the event as base64",
-                instance=self.name,
-                id=m.key.id,
-                error=repr(exc),
+                "media not added to the event", instance=self.name, id=m.key.id, error=repr(exc)
             )
-        return None
+            return Fetched()
+        got = Fetched(base64.b64encode(data).decode() if want64 and len(data) <= cap64 else None)
+        if objects is not None:
+            kind = media_type(m.content)
+            name = inbound_key(
+                self.instance_id, m.key.remote_jid, kind, file_name(member, m.key.id)
+            )
+            mimetype = str(member.get("mimetype") or "application/octet-stream")
+            try:
+                got.media_url = await objects.put(name, data, mimetype.split(";")[0].strip())
+            except Exception as exc:
+                _log.warning(
+                    "media not stored in S3", instance=self.name, id=m.key.id, error=repr(exc)
+                )
+        return got
 
-    async def _download(self, m: Message, member: dict[str, Any]) -> str | None:
-        cap = self.p.base64_cap(m.content)
+    async def _download(self, member: dict[str, Any], cap: int) -> bytes:
         declared = str(member.get("fileLength") or "0")
         if declared.isdigit() and int(declared) > cap:
             raise ValueError(f"the media ({declared} bytes) is larger than the cap ({cap})")
@@ -383,7 +411,7 @@ class Lane:
         )
         if len(data) > cap:
             raise ValueError(f"the media ({len(data)} bytes) is larger than the cap ({cap})")
-        return base64.b64encode(data).decode()
+        return data
 
 
 class Pipeline:
@@ -395,6 +423,8 @@ class Pipeline:
         self.store = store
         self.lanes: dict[str, Lane] = {}
         self.consumers = Consumers()
+        self.objects: ObjectStore | None = None
+        """Where inbound media is copied when S3_ENABLED (its URL goes in the event)."""
         """Who hears the messages each committed batch stored (messaging/consumers.py)."""
 
     async def wants_base64(self, instance_id: str) -> bool:

@@ -37,6 +37,14 @@ def media_member(content: dict[str, Any]) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+def media_type(content: dict[str, Any]) -> str:
+    """The media message's type as Evolution names its folder (`imageMessage`, …)."""
+    for name in MEDIA_MEMBERS:
+        if isinstance(content.get(name), dict):
+            return name
+    return "documentMessage"
+
+
 def device_of(message_id: str) -> str:
     """Which kind of device sent a message, guessed from its id (Baileys' getDevice)."""
     for pattern, device in _DEVICES:

@@ -257,7 +257,9 @@ class Translator:
         b.stored.append(StoredMessage.of(self.name, event, "sent", sent.key, raw, row_id))
         return raw
 
-    def message(self, b: Batch, m: Message, media: str | None = None) -> None:
+    def message(
+        self, b: Batch, m: Message, media: str | None = None, media_url: str | None = None
+    ) -> None:
         s = self.settings
         if self._messages.get(m.key.id) or m.key.id in b.redelivered:
             return
@@ -282,6 +284,8 @@ class Translator:
             return
         status = "DELIVERY_ACK" if not m.key.from_me else "SERVER_ACK"
         raw = message_raw(self.instance_id, m.key, m.content, m.timestamp, m.push_name, status)
+        if media_url is not None:  # the S3 copy: stored and announced, as in Evolution
+            raw = {**raw, "message": {**raw["message"], "mediaUrl": media_url}}
         row_id = self._keep(b, row_of(raw)) if s.save_new_message else None
         if not m.key.from_me:
             who = m.key.participant if is_group(m.key.remote_jid) else m.key.remote_jid
