@@ -84,6 +84,7 @@ class ServerConfig:
     log_level: str
     bytecode_cache: bool
     engine: str | None
+    rate_limit: float | None = None
 
 
 class Server:
@@ -113,6 +114,8 @@ class Server:
             env["DATABASE_CONNECTION_URI"] = self.cfg.database_uri
         if self.cfg.engine:
             env["WAGATE_ENGINE"] = self.cfg.engine
+        if self.cfg.rate_limit:
+            env["WAGATE_RATE_LIMIT_PER_KEY"] = str(self.cfg.rate_limit)
         if self.cfg.bytecode_cache:
             env.pop("PYTHONDONTWRITEBYTECODE", None)  # as a user's shell: .pyc cached once
         else:
@@ -487,6 +490,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run the server with PYTHONDONTWRITEBYTECODE=1 (every start compiles the sources "
         "that have no .pyc yet); by default the variable is dropped, as in a user's shell",
     )
+    p.add_argument(
+        "--rate-limit-per-key",
+        type=float,
+        help="run the server with WAGATE_RATE_LIMIT_PER_KEY (a rate above the load measures "
+        "the limiter's cost on the hot paths)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON only")
     p.add_argument("--check-targets", action="store_true", help="exit 1 when a target is missed")
     args = p.parse_args(argv)
@@ -540,6 +549,7 @@ def bench(args: argparse.Namespace, log: Any) -> Report:
             log_level=args.log_level,
             bytecode_cache=not args.no_bytecode_cache,
             engine=args.engine,
+            rate_limit=args.rate_limit_per_key,
         )
         names = [f"bench-{tag}-{i}" for i in range(args.instances)]
 

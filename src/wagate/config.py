@@ -177,6 +177,14 @@ class Settings(BaseSettings):
     max_requests_per_client: int = Field(
         256, ge=0, validation_alias="WAGATE_MAX_REQUESTS_PER_CLIENT"
     )
+    # Request rates (api/ratelimit.py): unset or 0 is no limit.
+    rate_limit_per_key: float = Field(0.0, ge=0, validation_alias="WAGATE_RATE_LIMIT_PER_KEY")
+    rate_limit_sends_per_instance: float = Field(
+        0.0, ge=0, validation_alias="WAGATE_RATE_LIMIT_SENDS_PER_INSTANCE"
+    )
+    rate_limit_burst_seconds: float = Field(
+        1.0, gt=0, le=3600, validation_alias="WAGATE_RATE_LIMIT_BURST_SECONDS"
+    )
     media_fetch_timeout: float = Field(
         20.0, gt=0, le=300, validation_alias="WAGATE_MEDIA_FETCH_TIMEOUT_SECONDS"
     )

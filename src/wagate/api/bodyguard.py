@@ -1,6 +1,10 @@
 """Limits every request meets before wagate does any work for it (the outermost ASGI layer).
 
 - At most `per_client` requests at once from one client address (429 beyond).
+- With WAGATE_RATE_LIMIT_PER_KEY, at most that many requests a second per `apikey` (per client
+  address for requests without one), and with WAGATE_RATE_LIMIT_SENDS_PER_INSTANCE that many
+  sends a second per instance on the /message/send* routes: token buckets (a burst of
+  WAGATE_RATE_LIMIT_BURST seconds' worth), answered 429 with `Retry-After` (ratelimit.py).
 - A body larger than the route's cap is refused with 413: from its Content-Length before a byte
   is read, or as soon as the bytes read pass the cap. The media routes' cap follows
   WAGATE_MEDIA_MAX_BYTES (base64 of that much, plus an ordinary body); every other route's is
@@ -33,6 +37,7 @@ from starlette.exceptions import HTTPException
 
 from wagate.api.deps import is_global_key
 from wagate.api.errors import envelope
+from wagate.api.ratelimit import RateLimits
 
 MAX_DEPTH = 64
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
@@ -91,6 +96,8 @@ class Limits:
     """Seconds from the request's start by which its whole body must have arrived."""
     per_client: int
     """Requests at once from one client address; 0 for no cap."""
+    rates: RateLimits | None = None
+    """Requests a second per key and sends per instance (None: not limited)."""
 
     @classmethod
     def of(cls, settings: Any) -> Limits:
@@ -99,6 +106,7 @@ class Limits:
             media_body=max(settings.max_body_bytes, settings.media_max_bytes * 4 // 3 + 65536),
             body_timeout=settings.body_timeout,
             per_client=settings.max_requests_per_client,
+            rates=RateLimits.of(settings),
         )
 
 
@@ -160,6 +168,15 @@ async def _answer(scope: Scope, receive: Receive, send: Send, status: int, text:
     await response(scope, receive, send)
 
 
+async def _too_fast(scope: Scope, receive: Receive, send: Send, why: tuple[str, int]) -> None:
+    text, retry_after = why
+    response = envelope(429, [text])
+    response.headers["retry-after"] = str(retry_after)
+    if any(name in _BODY_HEADERS for name, _ in scope["headers"]):
+        response.headers["connection"] = "close"  # its body is never read
+    await response(scope, receive, send)
+
+
 class RequestGuard:
     """The ASGI middleware; see the module's docstring."""
 
@@ -180,6 +197,10 @@ class RequestGuard:
             await _answer(
                 scope, receive, send, 429, f"More than {cap} requests at once from one client"
             )
+            return
+        rates = self.limits.rates
+        if rates is not None and (wait := rates.take(scope, who)) is not None:
+            await _too_fast(scope, receive, send, wait)
             return
         self._inflight[who] = busy + 1
         try:
