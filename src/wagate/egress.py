@@ -148,6 +148,20 @@ class Reach:
             return True
         return all(is_public(ip) or any(ip in net for net in self.networks) for ip in addresses)
 
+    def trusting(self, url: str | None) -> Reach:
+        """This policy, plus the host and port of `url` (an operator's own receiver, such as
+        WEBHOOK_GLOBAL_URL: it is not a client's to aim)."""
+        if self.private or not url:
+            return self
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        if not parts.hostname:
+            return self
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower(), 0)
+        origins = self.origins | {(parts.hostname, port)}
+        return Reach(False, self.hosts, origins, self.networks)
+
 
 OPEN = Reach()
 """Any address (Evolution's way, and the default)."""

@@ -147,3 +147,29 @@ def test_settings_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WAGATE_PRIVATE_ADDRESSES_ALLOWED", "a b")
     with pytest.raises(SettingsError, match="WAGATE_PRIVATE_ADDRESSES_ALLOWED="):
         load_settings()
+
+
+async def test_the_operators_global_webhook_is_not_refused(apps: Apps, receiver: Receiver) -> None:
+    """WEBHOOK_GLOBAL_URL is the operator's, so the guard trusts its host and port (with
+    byEvents' paths); an instance webhook to the same receiver on another port is refused."""
+    h = await apps.start(
+        fetch_private_addresses=False,
+        webhook_global_enabled=True,
+        webhook_global_url=f"{receiver.url}/global",
+        webhook_global_by_events=True,
+        event_switches={"WEBHOOK_EVENTS_INSTANCE_CREATE": True},
+    )
+    await h.create("g")
+    got = await receiver.wait_for(1)
+    assert got[0].path == "/global/instance-create"
+    rows = await _hooked_connect(h, "mine", f"http://127.0.0.1:{receiver.port + 1}/x")
+    mine = [r for r in rows if r["scope"] == "instance"]
+    assert mine and all(r["status"] == "dead" for r in mine)
+    assert "refused" in mine[0]["lastError"]
+
+
+def test_trusting_adds_one_origin_only() -> None:
+    guarded = parse_allowed("")
+    trusted = guarded.trusting("https://hooks.internal/all")
+    assert trusted.origins == {("hooks.internal", 443)} and guarded.origins == frozenset()
+    assert OPEN.trusting("http://x") is OPEN and guarded.trusting(None) is guarded

@@ -135,7 +135,10 @@ def build_events(
                 policy,
                 settings.webhook_timeout_ms / 1000,
                 ca_file=settings.webhook_ca_file,
-                reach=settings.reach,
+                # the operator's global webhook is theirs, not a client's: never refused
+                reach=settings.reach.trusting(
+                    settings.webhook_global_url if settings.webhook_global_enabled else None
+                ),
             )
         },
         policy,
