@@ -63,6 +63,21 @@ def allowed_networks(text: str) -> list[IPNetwork]:
     return out
 
 
+def proxy_url(
+    protocol: str, host: str, port: str, username: str | None, password: str | None
+) -> str:
+    """A proxy as the URL the engines dial through: protocol://[user[:password]@]host:port."""
+    from urllib.parse import quote
+
+    auth = ""
+    if username:
+        auth = quote(username, safe="")
+        if password:
+            auth += ":" + quote(password, safe="")
+        auth += "@"
+    return f"{protocol}://{auth}{host}:{port}"
+
+
 def _env(default: Any, *names: str) -> Any:
     return Field(default, validation_alias=AliasChoices(*names))
 
@@ -136,6 +151,11 @@ class Settings(BaseSettings):
     neonize_shard_size: int = Field(1, ge=1, le=100, validation_alias="WAGATE_NEONIZE_SHARD_SIZE")
     neonize_recycle_after: int = Field(20, ge=1, validation_alias="WAGATE_NEONIZE_RECYCLE_AFTER")
     neonize_proxy: str | None = _env(None, "WAGATE_NEONIZE_PROXY")
+    proxy_host: str | None = _env(None, "PROXY_HOST")
+    proxy_port: str | None = _env(None, "PROXY_PORT")
+    proxy_protocol: str | None = _env(None, "PROXY_PROTOCOL")
+    proxy_username: str | None = _env(None, "PROXY_USERNAME")
+    proxy_password: str | None = Field(None, validation_alias="PROXY_PASSWORD", repr=False)
     neonize_connect_deadline: float = Field(
         20.0, gt=0, le=120, validation_alias="WAGATE_NEONIZE_CONNECT_DEADLINE_SECONDS"
     )
@@ -444,6 +464,20 @@ class Settings(BaseSettings):
         if self.fetch_private_addresses:
             return OPEN
         return parse_allowed(self.private_addresses_allowed or "")
+
+    @property
+    def global_proxy(self) -> str | None:
+        """Evolution's PROXY_* as a URL (port 80 and http when not given): the proxy of every
+        instance that has none of its own."""
+        if not self.proxy_host:
+            return None
+        return proxy_url(
+            self.proxy_protocol or "http",
+            self.proxy_host,
+            self.proxy_port or "80",
+            self.proxy_username,
+            self.proxy_password,
+        )
 
     @field_validator("webhook_errors_url")
     @classmethod

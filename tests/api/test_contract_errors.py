@@ -256,10 +256,10 @@ CREATE_REFUSALS: list[tuple[Any, int, Any]] = [
             **BAILEYS,
             "proxyHost": "h",
             "proxyPort": "1",
-            "proxyProtocol": "http",
+            "proxyProtocol": "gopher",
         },
         400,
-        ["Invalid proxy", "proxies are not supported by this wagate build"],
+        ["Invalid proxy", 'protocol "gopher" is not one of http, https, socks4, socks5'],
     ),
     (
         {

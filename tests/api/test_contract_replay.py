@@ -241,9 +241,16 @@ STEPS: list[Step] = [
     Step(
         "instance.create.invalid-proxy",
         instead=(
-            "wagate has no proxy support yet: proxy fields are refused before anything is "
-            "created, rather than silently ignored",
-            _error(400, ["Invalid proxy", "proxies are not supported by this wagate build"]),
+            "the proxy is tried with a TCP dial (Evolution fetches icanhazip.com through it): "
+            "the second message says why it is invalid",
+            _error(
+                400,
+                [
+                    "Invalid proxy",
+                    "the proxy cannot be reached: 127.0.0.1:9: Connect call failed "
+                    "('127.0.0.1', 9)",
+                ],
+            ),
         ),
     ),
     Step("instance.create.chatwoot-disabled"),

@@ -3,6 +3,7 @@ and configs that survive a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -291,10 +292,17 @@ async def test_proxy_set_and_find(sqlite_harness: Harness) -> None:
     assert {k: found[k] for k in ("enabled", "host", "port", "protocol")} == {
         k: expected[k] for k in ("enabled", "host", "port", "protocol")
     }
-    body = {"enabled": True, "host": "10.0.0.1", "port": "3128", "protocol": "socks5"}
+    listening = await asyncio.start_server(lambda _r, w: w.close(), "127.0.0.1", 0)
+    port = str(listening.sockets[0].getsockname()[1])
+    body = {"enabled": True, "host": "127.0.0.1", "port": port, "protocol": "socks5"}
     r = await h.client.post("/proxy/set/fx-main", json=body | {"username": "u"})
     assert r.status_code == 201
     assert r.json()["proxy"]["proxy"] == body | {"username": "u", "password": ""}
+    listening.close()
+    await listening.wait_closed()
+    msgs = assert_envelope(await h.client.post("/proxy/set/fx-main", json=body), 400)
+    assert msgs[0] == "Invalid proxy" and "cannot be reached" in msgs[1] and port in msgs[1]
+    assert (await h.client.get("/proxy/find/fx-main")).json()["enabled"] is True  # kept
     msgs = assert_envelope(
         await h.client.post("/proxy/set/fx-main", json=body | {"port": "99999"}), 400
     )

@@ -116,6 +116,8 @@ class Supervisor:
         self.durable: Callable[[], Awaitable[None]] | None = None
         """Returns once what went to `inbound` so far is durable (set with `inbound`)."""
         self.full_history: Callable[[], Awaitable[bool]] | None = None
+        self.proxy: Callable[[], Awaitable[str | None]] | None = None
+        """The proxy URL the next session dials through (None: direct)."""
         """Asked at each session start: whether a pairing asks for the full history
         (the instance's syncFullHistory setting)."""
         self._starting: int | None = None
@@ -326,8 +328,9 @@ class Supervisor:
         try:
             creds = await self._creds.load(self.instance_id)
             full = await self._wants_full_history()
+            proxy = await self.proxy() if self.proxy is not None else None
             spec = SessionSpec(
-                self.instance_id, self.name, epoch, creds, number, full, self.durable
+                self.instance_id, self.name, epoch, creds, number, full, self.durable, proxy
             )
             # A session with credentials may open, and report what waited for it, before
             # `start` has returned it: its inbound events count from now on.

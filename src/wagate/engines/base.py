@@ -135,6 +135,10 @@ class SessionSpec:
     """Returns once every inbound event the session handed to its sink so far is durable
     (stored with the events that report it); raises when one could not be. An engine
     acknowledges a message to its network only after this (None: nothing to wait for)."""
+    proxy: str | None = None
+    """The proxy URL the session dials WhatsApp through (the instance's /proxy/set, else
+    Evolution's PROXY_*); None: direct. A proxy that cannot be reached is a failed start
+    (`EngineUnavailable` with cause no_route), never a hang."""
 
 
 class EngineSession(Protocol):

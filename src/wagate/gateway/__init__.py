@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from wagate.config import Settings
+from wagate.config import Settings, proxy_url
 from wagate.core import lifecycle as lc
 from wagate.core.ports import StatusSnapshot
 from wagate.core.reconnect import Backoff
@@ -238,6 +238,7 @@ class Gateway:
             sup.inbound = lambda event: self._inbound(instance_id, lane.put, event)
             sup.durable = lambda: lane.durable(lane.accepted)
         sup.full_history = lambda: self._full_history(instance_id)
+        sup.proxy = lambda: self.proxy_of(instance_id)
         sup.start()
         return sup
 
@@ -257,6 +258,14 @@ class Gateway:
         if session is None:
             raise EngineUnavailable("the instance is not open")
         return await messaging_of(session, self.engine.name).download(media)
+
+    async def proxy_of(self, instance_id: str) -> str | None:
+        """The proxy URL of the instance's sessions and media fetches: its own (/proxy/set,
+        create's proxy fields) when enabled, else Evolution's global PROXY_*, else None."""
+        row = await self.store.get_proxy(instance_id)
+        if row is not None and row.enabled and row.host:
+            return proxy_url(row.protocol, row.host, row.port, row.username, row.password)
+        return self.settings.global_proxy
 
     async def _full_history(self, instance_id: str) -> bool:
         row = await self.store.get_settings(instance_id)

@@ -110,12 +110,19 @@ class Messenger:
         size cap, the fetch deadline and the private-address policy of the settings."""
         self.live(reg)
         st = self.gw.settings
+        proxy = await self.gw.proxy_of(reg.id) if media_input.is_url(value.strip()) else None
+        if proxy is not None and not proxy.startswith(("http://", "https://")):
+            raise BadRequest(
+                f"{field}: the instance's proxy is {proxy.split(':', 1)[0]}; media URLs are "
+                "fetched through http or https proxies only: give the media as base64"
+            )
         return await media_input.load(
             value,
             field,
             st.media_max_bytes,
             st.media_fetch_timeout,
             allow_private=st.reach,
+            proxy=proxy,
         )
 
     def own_jid(self, reg: Registered) -> str | None:

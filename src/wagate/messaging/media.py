@@ -93,19 +93,29 @@ def decode_base64(value: str, field: str, max_bytes: int) -> Media:
 
 
 async def fetch(
-    url: str, field: str, max_bytes: int, timeout: float, *, allow_private: bool | Reach = True
+    url: str,
+    field: str,
+    max_bytes: int,
+    timeout: float,
+    *,
+    allow_private: bool | Reach = True,
+    proxy: str | None = None,
 ) -> Media:
     """GET the URL: at most `max_bytes`, within `timeout` seconds in all, else a 400. Without
     `allow_private`, a connection to an address that is not public (the URL's, or a redirect's)
-    is a 400 too."""
+    is a 400 too. With `proxy` (the instance's), the request goes through it (an http:// or
+    https:// proxy; the proxy then decides which addresses it reaches)."""
     import httpx2  # on first use: a server that never fetches media does not load it
 
     from wagate import egress
 
     try:
-        client = httpx2.AsyncClient(
-            timeout=timeout, follow_redirects=True, transport=egress.transport(allow_private)
-        )
+        if proxy is not None:
+            client = httpx2.AsyncClient(timeout=timeout, follow_redirects=True, proxy=proxy)
+        else:
+            client = httpx2.AsyncClient(
+                timeout=timeout, follow_redirects=True, transport=egress.transport(allow_private)
+            )
         async with asyncio.timeout(timeout), client, client.stream("GET", url) as resp:
             if resp.status_code != 200:
                 raise BadRequest(f"{field}: {url} answered HTTP {resp.status_code}")
@@ -123,6 +133,8 @@ async def fetch(
         raise BadRequest(
             f"{field}: fetching from {exc.host} is not allowed (not a public address)"
         ) from None
+    except httpx2.ProxyError as exc:
+        raise BadRequest(f"{field}: the instance's proxy failed: {exc}") from None
     except (httpx2.TimeoutException, TimeoutError):
         raise BadRequest(f"{field}: {url} did not answer within {timeout:g} s") from None
     except httpx2.HTTPError as exc:
@@ -135,10 +147,18 @@ async def fetch(
 
 
 async def load(
-    value: str, field: str, max_bytes: int, timeout: float, *, allow_private: bool | Reach = True
+    value: str,
+    field: str,
+    max_bytes: int,
+    timeout: float,
+    *,
+    allow_private: bool | Reach = True,
+    proxy: str | None = None,
 ) -> Media:
     """A URL or base64 value of a send route's media field."""
     value = value.strip()
     if is_url(value):
-        return await fetch(value, field, max_bytes, timeout, allow_private=allow_private)
+        return await fetch(
+            value, field, max_bytes, timeout, allow_private=allow_private, proxy=proxy
+        )
     return decode_base64(value, field, max_bytes)

@@ -296,3 +296,26 @@ async def test_hosts_are_recycled_after_their_connect_budget(
     assert not set(retired) & set(alive)  # retired hosts exited, they were not leaked
     life = await h.lifecycle("leaky")
     assert not any("engine host" in t["detail"] for t in life["transitions"])
+
+
+async def test_an_instance_proxy_is_what_its_sessions_dial(neonize_app: Factory) -> None:
+    """/proxy/set's proxy (tried when set) is what the next session dials through: gone by
+    then, the connect fails at once naming it."""
+    h = await neonize_app()
+    await h.create("px")
+    listening = await asyncio.start_server(lambda _r, w: w.close(), "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    body = {"enabled": True, "host": "127.0.0.1", "port": str(port), "protocol": "socks5"}
+    r = await h.client.post("/proxy/set/px", json=body)
+    assert r.status_code == 201, r.text
+    listening.close()
+    await listening.wait_closed()
+    await h.connect("px")
+
+    async def closed() -> bool:
+        return (await h.lifecycle("px"))["state"] == "reconnecting"
+
+    await h.until(closed, 30, "the first close")
+    life = await h.lifecycle("px")
+    assert life["cause"] == "no_route" and f"127.0.0.1:{port}" in life["detail"]
+    assert "socks connect" in life["detail"]

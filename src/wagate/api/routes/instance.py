@@ -25,7 +25,9 @@ from wagate.api.routes.events import (
     make_queues,
     save_transport,
 )
+from wagate.api.routes.proxy import validated
 from wagate.api.routes.settings import refuse_wavoip
+from wagate.api.schemas.events import ProxyBody
 from wagate.api.schemas.instance import INTEGRATIONS, CreateInstance, SetPresence
 from wagate.core.lifecycle import Reply
 from wagate.domain.errors import BadRequest, NotFound, Unauthorized
@@ -83,8 +85,22 @@ async def create(
             f"integration {body.integration} is not available in this wagate build; "
             "use WHATSAPP-BAILEYS"
         )
-    if body.wants_proxy:  # refused rather than ignored: traffic would not go where asked
-        raise BadRequest("Invalid proxy", "proxies are not supported by this wagate build")
+    proxy = None
+    if body.wants_proxy:  # tried before anything is created, as /proxy/set
+        proxy = await validated(
+            ProxyBody(
+                enabled=True,
+                host=body.proxyHost or "",
+                port=body.proxyPort or "",
+                protocol=body.proxyProtocol or "",
+                username=body.proxyUsername,
+                password=body.proxyPassword,
+            )
+        )
+    elif body.proxyHost or body.proxyPort or body.proxyProtocol:
+        raise BadRequest(
+            "Invalid proxy", "proxyHost, proxyPort and proxyProtocol are needed together"
+        )
     if body.wants_chatwoot:
         raise BadRequest("Chatwoot is not enabled")
     webhook_row = None
@@ -139,6 +155,8 @@ async def create(
         settings=settings,
         webhook=webhook_row,
     )
+    if proxy is not None:
+        await gw.store.set_proxy(reg.id, proxy)
     for transport, (on, names) in transports.items():  # as /<transport>/set saves them
         await save_transport(events, reg.id, transport, on, names)
         if transport == "sqs":

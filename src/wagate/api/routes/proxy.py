@@ -1,5 +1,8 @@
-"""/proxy/set and /proxy/find (Evolution's shapes). Engines that support a proxy read the row
-when they start a session; nothing is fetched through it here."""
+"""/proxy/set and /proxy/find (Evolution's shapes). The instance's sessions dial WhatsApp
+through the proxy from their next start (gateway `proxy_of`, the sim and neonize), and its
+media fetches go through it. As Evolution, a proxy is tried before it is stored: one that
+cannot be reached is a 400 `Invalid proxy` saying why (Evolution fetches icanhazip.com
+through it; wagate makes no outbound request but a TCP dial to the proxy)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from wagate.api.deps import GatewayDep, InstanceDep
 from wagate.api.json import JSONResponse
 from wagate.api.schemas.events import ProxyBody
 from wagate.domain.errors import BadRequest
+from wagate.runtime.dial import dial
 from wagate.store.models import Proxy
 
 router = APIRouter(prefix="/proxy", tags=["proxy"])
@@ -37,7 +41,20 @@ def proxy_view(row: Proxy) -> dict[str, Any]:
     }
 
 
-def _validated(body: ProxyBody) -> dict[str, Any]:
+PROXY_DIAL_SECONDS = 5.0
+
+
+async def validated(body: ProxyBody) -> dict[str, Any]:
+    """The proxy row to store, or a 400 `Invalid proxy` naming what is wrong."""
+    values = _checked(body)
+    if values["enabled"]:
+        problem = await dial(values["host"], int(values["port"]), PROXY_DIAL_SECONDS)
+        if problem is not None:
+            raise BadRequest("Invalid proxy", f"the proxy cannot be reached: {problem}")
+    return values
+
+
+def _checked(body: ProxyBody) -> dict[str, Any]:
     """Disabled: every field blanked (as Evolution). Enabled: a usable host, port, protocol."""
     if not body.enabled:
         return dict(enabled=False, host="", port="", protocol="", username="", password="")
@@ -62,7 +79,7 @@ def _validated(body: ProxyBody) -> dict[str, Any]:
 
 @router.post("/set/{instanceName}", status_code=201)
 async def set_proxy(gw: GatewayDep, reg: InstanceDep, body: ProxyBody) -> dict[str, Any]:
-    values = _validated(body)
+    values = await validated(body)
     await gw.store.set_proxy(reg.id, values)
     return {"proxy": {"instanceName": reg.name, "proxy": values}}
 

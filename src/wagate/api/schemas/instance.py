@@ -96,6 +96,8 @@ class CreateInstance(Body):
     proxyHost: Text | None = None
     proxyPort: Text | None = None
     proxyProtocol: Text | None = None
+    proxyUsername: Text | None = None
+    proxyPassword: Text | None = None
     chatwootAccountId: Text | None = None
     chatwootToken: Text | None = None
     chatwootUrl: Text | None = None

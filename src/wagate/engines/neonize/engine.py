@@ -168,7 +168,7 @@ class NeonizeSession(NeonizeMessaging):
                 sid=self.sid,
                 epoch=self.epoch,
                 db=location,
-                proxy=cfg.proxy,
+                proxy=self.spec.proxy or cfg.proxy,
                 pairing_number=self.spec.pairing_number,
                 full_history=self.spec.full_history,
             )

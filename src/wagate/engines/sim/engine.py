@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from wagate.domain.close import CloseCode
 from wagate.domain.errors import EngineUnavailable
@@ -21,6 +22,7 @@ from wagate.engines.base import (
 )
 from wagate.engines.sim.network import Account, SimNetwork
 from wagate.engines.sim.post import SimMessaging, retag
+from wagate.runtime.dial import dial
 from wagate.runtime.tasks import spawn
 
 
@@ -168,6 +170,18 @@ class SimSession(SimMessaging):
             self._net.stats_of(self.name).presence = presence
 
 
+PROXY_DIAL_SECONDS = 5.0
+
+
+async def _through(proxy: str) -> None:
+    """Dial the proxy as a real session would (a TCP connection to its host and port, under
+    a deadline): one that cannot be reached fails the start, naming it."""
+    url = urlsplit(proxy)
+    problem = await dial(url.hostname or "", url.port or 80, PROXY_DIAL_SECONDS)
+    if problem is not None:
+        raise EngineUnavailable(f"proxy unreachable: {problem}")
+
+
 class SimEngine:
     """Engine Protocol over a `SimNetwork`."""
 
@@ -185,6 +199,9 @@ class SimEngine:
             await self.net.clock.sleep(self.net.connect_delay)
         if not self.net.up:
             raise EngineUnavailable("network unreachable (sim network is down)")
+        stats.proxy = spec.proxy
+        if spec.proxy is not None:
+            await _through(spec.proxy)
         old = self.net.sessions.get(spec.instance_name)
         if old is not None:  # the server replaces a second connection of the same device
             old.drop(CloseCode.REPLACED, "replaced by a new connection")
