@@ -301,3 +301,37 @@ async def test_refusals(apps: Apps, moto: Moto) -> None:
     assert r.status_code == 400 and "sqs.events is required" in r.text
     with pytest.raises(SettingsError, match="SQS_REGION is required"):
         load_settings(sqs_enabled=True, sqs_region="")
+
+
+async def test_payload_over_the_limit_goes_through_s3(apps: Apps, moto: Moto) -> None:
+    import httpx2
+
+    name = f"so-{secrets.token_hex(3)}"
+    h = await apps.start(
+        **sqs_settings(moto.url, sqs_max_payload_size=1024),
+        s3_enabled=True,
+        s3_endpoint=moto.url,
+        s3_access_key="test",
+        s3_secret_key="test",
+        s3_bucket="offload",
+    )
+    await h.create(name)
+    r = await h.client.post(
+        f"/sqs/set/{name}", json={"sqs": {"enabled": True, "events": ["QRCODE_UPDATED"]}}
+    )
+    assert r.status_code == 201
+    await h.client.get(f"/instance/connect/{name}")
+    async with sqs_client(moto.url) as client:
+        [msg] = await receive(client, f"{name}_qrcode_updated.fifo", 1)
+    body = orjson.loads(msg["Body"])
+    assert body["dataType"] == "s3" and set(body["data"]) == {"fileUrl"}
+    assert body["event"] == "qrcode.updated" and body["instance"] == name
+    assert msg["Attributes"]["MessageDeduplicationId"] == body["id"]
+    url = body["data"]["fileUrl"]
+    assert f"/offload/evolution-api/messages/{name}_qrcode_updated_" in url
+    async with httpx2.AsyncClient() as http:
+        got = await http.get(url)
+    assert got.status_code == 200 and got.headers["content-type"] == "application/json"
+    full = orjson.loads(got.content)
+    assert full["id"] == body["id"] and full["data"]["qrcode"]["base64"]
+    assert len(got.content) > 1024

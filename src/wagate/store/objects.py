@@ -94,15 +94,19 @@ class ObjectStore:
             await client.create_bucket(Bucket=self.bucket)
             _log.info("S3 bucket created", bucket=self.bucket)
 
-    async def put(self, name: str, data: bytes, content_type: str) -> str:
+    async def put(
+        self, name: str, data: bytes, content_type: str, cache_control: str | None = None
+    ) -> str:
         """Store `data` at `evolution-api/<name>`; returns its presigned URL."""
         key = f"{ROOT}/{name}"
+        extra = {"CacheControl": cache_control} if cache_control else {}
         await self._client.put_object(
             Bucket=self.bucket,
             Key=key,
             Body=data,
             ContentType=content_type,
             Metadata={"custom-header-application": "evolution-api"},
+            **extra,
         )
         return await self.url(key)
 

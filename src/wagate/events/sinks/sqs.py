@@ -9,22 +9,28 @@ first event comes is created with those attributes.
 Unlike Evolution (a timestamp), the deduplication id is the event id, so a delivery repeated
 after a crash or a lost answer is dropped by SQS within its five-minute window, and the message
 attributes `event`, `instance` and `eventId` let a consumer filter without parsing the body. A
-message counts as delivered once SQS answered SendMessage. A body over SQS_MAX_PAYLOAD_SIZE is
-not sent (Evolution drops it too when S3 is off): the delivery is dead with an error saying so.
+message counts as delivered once SQS answered SendMessage. A body over SQS_MAX_PAYLOAD_SIZE goes
+to S3 when S3_ENABLED, as in Evolution: the envelope is stored at
+`evolution-api/messages/<prefix>_<event>_<ms time>.json` and the message carries
+`dataType: "s3"` and `data: {fileUrl}` (a presigned URL) instead; without S3 it is not sent
+(Evolution drops it too): the delivery is dead with an error saying so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import time
 from contextlib import AsyncExitStack
 from typing import Any
 
+import orjson
 import structlog
 
 from wagate.config import Settings
 from wagate.events.catalogue import event_key
 from wagate.events.sinks.base import Result
+from wagate.store.objects import ObjectStore
 from wagate.store.outbox import Claimed
 
 CONNECT_TIMEOUT = 5.0
@@ -62,6 +68,7 @@ class SqsSink:
         self._client: Any = None
         self._urls: dict[str, str] = {}
         self._lock = asyncio.Lock()
+        self._objects = ObjectStore(settings) if settings.s3_enabled else None
 
     async def connect(self) -> None:
         """Make the client (no request yet: the first delivery finds out whether SQS answers)."""
@@ -85,6 +92,8 @@ class SqsSink:
             )
         )
         self._stack = stack
+        if self._objects is not None:
+            await self._objects.start()
 
     def _target(self, row: Claimed) -> tuple[str, str, bool]:
         """(queue name, message group, global) of a row."""
@@ -132,7 +141,7 @@ class SqsSink:
         body = row.payload
         size = len(body.encode())
         limit = self._settings.sqs_max_payload_size
-        if size > limit:
+        if size > limit and self._objects is None:
             return Result(
                 False,
                 None,
@@ -142,6 +151,8 @@ class SqsSink:
             )
         name, group, is_global = self._target(row)
         try:
+            if size > limit:
+                body = await self._offload(row, name, body)
             url = await self.queue_url(name, is_global)
             await self._client.send_message(
                 QueueUrl=url,
@@ -160,7 +171,24 @@ class SqsSink:
             return Result(False, code, f"{type(exc).__name__}: {exc}"[:500])
         return Result(True)
 
+    async def _offload(self, row: Claimed, queue: str, body: str) -> str:
+        """Store the envelope in S3 and return the message that points to it."""
+        assert self._objects is not None
+        stem = queue.removesuffix(".fifo")
+        url = await self._objects.put(
+            f"messages/{stem}_{int(time.time() * 1000)}.json",
+            body.encode(),
+            "application/json",
+            cache_control="no-store",
+        )
+        envelope = orjson.loads(body)
+        envelope["dataType"] = "s3"
+        envelope["data"] = {"fileUrl": url}
+        return orjson.dumps(envelope).decode()
+
     async def close(self) -> None:
+        if self._objects is not None:
+            await self._objects.close()
         if self._stack is not None:
             await self._stack.aclose()
             self._stack = self._client = None
