@@ -305,6 +305,18 @@ class Settings(BaseSettings):
     s3_port: int = Field(443, ge=1, le=65535, validation_alias="S3_PORT")
     s3_use_ssl: bool = _env(True, "S3_USE_SSL")
     s3_region: str = _env("us-east-1", "S3_REGION")
+    pusher_enabled: bool = _env(False, "PUSHER_ENABLED")
+    pusher_global_enabled: bool = _env(False, "PUSHER_GLOBAL_ENABLED")
+    pusher_global_app_id: str | None = _env(None, "PUSHER_GLOBAL_APP_ID")
+    pusher_global_key: str | None = _env(None, "PUSHER_GLOBAL_KEY")
+    pusher_global_secret: str | None = Field(
+        None, validation_alias="PUSHER_GLOBAL_SECRET", repr=False
+    )
+    pusher_global_cluster: str | None = _env(None, "PUSHER_GLOBAL_CLUSTER")
+    pusher_global_use_tls: bool = _env(False, "PUSHER_GLOBAL_USE_TLS")
+    pusher_host: str | None = _env(None, "WAGATE_PUSHER_HOST")
+    """A Pusher-protocol server instead of `api-<cluster>.pusher.com` (Soketi, a test double):
+    scheme, host and port, e.g. http://127.0.0.1:6001."""
     event_switches: dict[str, bool] | None = Field(None, exclude=True)
     """Test seam: {'WEBHOOK_EVENTS_CONNECTION_UPDATE': True, …} instead of the environment."""
 

@@ -45,7 +45,10 @@ TAGS: list[dict[str, Any]] = [
     {"name": "label", "description": "WhatsApp Business labels."},
     {"name": "call", "description": "Calls (refused: wagate places no calls)."},
     {"name": "settings", "description": "Per-instance behaviour (calls, groups, read receipts)."},
-    {"name": "events", "description": "Where events go: webhook, websocket, RabbitMQ, NATS, SQS."},
+    {
+        "name": "events",
+        "description": "Where events go: webhook, websocket, RabbitMQ, NATS, SQS, Pusher.",
+    },
     {"name": "proxy", "description": "The proxy stored per instance (Evolution's routes)."},
     {"name": "server", "description": "Welcome, health and key check."},
     {"name": "manager", "description": "The Manager web UI's own API."},
@@ -302,6 +305,27 @@ OPERATIONS: dict[str, Doc] = {
     **_transport("rabbitmq", "RabbitMQ"),
     **_transport("nats", "NATS"),
     **_transport("sqs", "Amazon SQS"),
+    f"POST /pusher/set{_I}": Doc(
+        "Set the Pusher sink",
+        "Enable or disable the instance's Pusher events: the app (appId, key, secret, cluster, "
+        "useTLS, all required when enabled) and which events it receives (an empty list means "
+        "all). Events go to the channel named after the instance. 400 when the server runs "
+        "without Pusher (PUSHER_ENABLED).",
+        body={
+            "pusher": {
+                "enabled": True,
+                "appId": "1234567",
+                "key": "a1b2c3d4e5f6a7b8c9d0",
+                "secret": "0f9e8d7c6b5a4f3e2d1c",
+                "cluster": "eu",
+                "useTLS": True,
+                "events": ["MESSAGES_UPSERT"],
+            }
+        },
+    ),
+    f"GET /pusher/find{_I}": Doc(
+        "Get the Pusher sink", "The instance's Pusher configuration, or null when none is set."
+    ),
     f"GET /events/deliveries{_I}": Doc(
         "Recent webhook deliveries",
         "The instance's most recent deliveries, newest first, with their status (pending, "

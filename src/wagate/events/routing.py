@@ -67,12 +67,23 @@ class GlobalRoutes:
     sqs_global: bool = False
     sqs_prefix: str = "global"
     sqs_events: frozenset[str] = frozenset()
+    pusher: bool = False
+    pusher_global: dict[str, Any] | None = None
+    """PUSHER_GLOBAL_* as a per-instance config's options, when global Pusher is on."""
+    pusher_events: frozenset[str] = frozenset()
+    pusher_host: str | None = None
 
 
 @dataclass(slots=True)
 class _Instance:
     webhook: WebhookTarget | None = None
     transports: dict[str, tuple[bool, frozenset[str]]] = field(default_factory=dict)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def pusher_ready(app: dict[str, Any]) -> bool:
+    """Whether a Pusher app config has what a request needs (Evolution's check)."""
+    return all(app.get(k) for k in ("appId", "key", "secret", "cluster"))
 
 
 def is_http(url: str) -> bool:
@@ -104,6 +115,7 @@ class Routes:
     def _apply(self, t: TransportConfig) -> None:
         entry = self._known.setdefault(t.instance_id, _Instance())
         entry.transports[t.transport] = (t.enabled, frozenset(t.events or ()))
+        entry.options[t.transport] = dict(t.options or {})
 
     async def _entry(self, instance_id: str) -> _Instance:
         entry = self._known.get(instance_id)
@@ -114,6 +126,7 @@ class Routes:
                 entry.webhook = WebhookTarget.of(rows[0]) if rows else None
                 for t in await self._configs.transports(instance_id):
                     entry.transports[t.transport] = (t.enabled, frozenset(t.events or ()))
+                    entry.options[t.transport] = dict(t.options or {})
             self._known[instance_id] = entry
         return entry
 
@@ -205,4 +218,40 @@ class Routes:
                 if enabled and key in listed:
                     broker_body = broker_body or payload(env, None)
                     add("sqs", "instance", env["instance"], broker_body)
+        if g.pusher:
+            enabled, listed = entry.transports.get("pusher", (False, frozenset()))
+            own = entry.options.get("pusher") or {}
+            if enabled and key in listed and pusher_ready(own):
+                target, body, extra = self._pusher(env, own)
+                add("pusher", "instance", target, body, **extra)
+            if g.pusher_global is not None and key in g.pusher_events:
+                target, body, extra = self._pusher(env, g.pusher_global)
+                add("pusher", "global", target, body, **extra)
         return out
+
+    def _pusher(self, env: Envelope, app: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        """The events URL, Pusher's `{name, channel, data}` body and the signing credentials
+        of one app. As in Evolution: channel the instance, event name the event's with dots,
+        `destination` the app id, and no QR code PNG (it would not fit Pusher's limit)."""
+        data = dict(env)
+        data["destination"] = app["appId"]
+        if env["event"] == "qrcode.updated" and isinstance(env.get("data"), dict):
+            inner = dict(env["data"])
+            qr = inner.get("qrcode")
+            if isinstance(qr, dict):
+                inner["qrcode"] = {k: v for k, v in qr.items() if k != "base64"}
+            data["data"] = inner
+        name = env["event"].replace("_", ".").lower()
+        body = orjson.dumps(
+            {
+                "name": name,
+                "channel": env["instance"],
+                "data": orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode(),
+            }
+        ).decode()
+        host = self.globals.pusher_host
+        if not host:
+            scheme = "https" if app.get("useTLS") else "http"
+            host = f"{scheme}://api-{app['cluster']}.pusher.com"
+        target = f"{host.rstrip('/')}/apps/{app['appId']}/events"
+        return target, body, {"headers": {"key": app["key"]}, "secret": app["secret"]}

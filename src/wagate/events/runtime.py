@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from wagate.config import Settings, parse_codes
+from wagate.config import Settings, SettingsError, parse_codes
 from wagate.events.backoff import RetryPolicy
 from wagate.events.bus import EventBus
 from wagate.events.catalogue import env_flags
@@ -59,7 +59,29 @@ def global_routes(settings: Settings) -> GlobalRoutes:
         sqs_global=settings.sqs_global_enabled,
         sqs_prefix=settings.sqs_global_prefix_name,
         sqs_events=env_flags("SQS_GLOBAL_", settings.event_flags("SQS_GLOBAL_")),
+        pusher=settings.pusher_enabled,
+        pusher_global=_pusher_global(settings),
+        pusher_events=env_flags("PUSHER_EVENTS_", settings.event_flags("PUSHER_EVENTS_")),
+        pusher_host=settings.pusher_host,
     )
+
+
+def _pusher_global(settings: Settings) -> dict[str, Any] | None:
+    """PUSHER_GLOBAL_* as an app config, when global Pusher is on and complete."""
+    if not (settings.pusher_enabled and settings.pusher_global_enabled):
+        return None
+    app = {
+        "appId": settings.pusher_global_app_id,
+        "key": settings.pusher_global_key,
+        "secret": settings.pusher_global_secret,
+        "cluster": settings.pusher_global_cluster,
+        "useTLS": settings.pusher_global_use_tls,
+    }
+    names = {"appId": "APP_ID", "key": "KEY", "secret": "SECRET", "cluster": "CLUSTER"}
+    missing = [f"PUSHER_GLOBAL_{v}" for k, v in names.items() if not app[k]]
+    if missing:
+        raise SettingsError(f"PUSHER_GLOBAL_ENABLED=true needs {', '.join(missing)}")
+    return app
 
 
 async def _try_connect(setting: str, connecting: Coroutine[Any, Any, None]) -> None:
@@ -101,6 +123,12 @@ class Events:
             nats = NatsSink(s.nats_uri or "nats://127.0.0.1:4222")
             await _try_connect("NATS_URI", nats.connect())
             self.dispatcher.add_sink("nats", nats)
+        if s.pusher_enabled:
+            from wagate.events.sinks.pusher import PusherSink
+
+            self.dispatcher.add_sink(
+                "pusher", PusherSink(retry_policy(s), s.webhook_timeout_ms / 1000)
+            )
         if s.sqs_enabled:
             from wagate.events.sinks.sqs import SqsSink
 

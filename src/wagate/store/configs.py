@@ -28,6 +28,8 @@ class TransportConfig(Base):
     transport: Mapped[str] = mapped_column(String(16))
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, default=None)
+    """A transport's own settings (Pusher's appId, key, secret, cluster, useTLS)."""
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -61,7 +63,12 @@ class SinkConfigs:
             return list((await s.scalars(q)).all())
 
     async def set_transport(
-        self, instance_id: str, transport: str, enabled: bool, events: list[str]
+        self,
+        instance_id: str,
+        transport: str,
+        enabled: bool,
+        events: list[str],
+        options: dict[str, Any] | None = None,
     ) -> TransportConfig:
         async with self._sessions.begin() as s:
             row = await s.scalar(
@@ -72,11 +79,16 @@ class SinkConfigs:
             )
             if row is None:
                 row = TransportConfig(
-                    instance_id=instance_id, transport=transport, enabled=enabled, events=events
+                    instance_id=instance_id,
+                    transport=transport,
+                    enabled=enabled,
+                    events=events,
+                    options=options,
                 )
                 s.add(row)
             else:
                 row.enabled, row.events, row.updated_at = enabled, events, utcnow()
+                row.options = options
             await s.flush()
             await s.refresh(row)
             return row

@@ -13,6 +13,7 @@ from wagate.api.deps import InstanceDep
 from wagate.api.json import JSONResponse
 from wagate.api.schemas.events import (
     NatsBody,
+    PusherBody,
     RabbitmqBody,
     RedeliverBody,
     SqsBody,
@@ -148,6 +149,7 @@ def transport_off(events: Events, name: str) -> str | None:
         "rabbitmq": s.rabbitmq_enabled,
         "nats": s.nats_enabled,
         "sqs": s.sqs_enabled,
+        "pusher": s.pusher_enabled,
     }
     if not on[name]:
         return (
@@ -243,6 +245,48 @@ async def set_sqs(request: Request, reg: InstanceDep, body: SqsBody) -> Response
 @router.get("/sqs/find/{instanceName}")
 async def find_sqs(request: Request, reg: InstanceDep) -> Response:
     return await _find_transport(request, reg, "sqs")
+
+
+PUSHER_FIELDS = ("appId", "key", "secret", "cluster")
+
+
+def pusher_view(row: TransportConfig) -> dict[str, Any]:
+    """Evolution's Pusher row: the app's settings beside the switch and events."""
+    app = row.options or {}
+    view = transport_view(row)
+    return {
+        "id": view.pop("id"),
+        "enabled": view.pop("enabled"),
+        "appId": app.get("appId", ""),
+        "key": app.get("key", ""),
+        "secret": app.get("secret", ""),
+        "cluster": app.get("cluster", ""),
+        "useTLS": bool(app.get("useTLS", False)),
+        **view,
+    }
+
+
+@router.post("/pusher/set/{instanceName}", status_code=201)
+async def set_pusher(request: Request, reg: InstanceDep, body: PusherBody) -> Response:
+    ev = _events(request)
+    p = body.pusher
+    events = checked_transport(ev, "pusher", p.enabled, p.events, reg.name)
+    app = {k: (getattr(p, k) or "").strip() for k in PUSHER_FIELDS}
+    if p.enabled:
+        missing = [f"pusher.{k} is required when pusher.enabled is true" for k in PUSHER_FIELDS
+                   if not app[k]]  # fmt: skip
+        if missing:
+            raise BadRequest(missing)
+    options: dict[str, Any] = {**app, "useTLS": bool(p.useTLS)}
+    row = await ev.configs.set_transport(reg.id, "pusher", p.enabled, events, options)
+    ev.routes.set_transport(row)
+    return JSONResponse(pusher_view(row), status_code=201)
+
+
+@router.get("/pusher/find/{instanceName}")
+async def find_pusher(request: Request, reg: InstanceDep) -> Response:
+    rows = await _events(request).configs.transports(reg.id, "pusher")
+    return JSONResponse(pusher_view(rows[0]) if rows else None)
 
 
 # --- inspection and replay (wagate's additions) ----------------------------------------------

@@ -44,6 +44,7 @@ def _sinks(gw: Gateway) -> list[str]:
         "rabbitmq": s.rabbitmq_enabled,
         "nats": s.nats_enabled,
         "sqs": s.sqs_enabled,
+        "pusher": s.pusher_enabled,
     }
     return [name for name, enabled in on.items() if enabled]
 

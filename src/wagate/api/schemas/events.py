@@ -46,6 +46,20 @@ class SqsBody(Body):
     sqs: TransportFields
 
 
+class PusherFields(Body):
+    enabled: StrictBool
+    appId: StrictStr | None = None
+    key: StrictStr | None = None
+    secret: StrictStr | None = None
+    cluster: StrictStr | None = None
+    useTLS: StrictBool | None = None
+    events: list[StrictStr] | None = None
+
+
+class PusherBody(Body):
+    pusher: PusherFields
+
+
 class ProxyBody(Body):
     enabled: StrictBool
     host: Text
