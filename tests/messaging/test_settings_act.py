@@ -242,3 +242,19 @@ async def test_logout_announces_status_and_logout_instance(sqlite_pair: Pair) ->
 async def _state_is(p: Pair, name: str, state: str) -> bool:
     r = await p.h.client.get(f"/instance/connectionState/{name}")
     return bool(r.json()["instance"]["state"] == state)
+
+
+async def test_an_edit_through_the_api_is_send_message_update(sqlite_pair: Pair) -> None:
+    p = sqlite_pair
+    r = await p.h.client.post(
+        f"/message/sendText/{p.a}", json={"number": B_NUMBER, "text": "tpyo"}
+    )
+    key = r.json()["key"]
+    r = await p.h.client.post(
+        f"/chat/updateMessage/{p.a}", json={"number": B_NUMBER, "key": key, "text": "typo"}
+    )
+    assert r.status_code == 200, r.text
+    (update,) = await p.events(p.hook_a, "send.message.update", 1)
+    edit = update["data"]["message"]["protocolMessage"]
+    assert edit["key"]["id"] == key["id"]
+    assert edit["editedMessage"]["conversation"] == "typo"

@@ -38,6 +38,16 @@ SUBSCRIBABLE: tuple[str, ...] = (
     "STATUS_INSTANCE",
 )
 
+NOT_SENT: dict[str, str] = {
+    "APPLICATION_STARTUP": "Evolution lists it and sends it from no code path either",
+    "TYPEBOT_START": "the Typebot integration is not built",
+    "TYPEBOT_CHANGE_STATUS": "the Typebot integration is not built",
+    "CONTACTS_SET": "history contacts are sent as contacts.upsert, as Evolution does",
+    "CHATS_DELETE": "no engine reports a deleted chat yet",
+}
+"""Names a subscription refuses (a 400 naming each): nothing in wagate sends them."""
+SENT: tuple[str, ...] = tuple(name for name in SUBSCRIBABLE if name not in NOT_SENT)
+"""What an empty `events` list (every event) subscribes to."""
 
 _KNOWN = frozenset(SUBSCRIBABLE)
 # Evolution's wire name groups.update normalises to GROUPS_UPDATE, but every list and env map

@@ -24,7 +24,7 @@ from wagate.api.schemas.events import (
 from wagate.api.times import lower_bound
 from wagate.domain.endpoints import header_problem, url_problem
 from wagate.domain.errors import BadRequest
-from wagate.events.catalogue import SUBSCRIBABLE
+from wagate.events.catalogue import NOT_SENT, SENT, SUBSCRIBABLE
 from wagate.events.runtime import Events
 from wagate.events.sinks.sqs import bad_queue_name
 from wagate.gateway import Registered
@@ -58,11 +58,16 @@ def checked_events(field: str, enabled: bool, events: list[str] | None) -> list[
         for i, name in enumerate(events)
         if name not in SUBSCRIBABLE
     ]
+    bad += [
+        f'{field}.events[{i}] "{name}" is never sent by this wagate build: {NOT_SENT[name]}'
+        for i, name in enumerate(events)
+        if name in NOT_SENT
+    ]
     if bad:
         raise BadRequest(bad)
     if not enabled:
         return []
-    return list(dict.fromkeys(events)) or list(SUBSCRIBABLE)
+    return list(dict.fromkeys(events)) or list(SENT)
 
 
 def checked_webhook(enabled: bool, url: str, headers: dict[str, Any] | None) -> None:
