@@ -1,7 +1,8 @@
 """S3 media storage against moto's real S3 server on loopback: inbound media is copied to the
 bucket (created at start) under Evolution's keys, `message.mediaUrl` in messages.upsert and in
 the stored message is a presigned URL that downloads the bytes; a store that does not answer
-never loses the message (the event goes out without mediaUrl)."""
+never loses the message (the event goes out without mediaUrl). Sent media is copied too, under
+Evolution's key for sends, and its URL is in the send's answer and its send.message."""
 
 from __future__ import annotations
 
@@ -107,6 +108,18 @@ async def test_an_image_is_named_after_its_message(tmp_path: Path, moto: Moto) -
                 "media": base64.b64encode(PNG).decode()}  # fmt: skip
         r = await h.client.post("/message/sendMedia/alice", json=body)
         assert r.status_code == 201, r.text
+        sent = r.json()
+        own = sent["message"]["mediaUrl"]  # the send's copy, under Evolution's key for sends
+        key = unquote(urlsplit(own).path).split(f"/{bucket}/", 1)[1]
+        instance_id = sent["instanceId"]
+        assert key == (
+            f"evolution-api/{instance_id}/{sent['key']['remoteJid']}/{sent['key']['id']}"
+            f"/imageMessage/{sent['key']['id']}.png"
+        )
+        (echo,) = await pair.events(pair.hook_a, "send.message", 1)
+        assert echo["data"]["message"]["mediaUrl"] == own
+        async with httpx2.AsyncClient() as client:
+            assert (await client.get(own)).content == PNG
         (got,) = await pair.events(pair.hook_b, "messages.upsert", 1)
         url = got["data"]["message"]["mediaUrl"]
         assert "/imageMessage/" in unquote(url)
@@ -125,6 +138,13 @@ async def test_an_unreachable_store_never_loses_the_message(tmp_path: Path) -> N
         (got,) = await pair.events(pair.hook_b, "messages.upsert", 1)
         assert "mediaUrl" not in got["data"]["message"]
         assert got["data"]["message"]["documentMessage"]["fileName"] == "a.pdf"
+        from tests.messaging.conftest import PNG
+
+        body = {"number": B_NUMBER, "mediatype": "image", "mimetype": "image/png",
+                "media": base64.b64encode(PNG).decode()}  # fmt: skip
+        r = await h.client.post("/message/sendMedia/alice", json=body)
+        assert r.status_code == 201, r.text  # the send goes out, without mediaUrl
+        assert "mediaUrl" not in r.json()["message"]
 
 
 def test_s3_needs_an_endpoint() -> None:

@@ -26,15 +26,23 @@ from wagate.domain.errors import (
 )
 from wagate.domain.ids import bare_jid
 from wagate.domain.jids import InvalidNumber, brazil_variants, create_jid, is_group
-from wagate.engines.messaging import MessageKey, Messaging, NumberCheck, Outgoing, messaging_of
+from wagate.engines.messaging import (
+    MessageKey,
+    Messaging,
+    NumberCheck,
+    Outgoing,
+    Sent,
+    messaging_of,
+)
 from wagate.gateway import Gateway, Registered
 from wagate.messaging import content as c
 from wagate.messaging import media as media_input
 from wagate.messaging.pipeline import Lane, Pending, Pipeline
 from wagate.messaging.preview import Previewer
-from wagate.messaging.raw import content_type
+from wagate.messaging.raw import content_type, media_member, media_type
 from wagate.store import messages as db
 from wagate.store.messages import MessageStore
+from wagate.store.objects import file_name
 from wagate.store.onwhatsapp import Known, OnWhatsappCache
 
 _log = structlog.get_logger("wagate.messaging")
@@ -320,9 +328,33 @@ class Messenger:
             pending.sent.cancel()
             pending.stored.cancel()  # nobody waits for it
             raise
+        if media is not None and self.pipeline.objects is not None and not pending.sent.done():
+            pending.media_url = await self.media_copy(reg, sent, media)
         if not pending.sent.done():  # else the lane stopped waiting: `stored` says why
             pending.sent.set_result(sent)
         return await pending.stored
+
+    async def media_copy(self, reg: Registered, sent: Sent, media: bytes) -> str | None:
+        """Store a sent media in S3 under Evolution's key for sends
+        (`<instance id>/<remote jid>/<message id>/<media type>/<file name>`); its URL, or None
+        (logged) when the store fails or takes longer than the engine's deadline: the send
+        is stored and announced without it."""
+        objects = self.pipeline.objects
+        member = media_member(sent.content)
+        if objects is None or member is None:
+            return None
+        name = (
+            f"{reg.id}/{sent.key.remote_jid}/{sent.key.id}/{media_type(sent.content)}/"
+            f"{file_name(member, sent.key.id)}"
+        )
+        mimetype = str(member.get("mimetype") or "application/octet-stream").split(";")[0]
+        try:
+            return await asyncio.wait_for(
+                objects.put(name, media, mimetype.strip()), self.gw.settings.engine_timeout
+            )
+        except Exception as exc:
+            _log.warning("sent media not stored in S3", instance=reg.name, error=repr(exc))
+            return None
 
     async def media_base64(
         self, reg: Registered, content: dict[str, Any], media: bytes | None

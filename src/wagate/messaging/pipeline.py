@@ -62,6 +62,8 @@ class Pending:
     store: bool = True
     base64: str | None = None
     """The media sent, for the event's `message.base64` (webhook base64 on)."""
+    media_url: str | None = None
+    """The sent media's copy in S3 (S3 on), for `message.mediaUrl`."""
 
 
 @dataclass(slots=True)
@@ -289,7 +291,13 @@ class Lane:
                 )
             return None
         return self.translator.sent(
-            b, item.sent.result(), item.push_name, item.event, item.store, item.base64
+            b,
+            item.sent.result(),
+            item.push_name,
+            item.event,
+            item.store,
+            item.base64,
+            item.media_url,
         )
 
     async def _originals(self, items: Sequence[Item]) -> dict[str, str]:

@@ -242,11 +242,14 @@ class Translator:
         event: str,
         store: bool,
         media: str | None,
+        media_url: str | None = None,
     ) -> dict[str, Any]:
         """A send through this server, as the engine confirmed it; returns its messageRaw."""
         raw = message_raw(
             self.instance_id, sent.key, sent.content, sent.timestamp, push_name, "PENDING"
         )
+        if media_url is not None:  # the S3 copy: stored, announced and answered
+            raw = {**raw, "message": {**raw["message"], "mediaUrl": media_url}}
         self._messages.put(sent.key.id)
         row_id = None
         if self.settings.save_new_message and store:
