@@ -273,18 +273,19 @@ async def test_nothing_of_the_history_is_stored_without_save_historic(tmp_path: 
 async def test_a_history_chunk_is_dropped_when_the_database_cannot_be_read(
     sqlite_pair: Pair, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Never stored twice: with the stored keys unreadable the chunk is dropped (logged) and
-    the rest of the lane goes on."""
+    """Never stored twice: with what is stored unreadable the chunk is dropped (logged) and
+    the rest of the lane goes on. (The chats are the read only the history lookup makes: the
+    live messages' redelivery lookup reads the keys too, and must keep working here.)"""
     h = sqlite_pair.h
     await _text(h, "bob", A_NUMBER, "before")
     calls = 0
 
-    async def broken(instance_id: str, keys: Any) -> set[str]:
+    async def broken(instance_id: str, jids: Any) -> set[str]:
         nonlocal calls
         calls += 1
         raise OSError("database unreachable")
 
-    monkeypatch.setattr(h.gateway.pipeline.store, "known_keys", broken)
+    monkeypatch.setattr(h.gateway.pipeline.store, "known_chats", broken)
     hook = await Receiver().start()
     try:
         await _pair_new(h, "unlucky", A_NUMBER, hook)

@@ -36,9 +36,16 @@ def _text(r: Any) -> str:
 
 
 async def _download(p: Pair, key_id: str) -> tuple[bytes, dict[str, Any]]:
-    r = await p.h.client.post(
-        f"/chat/getBase64FromMediaMessage/{p.b}", json={"message": {"key": {"id": key_id}}}
-    )
+    """B's copy of a message A sent: B stores it in its own lane, after A's send answered, so
+    a 404 is waited out (10 s at most)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        r = await p.h.client.post(
+            f"/chat/getBase64FromMediaMessage/{p.b}", json={"message": {"key": {"id": key_id}}}
+        )
+        if r.status_code != 404 or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.05)
     assert r.status_code == 201, r.text
     return base64.b64decode(r.json()["base64"]), r.json()
 
