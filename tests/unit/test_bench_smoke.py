@@ -309,3 +309,25 @@ def test_the_bench_refuses_a_nonsensical_profile(
     out = run_bench(script, *args, timeout=30)
     assert out.returncode == 2, out.stderr
     assert message in out.stderr
+
+
+def test_the_sqs_bench_runs_a_tiny_profile() -> None:
+    pytest.importorskip("moto")
+    out = subprocess.run(
+        [sys.executable, str(BENCHES / "sqs_throughput.py"), "--events=40", "--instances=2"],
+        capture_output=True,
+        text=True,
+        timeout=200,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["events"] == 40 and report["arrived"] == 40
+    assert report["delivered_per_s"] > 0 and report["cpu_us_per_event"] > 0
+    bad = subprocess.run(
+        [sys.executable, str(BENCHES / "sqs_throughput.py"), "--events=0"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2
