@@ -62,6 +62,7 @@ def check_all(settings_factory: Callable[[], Settings] = load_settings) -> list[
     found.append(_data_dir(settings.data_dir))
     found.extend(asyncio.run(_database(settings)))
     found.extend(_services(settings))
+    found.extend(_cloud(settings))
     server, running = _server(settings)
     found.append(server)
     found.append(_engine(settings, running))
@@ -174,7 +175,11 @@ def _services(settings: Settings) -> list[Finding]:
     found: list[Finding] = []
     values = settings.model_dump()
     for name, value in sorted(values.items()):
-        if not name.endswith(("_uri", "_url")) or name in ("server_url", "database_uri"):
+        if not name.endswith(("_uri", "_url")) or name in (
+            "server_url",
+            "database_uri",
+            "sqs_base_url",  # checked with SQS (_cloud)
+        ):
             continue
         if not isinstance(value, str) or "://" not in value:
             continue
@@ -204,6 +209,44 @@ def _services(settings: Settings) -> list[Finding]:
             )
     if not found:
         found.append(Finding(OK, "services", "none configured besides the database"))
+    return found
+
+
+def cloud_endpoints(settings: Settings) -> list[tuple[str, str, str]]:
+    """(label, URL, variables to correct) of each enabled SQS, S3 and global Pusher endpoint."""
+    from wagate.store.objects import endpoint_url
+
+    out: list[tuple[str, str, str]] = []
+    if settings.sqs_enabled:
+        url = settings.sqs_base_url or f"https://sqs.{settings.sqs_region}.amazonaws.com"
+        out.append(("sqs", url, "SQS_BASE_URL or SQS_REGION"))
+    if settings.s3_enabled:
+        out.append(("s3", endpoint_url(settings), "S3_ENDPOINT, S3_PORT or S3_USE_SSL"))
+    if settings.pusher_enabled and (settings.pusher_host or settings.pusher_global_enabled):
+        url = settings.pusher_host or f"https://api-{settings.pusher_global_cluster}.pusher.com"
+        out.append(("pusher", url, "WAGATE_PUSHER_HOST or PUSHER_GLOBAL_CLUSTER"))
+    return out
+
+
+def _cloud(settings: Settings) -> list[Finding]:
+    """SQS, S3 and Pusher, when enabled, answer on TCP at the endpoint wagate will use."""
+    found: list[Finding] = []
+    for label, url, env in cloud_endpoints(settings):
+        parts = urlsplit(url)
+        host = parts.hostname or "127.0.0.1"
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme, 443)
+        try:
+            with socket.create_connection((host, port), timeout=2):
+                found.append(Finding(OK, label, f"{host}:{port} answers"))
+        except OSError as exc:
+            found.append(
+                Finding(
+                    FAIL,
+                    label,
+                    f"{host}:{port} does not answer ({exc.strerror or exc})",
+                    f"start that service or correct {env}",
+                )
+            )
     return found
 
 
