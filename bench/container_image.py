@@ -491,7 +491,7 @@ def fresh_database(server: str, name: str) -> str | None:
     answer."""
     import asyncio
 
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     async def create() -> None:
         conn = await asyncpg.connect(server, timeout=5)

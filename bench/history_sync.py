@@ -76,9 +76,9 @@ async def _run(app: Any, port: int, args: argparse.Namespace) -> dict[str, Any]:
             )
             assert r.status_code == 200, r.text
         hook = {"url": f"http://127.0.0.1:{port}/h", "enabled": True, "events": []}
-        body = {"instanceName": "phone", "integration": "WHATSAPP-BAILEYS", "webhook": hook,
-                "syncFullHistory": True}  # fmt: skip
-        assert (await c.post("/instance/create", json=body)).status_code == 201
+        phone: dict[str, Any] = {"instanceName": "phone", "integration": "WHATSAPP-BAILEYS",
+                                 "webhook": hook, "syncFullHistory": True}  # fmt: skip
+        assert (await c.post("/instance/create", json=phone)).status_code == 201
         await c.get("/instance/connect/phone")
         c0, t0, wall0 = cpu_seconds(), time.monotonic(), time.time()
         r = await c.post("/sim/phone/scan", json={"number": NUMBER})

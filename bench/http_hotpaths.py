@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import http.client
 import json
 import os
@@ -388,7 +389,7 @@ async def _asyncio_load(load: Load) -> LoadResult:
     budget = _Budget(load, loop)
     t0 = time.perf_counter()
     for n in range(load.connections):
-        await loop.create_connection(lambda n=n: _Client(budget, n), HOST, load.port)
+        await loop.create_connection(functools.partial(_Client, budget, n), HOST, load.port)
     try:
         await asyncio.wait_for(budget.finished, load.duration + 30)
     except TimeoutError:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported where used, so that bad arguments are refused at once
-    from wagate.engines.base import EngineEvent
+    from wagate.engines.base import EngineEvent, InboundEvent
     from wagate.engines.neonize import NeonizeSession
 
 
@@ -102,7 +102,7 @@ async def measure(shard: int, count: int, proxy: str, data: Path, settle: float)
         host=HostConfig(connect_grace=0.3, connect_deadline=600.0, stop_deadline=1.0),
     )
     engine = NeonizeEngine.for_data_dir(data / f"s{shard}-n{count}", config)
-    closed: list[EngineEvent] = []
+    closed: list[EngineEvent | InboundEvent] = []
     t0 = time.monotonic()
     sessions: list[NeonizeSession] = []
     for i in range(count):

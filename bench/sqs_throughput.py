@@ -44,7 +44,7 @@ def start_moto(port: int) -> subprocess.Popen[bytes]:
 
 async def count_messages(url: str, queues: list[str]) -> int:
     """Every message in `queues`, received and deleted with a real SQS client."""
-    from aiobotocore.session import get_session
+    from aiobotocore.session import get_session  # type: ignore[import-untyped]
 
     total = 0
     async with get_session().create_client(

@@ -41,5 +41,5 @@ ADMIN_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
 BODY_ROUTES = [(m, p) for m, p, b in INSTANCE_ROUTES + ADMIN_ROUTES if b is not None]
 
 
-def route_id(route: tuple[str, str, Any]) -> str:
+def route_id(route: tuple[str, str, Any] | tuple[str, str]) -> str:
     return f"{route[0]} {route[1]}"

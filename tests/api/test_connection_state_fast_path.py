@@ -48,7 +48,7 @@ async def test_answers_as_the_route_does(
     route = httpx2.AsyncClient(
         transport=httpx2.ASGITransport(app=route_only), base_url="http://wagate.test"
     )
-    cases: list[tuple[str, str, Headers, bool]] = [
+    cases: list[tuple[str, str, Headers, bool | None]] = [
         ("GET", "/instance/connectionState/alpha", [("apikey", API_KEY)], True),
         ("GET", "/instance/connectionState/alpha", [("apikey", alpha)], True),
         ("GET", "/instance/connectionState/beta", [("apikey", beta)], True),

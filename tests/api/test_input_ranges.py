@@ -218,9 +218,9 @@ async def test_find_messages_timestamp_extremes(sqlite_harness: Harness) -> None
                 f"where.messageTimestamp.{bound} is out of range: seconds or milliseconds "
                 "since 1970, from 0 to 253402300799999"
             ]
-        for value in (0, 253402300799999, "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
+        for accepted in (0, 253402300799999, "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
             r = await h.client.post(
                 f"/chat/findMessages/{NAME}",
-                json={"where": {"messageTimestamp": {bound: value}}},
+                json={"where": {"messageTimestamp": {bound: accepted}}},
             )
             assert r.status_code == 200, r.text

@@ -27,6 +27,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.result import Ok
 
 from tests.integration.durability import Server
 
@@ -105,7 +106,10 @@ def _call(case: Any, server: Server) -> None:
 
 def test_no_server_errors(served: Server) -> None:
     api = schemathesis.openapi.from_url(f"{served.url}/openapi.json")
-    operations = [result.ok() for result in api.get_all_operations()]
+    operations = []
+    for result in api.get_all_operations():
+        assert isinstance(result, Ok), result
+        operations.append(result.ok())
     for operation in operations:
 
         @settings(

@@ -125,4 +125,4 @@ async def test_off_by_default(sqlite_harness: Harness) -> None:
 )
 def test_bad_settings_refuse_start_up(tmp_path: Path, field: str, value: float) -> None:
     with pytest.raises(SettingsError, match="WAGATE_RATE_LIMIT_"):
-        make_settings(tmp_path, **{field: value})
+        make_settings(tmp_path, "sqlite", **{field: value})

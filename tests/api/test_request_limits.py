@@ -246,6 +246,7 @@ async def test_every_route_with_a_body_needs_a_key(sqlite_harness: Harness) -> N
     that takes a body without either must be listed in PUBLIC_BODY_ROUTES."""
     checked = 0
     for route in _routes(sqlite_harness.app.router.routes):
+        assert route.methods is not None
         if route.methods <= {"GET", "HEAD"}:
             continue
         checked += 1

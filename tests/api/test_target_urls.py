@@ -85,7 +85,7 @@ async def test_good_urls_and_headers_pass(sqlite_harness: Harness) -> None:
     await h.create("ok")
     headers = {"Authorization": "Bearer x", "jwt_key": "s3cret", "x-n": 5, "x-off": None}
     for url in ("http://receiver:8080/hook", "https://example.org/a?b=c", "HTTP://[::1]:9/x"):
-        hook = {"enabled": True, "url": url, "events": [], "headers": headers}
+        hook: dict[str, Any] = {"enabled": True, "url": url, "events": [], "headers": headers}
         r = await h.client.post("/webhook/set/ok", json={"webhook": hook})
         assert r.status_code == 201, r.text
         assert r.json()["url"] == url

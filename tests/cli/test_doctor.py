@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pexpect
+import pytest
 
 from tests.live import WAGATE, LiveServer, free_port
 
@@ -11,7 +14,8 @@ def doctor(env: dict[str, str], cwd: str) -> tuple[int, str]:
     child = pexpect.spawn(WAGATE, ["doctor"], env=env, cwd=cwd, encoding="utf-8", timeout=30)
     child.expect(pexpect.EOF)
     child.close()
-    return int(child.exitstatus), str(child.before).replace("\r\n", "\n")
+    assert child.exitstatus is not None
+    return child.exitstatus, str(child.before).replace("\r\n", "\n")
 
 
 def test_a_healthy_installation(live: LiveServer) -> None:
@@ -43,7 +47,7 @@ def test_the_engine_is_the_servers_not_this_environments(live: LiveServer) -> No
     assert "All checks passed" not in out
 
 
-def test_what_to_fix(live: LiveServer, tmp_path_factory) -> None:
+def test_what_to_fix(live: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> None:
     where = tmp_path_factory.mktemp("doctor")
     dead = free_port()
     env = {
@@ -70,7 +74,9 @@ def test_what_to_fix(live: LiveServer, tmp_path_factory) -> None:
     assert "problem(s) to fix" in out.splitlines()[-1]
 
 
-def test_invalid_settings_and_a_busy_port(live: LiveServer, tmp_path_factory) -> None:
+def test_invalid_settings_and_a_busy_port(
+    live: LiveServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     where = tmp_path_factory.mktemp("doctor-bad")
     env = {**live.env, "WAGATE_DATA_DIR": str(where / "data"), "QRCODE_LIMIT": "many"}
     code, out = doctor(env, str(where))
@@ -92,6 +98,7 @@ def test_invalid_settings_and_a_busy_port(live: LiveServer, tmp_path_factory) ->
         timeout=10,
     )
     busy.expect(r"(\d+)")
+    assert isinstance(busy.match, re.Match)
     try:
         with_port["SERVER_PORT"] = busy.match.group(1)
         code, out = doctor(with_port, str(where))

@@ -6,14 +6,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from wagate.console.doctor import FAIL, OK, WARN, whatsapp
 
 
-def _resolves(*addresses: str):
+def _resolves(*addresses: str) -> Callable[[str, int], list[str]]:
     def resolve(host: str, port: int) -> list[str]:
         assert (host, port) == ("web.whatsapp.com", 443)
         return list(addresses)

@@ -18,7 +18,7 @@ def env_for(live: LiveServer, key: str = API_KEY, url: str | None = None) -> dic
     return {**live.env, "WAGATE_URL": url or live.url, "WAGATE_APIKEY": key}
 
 
-def terminal(live: LiveServer, *args: str, **env: Any) -> pexpect.spawn:
+def terminal(live: LiveServer, *args: str, **env: Any) -> pexpect.spawn[str]:
     return pexpect.spawn(
         WAGATE,
         list(args),
@@ -41,10 +41,11 @@ def run(live: LiveServer, *args: str, **env: Any) -> subprocess.CompletedProcess
     )
 
 
-def finish(child: pexpect.spawn) -> int:
+def finish(child: pexpect.spawn[str]) -> int:
     child.expect(pexpect.EOF)
     child.close()
-    return int(child.exitstatus)
+    assert child.exitstatus is not None
+    return child.exitstatus
 
 
 def test_connect_draws_the_qr_and_waits_until_open(live: LiveServer) -> None:

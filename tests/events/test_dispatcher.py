@@ -213,6 +213,7 @@ async def test_a_broken_held_connection_is_replaced(
     async def break_writer() -> None:
         async with store.writer.connection.use() as conn:
             raw = await conn.get_raw_connection()
+        assert raw.driver_connection is not None
         await raw.driver_connection.close()
 
     await appended(store, rows_for(1, 1))

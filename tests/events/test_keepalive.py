@@ -56,8 +56,11 @@ class Scripted:
             writer.close()
 
 
+Serve = Callable[[Script], Awaitable[Scripted]]
+
+
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[[Script], Awaitable[Scripted]]]:
+async def serve() -> AsyncIterator[Serve]:
     started: list[Scripted] = []
 
     async def start(script: Script) -> Scripted:
@@ -77,7 +80,7 @@ async def post(pool: KeepAlivePool, url: str, body: bytes = b"{}", timeout: floa
     return await pool.post(target, render(target, body, {"X-Event-Id": "e1"}), timeout)
 
 
-async def test_one_connection_carries_many_requests_and_chunked_answers(serve) -> None:
+async def test_one_connection_carries_many_requests_and_chunked_answers(serve: Serve) -> None:
     async def script(n: int, _r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         if n % 2:
             w.write(OK)
@@ -97,7 +100,7 @@ async def test_one_connection_carries_many_requests_and_chunked_answers(serve) -
     await pool.close()
 
 
-async def test_an_idle_socket_the_receiver_closed_is_replaced(serve) -> None:
+async def test_an_idle_socket_the_receiver_closed_is_replaced(serve: Serve) -> None:
     async def script(n: int, _r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         w.write(OK)
         await w.drain()
@@ -112,7 +115,7 @@ async def test_an_idle_socket_the_receiver_closed_is_replaced(serve) -> None:
     await pool.close()
 
 
-async def test_an_answer_ended_by_closing_and_connection_close(serve) -> None:
+async def test_an_answer_ended_by_closing_and_connection_close(serve: Serve) -> None:
     async def script(n: int, _r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         if n == 1:
             w.write(b"HTTP/1.0 204 No Content\r\n\r\n")
@@ -129,7 +132,7 @@ async def test_an_answer_ended_by_closing_and_connection_close(serve) -> None:
     await pool.close()
 
 
-async def test_timeouts_refusals_and_broken_answers_raise(serve) -> None:
+async def test_timeouts_refusals_and_broken_answers_raise(serve: Serve) -> None:
     async def silent(n: int, r: asyncio.StreamReader, _w: asyncio.StreamWriter) -> None:
         await r.read()  # never answers
 

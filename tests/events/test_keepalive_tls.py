@@ -40,7 +40,9 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
-def server_context(ca: trustme.CA, name: str = "localhost", expired: bool = False):
+def server_context(
+    ca: trustme.CA, name: str = "localhost", expired: bool = False
+) -> ssl.SSLContext:
     now = dt.datetime.now(dt.UTC)
     if expired:
         cert = ca.issue_cert(
@@ -151,7 +153,9 @@ async def post(pool: KeepAlivePool, url: str, timeout: float = 2.0) -> int:
     return await pool.post(target, render(target, b"{}", {"X-Event-Id": "e1"}), timeout)
 
 
-async def test_one_tls_connection_carries_many_requests_with_sni(ca, receive: Start) -> None:
+async def test_one_tls_connection_carries_many_requests_with_sni(
+    ca: trustme.CA, receive: Start
+) -> None:
     r = await receive(server_context(ca))
     pool = KeepAlivePool(ssl_context=trusting(ca))
     assert [await post(pool, r.url) for _ in range(5)] == [200] * 5
@@ -163,7 +167,7 @@ async def test_one_tls_connection_carries_many_requests_with_sni(ca, receive: St
 
 
 async def test_an_ip_address_url_is_verified_against_the_ip_in_the_certificate(
-    ca, receive: Start
+    ca: trustme.CA, receive: Start
 ) -> None:
     r = await receive(server_context(ca, "127.0.0.1"))
     pool = KeepAlivePool(ssl_context=trusting(ca))
@@ -175,7 +179,9 @@ async def test_an_ip_address_url_is_verified_against_the_ip_in_the_certificate(
     await pool.close()
 
 
-async def test_an_idle_tls_socket_the_receiver_closed_is_replaced(ca, receive: Start) -> None:
+async def test_an_idle_tls_socket_the_receiver_closed_is_replaced(
+    ca: trustme.CA, receive: Start
+) -> None:
     r = await receive(server_context(ca), close_after=True)
     pool = KeepAlivePool(ssl_context=trusting(ca))
     assert await post(pool, r.url) == 200
@@ -185,7 +191,7 @@ async def test_an_idle_tls_socket_the_receiver_closed_is_replaced(ca, receive: S
     await pool.close()
 
 
-async def test_certificate_errors_are_classified(ca, receive: Start) -> None:
+async def test_certificate_errors_are_classified(ca: trustme.CA, receive: Start) -> None:
     """Unknown CA, wrong name, expired: an ssl error each, worded, and no socket kept."""
     pool = KeepAlivePool(ssl_context=trusting(ca))
     untrusting = KeepAlivePool()  # the system store only: the throw-away CA is unknown there
@@ -205,7 +211,7 @@ async def test_certificate_errors_are_classified(ca, receive: Start) -> None:
     await untrusting.close()
 
 
-async def test_a_receiver_without_tls_and_a_stalled_handshake(ca) -> None:
+async def test_a_receiver_without_tls_and_a_stalled_handshake(ca: trustme.CA) -> None:
     pool = KeepAlivePool(ssl_context=trusting(ca))
 
     async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -233,7 +239,7 @@ async def test_a_receiver_without_tls_and_a_stalled_handshake(ca) -> None:
         await drained(server)
 
 
-def test_tls_over_uvloop(ca) -> None:
+def test_tls_over_uvloop(ca: trustme.CA) -> None:
     """Production runs uvloop, whose TLS transport is its own: reuse and rejection there."""
 
     async def scenario() -> None:
@@ -259,7 +265,7 @@ def _row(url: str) -> Claimed:
 
 
 async def test_the_sink_trusts_a_ca_file_and_retries_a_rejected_certificate(
-    ca, receive: Start, tmp_path: Path
+    ca: trustme.CA, receive: Start, tmp_path: Path
 ) -> None:
     pem = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(pem))
@@ -279,7 +285,7 @@ async def test_the_sink_trusts_a_ca_file_and_retries_a_rejected_certificate(
 
 
 async def test_the_app_delivers_over_https_with_its_ca_file(
-    ca, apps: Apps, tmp_path: Path
+    ca: trustme.CA, apps: Apps, tmp_path: Path
 ) -> None:
     """WAGATE_WEBHOOK_CA_FILE reaches the sink; an expired receiver's rows retry, then die with
     the reason in the delivery log, while the good receiver's keep arriving."""

@@ -46,7 +46,7 @@ async def test_rabbitmq_per_instance_and_global_queues(apps: Apps) -> None:
     conn = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/")
     try:
         ch = await conn.channel()
-        args = {"x-queue-type": "quorum"}
+        args: dict[str, Any] = {"x-queue-type": "quorum"}
         own = await ch.declare_queue(f"{name}.qrcode.updated", durable=True, arguments=args)
         glob = await ch.declare_queue(f"{prefix}.connection.update", durable=True, arguments=args)
         got: dict[str, Any] = {}
@@ -152,7 +152,7 @@ async def test_socketio_namespaces_auth_and_global_mode(
     socketio_server: tuple[str, Any],
 ) -> None:
     import httpx2
-    import socketio
+    import socketio  # type: ignore[import-untyped]
 
     url, _ = socketio_server
     async with httpx2.AsyncClient(base_url=url, headers={"apikey": API_KEY}) as c:

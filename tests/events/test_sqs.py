@@ -23,7 +23,7 @@ REGION = "us-east-1"
 
 @contextlib.asynccontextmanager
 async def sqs_client(url: str) -> AsyncIterator[Any]:
-    from aiobotocore.session import get_session
+    from aiobotocore.session import get_session  # type: ignore[import-untyped]
 
     async with get_session().create_client(
         "sqs",

@@ -208,18 +208,18 @@ def slow_clients(
         sel.register(s, selectors.EVENT_READ)
     open_ = set(pending)
     while open_ and time.monotonic() - sent < wait:
-        for key, _ in sel.select(timeout=0.1):
-            s = key.fileobj
-            assert isinstance(s, socket.socket)
+        for ready, _ in sel.select(timeout=0.1):
+            sock = ready.fileobj
+            assert isinstance(sock, socket.socket)
             try:
-                data = s.recv(4096)
+                data = sock.recv(4096)
             except OSError:
                 data = b""
             figs.held_s.append(time.monotonic() - sent)
             status = _status(data)
             figs.statuses[status] = figs.statuses.get(status, 0) + 1
-            sel.unregister(s)
-            open_.discard(s)
+            sel.unregister(sock)
+            open_.discard(sock)
     figs.held_open = len(open_)
     for s in socks:
         s.close()

@@ -97,7 +97,7 @@ def _text(body: dict[str, Any]) -> str:
 async def test_bad_input_is_400_naming_the_field(sqlite_pair: Pair) -> None:
     """Every case of the table against one open instance (one app: the suite stays fast)."""
     c = sqlite_pair.h.client
-    wrong = []
+    wrong: list[tuple[str, Any, Any, str]] = []
     for method, route, body, query, says in BAD:
         r = await c.request(method, f"{route}/{sqlite_pair.a}", json=body, params=query)
         envelope = r.json()

@@ -40,7 +40,7 @@ async def test_deleting_an_instance_cancels_its_media_downloads(sqlite_pair: Pai
             raise
         raise AssertionError("unreachable")
 
-    h.gateway.download = stuck  # type: ignore[method-assign]
+    h.gateway.download = stuck
     body = {"number": B_NUMBER, "mediatype": "image", "mimetype": "image/png",
             "media": base64.b64encode(PNG).decode()}  # fmt: skip
     r = await h.client.post("/message/sendMedia/alice", json=body)

@@ -54,7 +54,7 @@ async def running(tmp_path: Path, port: int, bucket: str) -> AsyncIterator[tuple
 
 
 async def _objects(moto: Moto, bucket: str) -> list[str]:
-    from aiobotocore.session import get_session
+    from aiobotocore.session import get_session  # type: ignore[import-untyped]
 
     async with get_session().create_client(
         "s3",

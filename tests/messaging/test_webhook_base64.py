@@ -80,9 +80,9 @@ async def test_text_messages_never_download(sqlite_pair: Pair) -> None:
     async def counting(instance_id: str, member: dict[str, Any]) -> bytes:
         calls.append(member)
         assert real is not None
-        return await real(instance_id, member)
+        return bytes(await real(instance_id, member))
 
-    h.gateway.download = counting  # type: ignore[method-assign]
+    h.gateway.download = counting
     r = await h.client.post("/message/sendText/alice", json={"number": B_NUMBER, "text": "t"})
     assert r.status_code == 201
     (got,) = await sqlite_pair.events(sqlite_pair.hook_b, "messages.upsert", 1)
@@ -119,9 +119,9 @@ async def test_a_failed_download_still_delivers_the_event(sqlite_pair: Pair) -> 
 
     async def gone(instance_id: str, member: dict[str, Any]) -> bytes:
         h.sim.media.clear()
-        return await real(instance_id, member)
+        return bytes(await real(instance_id, member))
 
-    h.gateway.download = gone  # type: ignore[method-assign]
+    h.gateway.download = gone
     await _image(h, "alice", B_NUMBER)
     await _inbound(h, "bob", b"%PDF-1.4 a document", mimetype="application/pdf")
     got = await sqlite_pair.events(sqlite_pair.hook_b, "messages.upsert", 2)
@@ -160,9 +160,9 @@ async def test_media_over_the_cap_is_not_downloaded(
 
     async def counting(instance_id: str, member: dict[str, Any]) -> bytes:
         calls.append(member)
-        return await real(instance_id, member)
+        return bytes(await real(instance_id, member))
 
-    h.gateway.download = counting  # type: ignore[method-assign]
+    h.gateway.download = counting
     monkeypatch.setattr(h.gateway.pipeline, "base64_cap", lambda content: len(PNG) - 1)
     await _image(h, "alice", B_NUMBER)
     (echo,) = await sqlite_pair.events(sqlite_pair.hook_a, "send.message", 1)
@@ -176,9 +176,9 @@ async def test_media_larger_than_it_said_is_left_out(sqlite_pair: Pair) -> None:
     await _base64(h, "bob", sqlite_pair.hook_b, True)
 
     async def bigger(instance_id: str, member: dict[str, Any]) -> bytes:
-        return b"x" * (h.gateway.settings.media_max_bytes + 1)
+        return b"x" * int(h.gateway.settings.media_max_bytes + 1)
 
-    h.gateway.download = bigger  # type: ignore[method-assign]
+    h.gateway.download = bigger
     await _image(h, "alice", B_NUMBER)
     (got,) = await sqlite_pair.events(sqlite_pair.hook_b, "messages.upsert", 1)
     assert "base64" not in got["data"]["message"]
@@ -198,9 +198,9 @@ async def test_a_slow_download_keeps_the_lanes_order_and_its_deadline(tmp_path: 
         async def slow(instance_id: str, member: dict[str, Any]) -> bytes:
             if member.get("mimetype") == "image/png":
                 await release.wait()  # never set: the engine deadline passes
-            return await real(instance_id, member)
+            return bytes(await real(instance_id, member))
 
-        h.gateway.download = slow  # type: ignore[method-assign]
+        h.gateway.download = slow
         started = time.monotonic()
         await _image(h, "alice", B_NUMBER)
         r = await h.client.post("/message/sendText/alice", json={"number": B_NUMBER, "text": "2"})

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -247,7 +247,7 @@ async def _settle(sup: Supervisor, rounds: int = 30) -> None:
 class LifecycleMachine(RuleBasedStateMachine):
     """One instance name, one process at a time; invariants checked after every step."""
 
-    strict: ClassVar[bool] = True
+    strict: bool = True
     """Raise on the first violation (tests); the bench counts them instead."""
     tally: ClassVar[dict[str, int]] = {"ran": 0, "violated": 0, "steps": 0}
     examples: ClassVar[list[str]] = []
@@ -512,7 +512,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         dropped = sup.stats.dropped_events
 
         async def inject() -> None:
-            sup._queue.put_nowait(_Item(events[kind]))  # type: ignore[arg-type]
+            sup._queue.put_nowait(_Item(events[kind]))
 
         self._run(inject)
         self._check(sup.inst == before, f"stale {kind}@{epoch} changed {before} -> {sup.inst}")
@@ -690,7 +690,7 @@ class RegistryMachine(RuleBasedStateMachine):
 
         self.runner.run(start())
 
-    def _call(self, op: str) -> Awaitable[int]:
+    def _call(self, op: str) -> Coroutine[Any, Any, int]:
         c = self.h.client
 
         async def go() -> int:

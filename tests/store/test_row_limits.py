@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asyncmy.converters import escape_item
@@ -137,7 +138,9 @@ def test_a_row_is_measured_with_its_headers_and_secret() -> None:
     assert row_bytes(delivery(body, target="", secret="", headers={"k": "v"})) == (
         row_bytes(delivery(body, target="", secret="")) + 12
     )
-    huge_int = {"n": 2**70}  # json.dumps writes it, orjson does not: measured exactly
+    huge_int: dict[str, Any] = {
+        "n": 2**70
+    }  # json.dumps writes it, orjson does not: measured exactly
     assert store.fits(delivery("x", headers=huge_int))
     assert not store.fits(delivery(body, target="", secret="", headers=huge_int))
     assert messages.message_fits({"message": huge_int, "context_info": None}, store.budget)

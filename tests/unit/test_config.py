@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -226,7 +227,8 @@ def test_serve_refuses_to_start_with_an_invalid_setting(
     tmp_path: Path, name: str, value: str
 ) -> None:
     started = time.monotonic()
-    done = _wagate("serve", "--port", str(_free_port()), cwd=tmp_path, **{name: value})
+    setting: dict[str, Any] = {name: value}  # a str each; Any, as a name could be "timeout"
+    done = _wagate("serve", "--port", str(_free_port()), cwd=tmp_path, **setting)
     assert done.returncode == 2, done.stderr
     assert "cannot start" in done.stderr
     assert f"Invalid setting {name}=" in done.stderr

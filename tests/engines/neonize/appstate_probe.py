@@ -24,6 +24,7 @@ import sqlite3
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 logging.basicConfig(level=logging.ERROR)
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
@@ -84,7 +85,7 @@ def build() -> dict[str, object]:
     edit_value.labelEditAction.name = "VIP <gold> & co"
     edit_value.labelEditAction.color = 4
     edit_value.labelEditAction.deleted = False
-    expected = {
+    expected: dict[str, Any] = {
         "archive": patch(PatchInfo.REGULAR_LOW,
                          mutation(["archive", JID], 3, archive_value),
                          mutation(["pin_v1", JID], 5, unpin)),
@@ -152,14 +153,18 @@ def send(workdir: str) -> dict[str, str]:
     hole.bind(("127.0.0.1", 0))
     hole.listen(16)
     held: list[socket.socket] = []
-    threading.Thread(target=lambda: [held.append(hole.accept()[0]) for _ in iter(int, 1)],
-                     daemon=True).start()  # fmt: skip
+
+    def accept_forever() -> None:
+        while True:
+            held.append(hole.accept()[0])
+
+    threading.Thread(target=accept_forever, daemon=True).start()
 
     async def run() -> dict[str, str]:
         import neonize.aioze.events as events  # type: ignore[import-untyped]
         from neonize._binder import ProxySettings  # type: ignore[import-untyped]
         from neonize.aioze.client import NewAClient  # type: ignore[import-untyped]
-        from neonize.proto.Neonize_pb2 import PatchInfo  # type: ignore[import-untyped]
+        from neonize.proto.Neonize_pb2 import PatchInfo
 
         from wagate.engines.neonize import appstate
 

@@ -352,11 +352,11 @@ def history_events(nz: Any) -> list[tuple[str, Any]]:
 
 def big_history(nz: Any) -> list[dict[str, Any]]:
     """A blob too large for one frame: 1,500 messages with 1 KiB of text each."""
-    from neonize.proto.waCommon.WACommon_pb2 import MessageKey as Key  # type: ignore[import-untyped]
-    from neonize.proto.waHistorySync import (  # type: ignore[import-untyped]
+    from neonize.proto.waCommon.WACommon_pb2 import MessageKey as Key
+    from neonize.proto.waHistorySync import (
         WAWebProtobufsHistorySync_pb2 as HS,
     )
-    from neonize.proto.waWeb.WAWebProtobufsWeb_pb2 import (  # type: ignore[import-untyped]
+    from neonize.proto.waWeb.WAWebProtobufsWeb_pb2 import (
         WebMessageInfo as WMI,
     )
 

@@ -181,7 +181,7 @@ def test_a_decrypted_vote_names_the_options_by_hash() -> None:
     from wagate.engines.messaging import poll_option_hash
     from wagate.engines.neonize import inbound
 
-    frame = {"ev": "message", "content": {"pollUpdateMessage": {
+    frame: dict[str, Any] = {"ev": "message", "content": {"pollUpdateMessage": {
         "pollCreationMessageKey": {"id": "P1"}, "vote": {"encPayload": "AQI=", "encIV": "Aw=="},
         "senderTimestampMs": "1"}}}  # fmt: skip
     hashes = [hashlib.sha256(b"Pizza").digest(), hashlib.sha256(b"Sushi").digest()]

@@ -58,7 +58,7 @@ async def test_refused_proxy_fails_at_once_as_a_transient_close(
     await h.connect("fast")
 
     async def closed() -> bool:
-        return (await h.lifecycle("fast"))["state"] == "reconnecting"
+        return bool((await h.lifecycle("fast"))["state"] == "reconnecting")
 
     await h.until(closed, 30, "the first close")  # includes the host's start-up
     life = await h.lifecycle("fast")
@@ -98,7 +98,7 @@ async def test_logout_of_a_paired_offline_store_ends_logged_out(
 
     async def adopted_and_failing() -> bool:
         life = await h.lifecycle("seed")
-        return life["state"] == "reconnecting"
+        return bool(life["state"] == "reconnecting")
 
     await h.until(adopted_and_failing, 30, "the paired session to fail offline")
     creds = await h.gateway.credentials.load(instance_id)
@@ -313,7 +313,7 @@ async def test_an_instance_proxy_is_what_its_sessions_dial(neonize_app: Factory)
     await h.connect("px")
 
     async def closed() -> bool:
-        return (await h.lifecycle("px"))["state"] == "reconnecting"
+        return bool((await h.lifecycle("px"))["state"] == "reconnecting")
 
     await h.until(closed, 30, "the first close")
     life = await h.lifecycle("px")

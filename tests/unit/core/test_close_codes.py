@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import inspect
 from dataclasses import replace
+from enum import Enum
 
 import pytest
 
@@ -38,15 +39,18 @@ def test_every_code_has_one_outcome_whatever_the_pairing_but_408(code: CloseCode
 
 
 @pytest.mark.parametrize("enum", [CloseCode, Cause, Outcome])
-def test_every_member_has_a_one_line_docstring(enum: type) -> None:
-    tree = ast.parse(inspect.getsource(enum))
-    body = tree.body[0].body  # type: ignore[attr-defined]
+def test_every_member_has_a_one_line_docstring(enum: type[Enum]) -> None:
+    cls = ast.parse(inspect.getsource(enum)).body[0]
+    assert isinstance(cls, ast.ClassDef)
+    body = cls.body
     documented = {
         a.targets[0].id
         for a, doc in zip(body, body[1:], strict=False)
         if isinstance(a, ast.Assign)
+        and isinstance(a.targets[0], ast.Name)
         and isinstance(doc, ast.Expr)
         and isinstance(doc.value, ast.Constant)
+        and isinstance(doc.value.value, str)
         and "\n" not in doc.value.value
     }
     assert documented == set(enum.__members__)
