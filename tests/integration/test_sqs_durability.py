@@ -24,7 +24,7 @@ FREEZE_SECONDS = 30.0
 
 
 async def _read_all(url: str, queue: str) -> list[str]:
-    from aiobotocore.session import get_session
+    from aiobotocore.session import get_session  # type: ignore[import-untyped]
 
     ids: list[str] = []
     async with get_session().create_client(
