@@ -178,3 +178,53 @@ async def test_what_is_refused_says_so(sqlite_harness: Harness) -> None:
         assert all(w in r.text for w in words), (key, r.text)
     assert (await h.client.get("/settings/find/x")).json()["wavoipToken"] == ""
     assert (await h.client.get("/webhook/find/x")).json() is None
+
+
+async def test_create_refuses_any_field_of_an_integration_not_built(
+    sqlite_harness: Harness,
+) -> None:
+    """A Chatwoot (or Typebot, OpenAI …) field with a value, even alone, is a 400 naming it;
+    empty ones (`""`, `false`, `null`, as Evolution's clients send for "none") pass."""
+    h = sqlite_harness
+    given: list[tuple[str, Any, str]] = [
+        ("chatwootAccountId", "1", "Chatwoot"),
+        ("chatwootToken", "t", "Chatwoot"),
+        ("chatwootUrl", "http://127.0.0.1:9", "Chatwoot"),
+        ("chatwootSignMsg", True, "Chatwoot"),
+        ("chatwootReopenConversation", True, "Chatwoot"),
+        ("chatwootConversationPending", True, "Chatwoot"),
+        ("chatwootImportContacts", True, "Chatwoot"),
+        ("chatwootImportMessages", True, "Chatwoot"),
+        ("chatwootDaysLimitImportMessages", 3, "Chatwoot"),
+        ("chatwootNameInbox", "inbox", "Chatwoot"),
+        ("chatwootAutoCreate", True, "Chatwoot"),
+        ("typebotUrl", "http://127.0.0.1:9", "Typebot"),
+        ("openaiApiKey", "sk", "OpenAI"),
+        ("difyApiKey", "k", "Dify"),
+        ("flowiseUrl", "http://127.0.0.1:9", "Flowise"),
+        ("evolutionBotUrl", "http://127.0.0.1:9", "Evolution Bot"),
+    ]
+    for field, value, integration in given:
+        r = await h.client.post(
+            "/instance/create", json={"instanceName": "cw", **BAILEYS, field: value}
+        )
+        assert r.status_code == 400, (field, r.text)
+        message = r.json()["response"]["message"]
+        assert message == [
+            f"{field}: {integration} is not supported yet by wagate; leave the field out "
+            "(nothing would act on it)"
+        ], (field, message)
+    assert (await h.client.get("/instance/fetchInstances")).json() == []
+    empty = {
+        "chatwootAccountId": "",
+        "chatwootToken": None,
+        "chatwootUrl": "",
+        "chatwootSignMsg": False,
+        "chatwootReopenConversation": False,
+        "chatwootDaysLimitImportMessages": 0,
+    }
+    r = await h.client.post("/instance/create", json={"instanceName": "cw", **BAILEYS, **empty})
+    assert r.status_code == 201, r.text
+    for path in ("/chatwoot/set/cw", "/chatwoot/find/cw", "/typebot/create/cw"):
+        r = await h.client.post(path, json={"enabled": True})
+        assert r.status_code == 404, (path, r.status_code)

@@ -101,8 +101,14 @@ async def create(
         raise BadRequest(
             "Invalid proxy", "proxyHost, proxyPort and proxyProtocol are needed together"
         )
-    if body.wants_chatwoot:
-        raise BadRequest("Chatwoot is not enabled")
+    if unbuilt := body.unbuilt_integrations():
+        raise BadRequest(
+            *(
+                f"{field}: {integration} is not supported yet by wagate; leave the field out "
+                "(nothing would act on it)"
+                for field, integration in unbuilt
+            )
+        )
     webhook_row = None
     webhook_echo: dict[str, Any] = {}
     if body.webhook is not None:

@@ -107,10 +107,39 @@ class CreateInstance(Body):
         """Evolution takes its proxy branch when host, port and protocol are all given."""
         return bool(self.proxyHost and self.proxyPort and self.proxyProtocol)
 
-    @property
-    def wants_chatwoot(self) -> bool:
-        """Evolution takes its Chatwoot branch when account, token and URL are all given."""
-        return bool(self.chatwootAccountId and self.chatwootToken and self.chatwootUrl)
+    def unbuilt_integrations(self) -> list[tuple[str, str]]:
+        """(field, integration) for every field of an integration wagate has not built that
+        carries a value (a non-empty string, `true`, a non-zero number): stored, such a field
+        would be ignored, so create refuses it. Empty values (`""`, `false`, `null`) pass, as
+        Evolution's own clients send them for "no Chatwoot"."""
+        found: list[tuple[str, str]] = []
+        for field, value in self.model_dump().items():
+            integration = unbuilt_integration(field)
+            if integration is not None and value not in (None, "", False, 0, [], {}):
+                found.append((field, integration))
+        return found
+
+
+UNBUILT_PREFIXES = (
+    ("chatwoot", "Chatwoot"),
+    ("typebot", "Typebot"),
+    ("openai", "OpenAI"),
+    ("dify", "Dify"),
+    ("flowise", "Flowise"),
+    ("evolutionbot", "Evolution Bot"),
+    ("evoai", "EvoAI"),
+    ("n8n", "n8n"),
+)
+"""Integrations Evolution has and wagate has not built yet, by the prefix of their fields."""
+
+
+def unbuilt_integration(field: str) -> str | None:
+    """The integration a create field belongs to, if wagate has not built it."""
+    low = field.lower()
+    for prefix, integration in UNBUILT_PREFIXES:
+        if low.startswith(prefix):
+            return integration
+    return None
 
 
 class SetPresence(Body):
