@@ -8,6 +8,7 @@ default, which Evolution uses). The bucket is created at start when it is missin
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import time
 from contextlib import AsyncExitStack
@@ -20,6 +21,7 @@ from wagate.config import Settings
 ROOT = "evolution-api"
 URL_SECONDS = 7 * 24 * 3600
 TIMEOUT = 10.0
+START_TIMEOUT = 5.0
 _log = structlog.get_logger("wagate.store.objects")
 
 
@@ -79,8 +81,8 @@ class ObjectStore:
             )
         )
         self._stack = stack
-        try:
-            await self.ensure_bucket()
+        try:  # bounded: a store that does not answer must not hold up the start
+            await asyncio.wait_for(self.ensure_bucket(), START_TIMEOUT)
         except Exception as exc:
             _log.warning("S3 bucket not checked at start", bucket=self.bucket, error=repr(exc))
 
