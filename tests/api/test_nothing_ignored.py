@@ -7,12 +7,17 @@ accounted_for` until it is given one or the other."""
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
-from tests.conftest import Harness
+import pytest
+
+from tests.conftest import Harness, make_settings
 from wagate.api.schemas.events import ProxyBody, TransportFields, WebhookFields
 from wagate.api.schemas.instance import CreateInstance, SettingsBody
+from wagate.config import SettingsError
 from wagate.events.catalogue import NOT_SENT, SUBSCRIBABLE
+from wagate.events.runtime import global_routes
 
 ACT = "tests.messaging.test_settings_act::"
 PROXY = "tests.messaging.test_proxy::"
@@ -228,3 +233,38 @@ async def test_create_refuses_any_field_of_an_integration_not_built(
     for path in ("/chatwoot/set/cw", "/chatwoot/find/cw", "/typebot/create/cw"):
         r = await h.client.post(path, json={"enabled": True})
         assert r.status_code == 404, (path, r.status_code)
+
+
+def test_global_switches_for_events_never_sent_are_refused_at_start_up(tmp_path: Path) -> None:
+    """`<prefix><EVENT>=true` for an event nothing sends would do nothing: start-up refuses it,
+    naming every such variable and why; `false`, and switches of a global route that is off
+    (Evolution's .env.example), are accepted."""
+    hook: dict[str, Any] = {
+        "webhook_global_enabled": True,
+        "webhook_global_url": "http://127.0.0.1:9/g",
+    }
+    nats: dict[str, Any] = {"nats_enabled": True, "nats_global_enabled": True}
+    for name in NOT_SENT:
+        settings = make_settings(
+            tmp_path,
+            **hook,
+            **nats,
+            event_switches={
+                f"WEBHOOK_EVENTS_{name}": True,
+                f"NATS_EVENTS_{name}": True,
+                "WEBHOOK_EVENTS_CONNECTION_UPDATE": True,
+            },
+        )
+        with pytest.raises(SettingsError) as refused:
+            global_routes(settings)
+        text = str(refused.value)
+        assert f"WEBHOOK_EVENTS_{name}=true ({NOT_SENT[name]})" in text, text
+        assert f"NATS_EVENTS_{name}=true" in text and "never sends" in text, text
+        assert "CONNECTION_UPDATE" not in text
+    off = {f"WEBHOOK_EVENTS_{name}": False for name in NOT_SENT}
+    routes = global_routes(make_settings(tmp_path, **hook, event_switches=off))
+    assert routes.webhook_events == frozenset()
+    # Evolution's .env.example: WEBHOOK_EVENTS_CHATS_DELETE=true, the global webhook off
+    dormant = {f"WEBHOOK_EVENTS_{name}": True for name in NOT_SENT}
+    routes = global_routes(make_settings(tmp_path, event_switches=dormant))
+    assert routes.webhook_url is None

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from wagate.config import Settings, SettingsError, parse_codes
 from wagate.events.backoff import RetryPolicy
 from wagate.events.bus import EventBus
-from wagate.events.catalogue import env_flags
+from wagate.events.catalogue import NOT_SENT, env_flags
 from wagate.events.dispatcher import Dispatcher
 from wagate.events.routing import GlobalRoutes, Routes
 from wagate.events.sinks.webhook import WebhookSink
@@ -40,6 +40,38 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 def global_routes(settings: Settings) -> GlobalRoutes:
+    routes = _global_routes(settings)
+    refuse_unsent_switches(settings, routes)
+    return routes
+
+
+def refuse_unsent_switches(settings: Settings, routes: GlobalRoutes) -> None:
+    """A global event switch set to true for an event nothing sends would do nothing: start-up
+    refuses it, naming every such variable at once. Only the switches of a global route that
+    is on are read (Evolution's .env.example sets some of them to true with the route off,
+    where no switch does anything); `false` is always accepted."""
+    live = (
+        ("WEBHOOK_EVENTS_", routes.webhook_events, routes.webhook_url is not None),
+        ("RABBITMQ_EVENTS_", routes.rabbitmq_events, routes.rabbitmq and routes.rabbitmq_global),
+        ("NATS_EVENTS_", routes.nats_events, routes.nats and routes.nats_global),
+        ("SQS_GLOBAL_", routes.sqs_events, routes.sqs and routes.sqs_global),
+        ("PUSHER_EVENTS_", routes.pusher_events, routes.pusher_global is not None),
+    )
+    wrong = [
+        f"{prefix}{key}=true ({NOT_SENT[key]})"
+        for prefix, on, used in live
+        if used
+        for key in sorted(on)
+        if key in NOT_SENT
+    ]
+    if wrong:
+        raise SettingsError(
+            "these event switches name events wagate never sends, so they would do nothing; "
+            "set them to false or remove them: " + "; ".join(wrong)
+        )
+
+
+def _global_routes(settings: Settings) -> GlobalRoutes:
     return GlobalRoutes(
         webhook_url=settings.webhook_global_url if settings.webhook_global_enabled else None,
         webhook_by_events=settings.webhook_global_by_events,
