@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import Harness, make_settings
 from wagate.api.schemas.events import ProxyBody, TransportFields, WebhookFields
 from wagate.api.schemas.instance import CreateInstance, SettingsBody
+from wagate.api.schemas.message import SendButtons
 from wagate.config import SettingsError
 from wagate.events.catalogue import NOT_SENT, SUBSCRIBABLE
 from wagate.events.runtime import global_routes
@@ -128,6 +129,15 @@ REFUSED: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
         },
         ("wavoipToken",),
     ),
+    "buttons.thumbnailUrl": (
+        "/message/sendButtons/x",
+        {
+            "number": "5511900000001",
+            "thumbnailUrl": "http://127.0.0.1:9/t.png",
+            "buttons": [{"type": "reply", "displayText": "ok", "id": "1"}],
+        },
+        ("thumbnailUrl", "not sent yet"),
+    ),
     **{
         name: (
             "/webhook/set/x",
@@ -159,6 +169,7 @@ def _keys() -> set[str]:
         | {f"transport.{n}" for n in TransportFields.model_fields}
         | {f"webhook.{n}" for n in WebhookFields.model_fields}
         | set(SUBSCRIBABLE)
+        | {f"buttons.{n}" for n in SendButtons.model_fields if n == "thumbnailUrl"}
     )
 
 

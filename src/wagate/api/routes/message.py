@@ -197,6 +197,11 @@ async def send_list(reg: InstanceDep, ms: MessengerDep, body: s.SendList) -> JSO
 
 @router.post("/sendButtons/{instanceName}", status_code=201)
 async def send_buttons(reg: InstanceDep, ms: MessengerDep, body: s.SendButtons) -> JSONResponse:
+    if body.thumbnailUrl:
+        raise BadRequest(
+            "thumbnailUrl: a thumbnail on a buttons message is not sent yet by wagate; "
+            "leave it out (send the image with /message/sendMedia)"
+        )
     content = c.buttons(body.model_dump())
     return _created(await ms.send(reg, body.number, content, **body.options()))
 
