@@ -211,6 +211,21 @@ async def test_contacts_update_on_a_new_name_or_picture(sqlite_pair: Pair) -> No
     await p.events(p.hook_a, "messages.upsert", 2)
     assert len(p.hook_a.bodies("contacts.update")) == 2
     assert len(p.hook_a.bodies("contacts.upsert")) == 1
+    # a removed picture clears the stored URL and is announced
+    r = await p.h.client.delete(f"/chat/removeProfilePicture/{p.b}")
+    assert r.status_code == 200, r.text
+    removed = (await p.events(p.hook_a, "contacts.update", 3))[2]["data"][0]
+    assert removed["remoteJid"] == B_JID and removed["profilePicUrl"] is None
+    assert removed["pushName"] == "Roberto"
+    for _ in range(100):
+        r = await p.h.client.post(
+            f"/chat/findContacts/{p.a}", json={"where": {"remoteJid": B_JID}}
+        )
+        (row,) = r.json()
+        if row["profilePicUrl"] is None:
+            break
+        await asyncio.sleep(0.05)
+    assert row["pushName"] == "Roberto" and row["profilePicUrl"] is None, row
 
 
 async def test_logout_announces_status_and_logout_instance(sqlite_pair: Pair) -> None:

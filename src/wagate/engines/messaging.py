@@ -169,6 +169,8 @@ class ContactUpdate:
     push_name: str | None = None
     lid: str | None = None
     picture_url: str | None = None
+    picture_removed: bool = False
+    """The contact removed its picture (`picture_url` None then means "none", not "unknown")."""
 
 
 @dataclass(frozen=True, slots=True)

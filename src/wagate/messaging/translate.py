@@ -377,7 +377,9 @@ class Translator:
     def contact(self, b: Batch, c: ContactUpdate) -> None:
         self._on_whatsapp(b, c.jid, c.lid)
         if self.settings.save_contacts:
-            b.contacts.append(db.contact_row(self.instance_id, c.jid, c.push_name, c.picture_url))
+            # "" clears the stored picture (None keeps it: a name change says nothing of it)
+            picture = db.REMOVED_PICTURE if c.picture_removed else c.picture_url
+            b.contacts.append(db.contact_row(self.instance_id, c.jid, c.push_name, picture))
         self._contacts.put(c.jid, c.push_name)
         data = contact_data(self.instance_id, c.jid, c.push_name, c.picture_url)
         self._emit(b, "contacts.update", [data])

@@ -361,6 +361,11 @@ def insert_updates(rows: Sequence[dict[str, Any]]) -> Write:
     return op
 
 
+REMOVED_PICTURE = ""
+"""A contact row's `profile_pic_url` meaning "the picture was removed": the write clears the
+stored URL (None leaves it as it is)."""
+
+
 def upsert_contacts(rows: Sequence[dict[str, Any]]) -> Write:
     async def op(s: AsyncSession) -> None:
         def values(old: Any, new: Any) -> dict[str, Any]:
@@ -372,6 +377,17 @@ def upsert_contacts(rows: Sequence[dict[str, Any]]) -> Write:
             }
 
         await upsert(s, ContactRow, rows, ("instance_id", "remote_jid"), values)
+        removed = [r for r in rows if r["profile_pic_url"] == REMOVED_PICTURE]
+        if removed:  # rare: one statement clears what the upsert marked
+            table: Any = ContactRow.__table__
+            await s.execute(
+                update(table)
+                .where(table.c.instance_id == bindparam("b_instance"))
+                .where(table.c.remote_jid == bindparam("b_jid"))
+                .where(table.c.profile_pic_url == REMOVED_PICTURE)
+                .values(profile_pic_url=None),
+                [{"b_instance": r["instance_id"], "b_jid": r["remote_jid"]} for r in removed],
+            )
 
     return op
 

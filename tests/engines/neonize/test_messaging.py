@@ -25,6 +25,7 @@ from wagate.domain.errors import BadRequest, EngineUnavailable, NotSupported
 from wagate.engines.base import SessionSpec
 from wagate.engines.messaging import (
     Call,
+    ContactUpdate,
     GroupChange,
     History,
     Message,
@@ -470,3 +471,13 @@ async def test_the_phone_shows_the_configured_device_name(tmp_path: Path) -> Non
     with pytest.raises(RuntimeError):
         await real.op_start({"sid": "s", "epoch": 1, "db": "x"})
     assert (props[-1]["os"], props[-1]["platformType"]) == ("Acme Support", 2)
+
+
+def test_a_removed_picture_frame_says_so() -> None:
+    removed = inbound_event(3, {"ev": "contact", "jid": "5511@s.whatsapp.net", "removed": True})
+    assert removed == ContactUpdate(3, "5511@s.whatsapp.net", picture_removed=True)
+    url = "https://pps.whatsapp.net/x.jpg"
+    changed = inbound_event(
+        3, {"ev": "contact", "jid": "5511@s.whatsapp.net", "picture_url": url, "removed": False}
+    )
+    assert changed == ContactUpdate(3, "5511@s.whatsapp.net", picture_url=url)

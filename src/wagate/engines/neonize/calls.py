@@ -259,7 +259,7 @@ class Calls:
                 logging.getLogger("wagate.neonize.host").warning(
                     "picture of %s not fetched: %r", who, exc
                 )
-        return {"ev": "contact", "jid": who, "picture_url": url}
+        return {"ev": "contact", "jid": who, "picture_url": url, "removed": bool(ev.Remove)}
 
     async def picture_url(self, slot: Slot, head: dict[str, Any], body: bytes) -> Any:
         return {"url": await self._picture(slot, str(head["jid"]))}

@@ -85,7 +85,10 @@ def inbound_event(epoch: int, head: dict[str, Any]) -> InboundEvent | None:
             return history_of(epoch, head)
         case "contact":
             return ContactUpdate(
-                epoch, str(head["jid"]), picture_url=head.get("picture_url") or None
+                epoch,
+                str(head["jid"]),
+                picture_url=head.get("picture_url") or None,
+                picture_removed=bool(head.get("removed")),
             )
         case "call":
             return Call(

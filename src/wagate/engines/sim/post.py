@@ -428,7 +428,14 @@ class SimMessaging:
             me.picture = None
         if name is not None or picture is not None or remove_picture:
             # the other phones on the network see the new name or picture
-            change = ContactUpdate(0, me.jid, me.push_name, me.lid, self._picture_url(me))
+            change = ContactUpdate(
+                0,
+                me.jid,
+                me.push_name,
+                me.lid,
+                self._picture_url(me),
+                picture_removed=remove_picture and picture is None,
+            )
             for session in list(self._net.sessions.values()):
                 if session.is_open and session.account not in (None, me):
                     session.emit_inbound(change)
