@@ -377,7 +377,7 @@ def upsert_contacts(rows: Sequence[dict[str, Any]]) -> Write:
             }
 
         await upsert(s, ContactRow, rows, ("instance_id", "remote_jid"), values)
-        removed = [r for r in rows if r["profile_pic_url"] == REMOVED_PICTURE]
+        removed = [r for r in rows if r.get("profile_pic_url") == REMOVED_PICTURE]
         if removed:  # rare: one statement clears what the upsert marked
             table: Any = ContactRow.__table__
             await s.execute(
