@@ -64,6 +64,9 @@ BEHAVIOUR: dict[str, str] = {
     "create.rabbitmq": SINKS + "test_rabbitmq_per_instance_and_global_queues",
     "create.nats": TRANSPORTS,
     "create.sqs": "tests.events.test_sqs::test_create_saves_an_sqs_block",
+    "create.pusher": (
+        "tests.events.test_pusher::test_create_saves_its_pusher_block_as_pusher_set_does"
+    ),
     "transport.enabled": TRANSPORTS,
     "transport.events": TRANSPORTS,
     "webhook.enabled": CONFIG + "test_webhook_events_empty_means_all_and_disabled_clears",
@@ -161,6 +164,7 @@ def _keys() -> set[str]:
         "rabbitmq",
         "nats",
         "sqs",
+        "pusher",
     }
     return (
         {f"settings.{n}" for n in SettingsBody.model_fields}

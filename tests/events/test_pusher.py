@@ -213,3 +213,53 @@ async def test_refusals(apps: Apps, sqlite_harness: Any) -> None:
     assert "pusher.cluster is required when pusher.enabled is true" in msgs
     r = await h2.client.post("/pusher/set/on", json={"pusher": {"enabled": False}})
     assert r.status_code == 201 and r.json()["events"] == [] and r.json()["appId"] == ""
+
+
+async def test_create_saves_its_pusher_block_as_pusher_set_does(
+    apps: Apps, sqlite_harness: Any
+) -> None:
+    off = sqlite_harness
+    block = {**_app("111", useTLS=True), "enabled": True, "events": ["QRCODE_UPDATED"]}
+    r = await off.client.post(
+        "/instance/create",
+        json={"instanceName": "p0", "integration": "WHATSAPP-BAILEYS", "pusher": block},
+    )
+    assert r.status_code == 400 and "PUSHER_ENABLED" in r.text
+    assert (await off.client.get("/instance/fetchInstances")).json() == []
+    h = await apps.start(pusher_enabled=True)
+    r = await h.client.post(
+        "/instance/create",
+        json={"instanceName": "p1", "integration": "WHATSAPP-BAILEYS", "pusher": block},
+    )
+    assert r.status_code == 201, r.text
+    row = (await h.client.get("/pusher/find/p1")).json()
+    assert {k: row[k] for k in ("enabled", "appId", "key", "cluster", "useTLS", "events")} == {
+        "enabled": True, "appId": "111", "key": "key-one", "cluster": "eu", "useTLS": True,
+        "events": ["QRCODE_UPDATED"],
+    }  # fmt: skip
+    r = await h.client.post(
+        "/instance/create",
+        json={
+            "instanceName": "p2",
+            "integration": "WHATSAPP-BAILEYS",
+            "pusher": {"enabled": True, "appId": "1", "events": []},
+        },
+    )
+    assert r.status_code == 400 and "pusher.key is required" in r.text
+    r = await h.client.post(
+        "/instance/create",
+        json={"instanceName": "p3", "integration": "WHATSAPP-BAILEYS", "kafka": {"enabled": True}},
+    )
+    assert r.status_code == 400, r.text
+    assert "kafka: Kafka is not supported yet by wagate" in r.text
+    r = await h.client.post(
+        "/instance/create",
+        json={
+            "instanceName": "p4",
+            "integration": "WHATSAPP-BAILEYS",
+            "kafka": {"enabled": False},
+        },
+    )
+    assert r.status_code == 201, r.text
+    names = {i["name"] for i in (await h.client.get("/instance/fetchInstances")).json()}
+    assert names == {"p1", "p4"}

@@ -14,6 +14,7 @@ from wagate.api.json import JSONResponse
 from wagate.api.schemas.events import (
     NatsBody,
     PusherBody,
+    PusherFields,
     RabbitmqBody,
     RedeliverBody,
     SqsBody,
@@ -274,18 +275,29 @@ def pusher_view(row: TransportConfig) -> dict[str, Any]:
 @router.post("/pusher/set/{instanceName}", status_code=201)
 async def set_pusher(request: Request, reg: InstanceDep, body: PusherBody) -> Response:
     ev = _events(request)
-    p = body.pusher
-    events = checked_transport(ev, "pusher", p.enabled, p.events, reg.name)
+    events, options = checked_pusher(ev, body.pusher, reg.name)
+    row = await save_pusher(ev, reg.id, body.pusher.enabled, events, options)
+    return JSONResponse(pusher_view(row), status_code=201)
+
+
+def checked_pusher(ev: Events, p: PusherFields, name: str) -> tuple[list[str], dict[str, Any]]:
+    """The events and app options of a Pusher block (/pusher/set's, or create's), or a 400."""
+    events = checked_transport(ev, "pusher", p.enabled, p.events, name)
     app = {k: (getattr(p, k) or "").strip() for k in PUSHER_FIELDS}
     if p.enabled:
         missing = [f"pusher.{k} is required when pusher.enabled is true" for k in PUSHER_FIELDS
                    if not app[k]]  # fmt: skip
         if missing:
             raise BadRequest(missing)
-    options: dict[str, Any] = {**app, "useTLS": bool(p.useTLS)}
-    row = await ev.configs.set_transport(reg.id, "pusher", p.enabled, events, options)
+    return events, {**app, "useTLS": bool(p.useTLS)}
+
+
+async def save_pusher(
+    ev: Events, instance_id: str, enabled: bool, events: list[str], options: dict[str, Any]
+) -> TransportConfig:
+    row = await ev.configs.set_transport(instance_id, "pusher", enabled, events, options)
     ev.routes.set_transport(row)
-    return JSONResponse(pusher_view(row), status_code=201)
+    return row
 
 
 @router.get("/pusher/find/{instanceName}")

@@ -20,9 +20,11 @@ from wagate.api.json import JSONResponse
 from wagate.api.routes.events import (
     TRANSPORTS,
     checked_events,
+    checked_pusher,
     checked_transport,
     checked_webhook,
     make_queues,
+    save_pusher,
     save_transport,
 )
 from wagate.api.routes.proxy import validated
@@ -139,6 +141,9 @@ async def create(
             on = True if block.enabled is None else block.enabled
             checked = checked_transport(events, transport, on, block.events, name)
             transports[transport] = (on, checked)
+    pusher = None
+    if body.pusher is not None:  # tried before anything is created, as /pusher/set
+        pusher = (body.pusher.enabled, *checked_pusher(events, body.pusher, name))
     settings = {
         k: getattr(body, k)
         for k in (
@@ -167,6 +172,8 @@ async def create(
         await save_transport(events, reg.id, transport, on, names)
         if transport == "sqs":
             make_queues(events, name, on, names)
+    if pusher is not None:
+        await save_pusher(events, reg.id, *pusher)
     stored = setting_view(await gw.store.get_settings(reg.id))
     request.app.state.behaviour.set(reg.id, stored)
     result: dict[str, Any] = {

@@ -7,7 +7,9 @@ from typing import Any
 
 from pydantic import StrictBool, StrictStr
 
-from wagate.api.schemas.instance import Body, Text
+from wagate.api.schemas.instance import Body, PusherFields, Text
+
+__all__ = ["PusherFields"]
 
 
 class WebhookFields(Body):
@@ -44,16 +46,6 @@ class NatsBody(Body):
 
 class SqsBody(Body):
     sqs: TransportFields
-
-
-class PusherFields(Body):
-    enabled: StrictBool
-    appId: StrictStr | None = None
-    key: StrictStr | None = None
-    secret: StrictStr | None = None
-    cluster: StrictStr | None = None
-    useTLS: StrictBool | None = None
-    events: list[StrictStr] | None = None
 
 
 class PusherBody(Body):

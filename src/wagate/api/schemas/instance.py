@@ -73,6 +73,16 @@ class TransportConfig(Body):
     events: list[StrictStr] | None = None
 
 
+class PusherFields(Body):
+    enabled: StrictBool
+    appId: StrictStr | None = None
+    key: StrictStr | None = None
+    secret: StrictStr | None = None
+    cluster: StrictStr | None = None
+    useTLS: StrictBool | None = None
+    events: list[StrictStr] | None = None
+
+
 class CreateInstance(Body):
     instanceName: StrictStr | None = None
     integration: StrictStr | None = None
@@ -93,6 +103,7 @@ class CreateInstance(Body):
     rabbitmq: TransportConfig | None = None
     nats: TransportConfig | None = None
     sqs: TransportConfig | None = None
+    pusher: PusherFields | None = None
     proxyHost: Text | None = None
     proxyPort: Text | None = None
     proxyProtocol: Text | None = None
@@ -115,6 +126,8 @@ class CreateInstance(Body):
         found: list[tuple[str, str]] = []
         for field, value in self.model_dump().items():
             integration = unbuilt_integration(field)
+            if isinstance(value, dict):  # a transport block (kafka) acts only when enabled
+                value = value.get("enabled")
             if integration is not None and value not in (None, "", False, 0, [], {}):
                 found.append((field, integration))
         return found
@@ -129,8 +142,10 @@ UNBUILT_PREFIXES = (
     ("evolutionbot", "Evolution Bot"),
     ("evoai", "EvoAI"),
     ("n8n", "n8n"),
+    ("kafka", "Kafka"),
 )
-"""Integrations Evolution has and wagate has not built yet, by the prefix of their fields."""
+"""Integrations (and the Kafka transport) Evolution has and wagate has not built yet, by the
+prefix of their create fields."""
 
 
 def unbuilt_integration(field: str) -> str | None:
