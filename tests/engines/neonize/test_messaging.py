@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -37,6 +38,7 @@ from wagate.engines.messaging import (
     messaging_of,
 )
 from wagate.engines.neonize import HostConfig, NeonizeConfig, NeonizeEngine, NeonizeSession
+from wagate.engines.neonize.calls import Calls
 from wagate.engines.neonize.received import inbound_event
 
 PROBE = Path(__file__).with_name("proto_probe.py")
@@ -481,3 +483,14 @@ def test_a_removed_picture_frame_says_so() -> None:
         3, {"ev": "contact", "jid": "5511@s.whatsapp.net", "picture_url": url, "removed": False}
     )
     assert changed == ContactUpdate(3, "5511@s.whatsapp.net", picture_url=url)
+
+
+async def test_a_picture_removal_event_becomes_a_removed_contact_frame() -> None:
+    calls = Calls.__new__(Calls)  # a removal fetches nothing: no host is needed
+    ev = SimpleNamespace(JID=SimpleNamespace(User="5511", Server="s.whatsapp.net"), Remove=True)
+    frame = await calls.picture_event(None, ev)  # type: ignore[arg-type]
+    assert frame == {
+        "ev": "contact", "jid": "5511@s.whatsapp.net", "picture_url": None, "removed": True
+    }  # fmt: skip
+    event = inbound_event(1, frame)
+    assert event == ContactUpdate(1, "5511@s.whatsapp.net", picture_removed=True)
