@@ -4,6 +4,7 @@ arrives; the layout holds at 1400 px and at 420 px (screenshots in artifacts/man
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -126,19 +127,26 @@ def test_chats_show_a_message_from_another_instance_and_send_one_back(
             assert kinds["imageMessage"]["imageMessage"]["caption"] == "our logo"
 
             # The proxy and transport forms save through their routes and say what happened.
+            # A proxy that does not answer is refused; one that listens is saved.
             page.css("#px-enabled").click()
-            page.css("#px-host").send_keys("proxy.example.com")
-            page.css("#px-port").send_keys("3128")
+            page.css("#px-host").send_keys("127.0.0.1")
+            with socket.socket() as closed:
+                closed.bind(("127.0.0.1", 0))
+                dead = closed.getsockname()[1]
+            page.css("#px-port").send_keys(str(dead))
             page.css("#proxy-form button[type=submit]").click()
-            page.wait(
-                "the proxy saved", lambda d: "WAGATE_NEONIZE_PROXY" in page.text("#proxy-note")
-            )
+            page.wait("the proxy refused", lambda d: "Not saved" in page.text("#proxy-note"))
+            assert live.call("GET", "/proxy/find/alice") is None  # nothing stored
+            with socket.socket() as listening:
+                listening.bind(("127.0.0.1", 0))
+                listening.listen()
+                port = str(listening.getsockname()[1])
+                page.css("#px-port").clear()
+                page.css("#px-port").send_keys(port)
+                page.css("#proxy-form button[type=submit]").click()
+                page.wait("the proxy saved", lambda d: "Proxy saved" in page.text("#proxy-note"))
             proxy = live.call("GET", "/proxy/find/alice")
-            assert (proxy["enabled"], proxy["host"], proxy["port"]) == (
-                True,
-                "proxy.example.com",
-                "3128",
-            )
+            assert (proxy["enabled"], proxy["host"], proxy["port"]) == (True, "127.0.0.1", port)
             page.css('#transports-form input[name="websocket"]').click()
             page.css("#transports-form button[type=submit]").click()
             page.wait(

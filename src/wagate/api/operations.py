@@ -339,9 +339,10 @@ OPERATIONS: dict[str, Doc] = {
     ),
     f"POST /proxy/set{_I}": Doc(
         "Set the proxy",
-        "Store the instance's HTTP or SOCKS proxy in Evolution's shape; `enabled: false` "
-        "removes it. The engines do not read it yet: the WhatsApp Web engine connects every "
-        "instance through WAGATE_NEONIZE_PROXY.",
+        "Store the instance's HTTP or SOCKS proxy in Evolution's shape, after a TCP "
+        "connection to it succeeds (400 when it does not answer); `enabled: false` removes "
+        "it. The instance's sessions and media downloads go through it; without one, the "
+        "global PROXY_* settings apply.",
         body={
             "enabled": True,
             "host": "proxy.example.com",

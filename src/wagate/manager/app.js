@@ -552,7 +552,7 @@ async function saveProxy(event) {
   try {
     await api("POST", `/proxy/set/${enc(state.selected)}`, body);
     ui.proxyNote.textContent = body.enabled
-      ? "Proxy saved. The engines do not use it yet: the server's WAGATE_NEONIZE_PROXY applies to every instance."
+      ? "Proxy saved: the instance's next connection and its media downloads go through it."
       : "Proxy removed.";
   } catch (err) {
     ui.proxyNote.textContent = `Not saved: ${err.message}`;
