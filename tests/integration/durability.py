@@ -102,6 +102,27 @@ class Server:
                 self.kill()
 
 
+FAST_RETRY = {
+    "WEBHOOK_RETRY_INITIAL_DELAY_SECONDS": "0.2",
+    "WEBHOOK_RETRY_MAX_DELAY_SECONDS": "1",
+    "WEBHOOK_RETRY_MAX_ATTEMPTS": "1000",
+}
+"""Webhook retries quick and unbounded enough to outlast every kill and refusal of a run."""
+
+
+async def create_hooked(
+    c: httpx2.AsyncClient, name: str, receiver: Receiver, events: list[str]
+) -> None:
+    """Create the sim-driven instance `name` with a webhook for `events` to `receiver`."""
+    r = await c.post(
+        "/instance/create", json={"instanceName": name, "integration": "WHATSAPP-BAILEYS"}
+    )
+    assert r.status_code == 201, r.text
+    hook = {"enabled": True, "url": f"{receiver.url}/{name}", "events": events}
+    r = await c.post(f"/webhook/set/{name}", json={"webhook": hook})
+    assert r.status_code == 201, r.text
+
+
 @dataclass
 class Report:
     events: int = 0
@@ -156,32 +177,14 @@ async def run(
     the receiver refuse for `refuse_seconds`; then check what arrived."""
     rep = Report(refused_seconds=refuse_seconds)
     receiver = await Receiver().start()
-    server = Server(
-        data_dir,
-        {
-            "WEBHOOK_RETRY_INITIAL_DELAY_SECONDS": "0.2",
-            "WEBHOOK_RETRY_MAX_DELAY_SECONDS": "1",
-            "WEBHOOK_RETRY_MAX_ATTEMPTS": "1000",
-            **(env or {}),
-        },
-    )
+    server = Server(data_dir, {**FAST_RETRY, **(env or {})})
     began = time.monotonic()
     await server.start()
     names = [f"dur-{i}" for i in range(instances)]
     headers = {"apikey": server.key}
     async with httpx2.AsyncClient(base_url=server.url, headers=headers, timeout=30) as c:
         for name in names:
-            r = await c.post(
-                "/instance/create", json={"instanceName": name, "integration": "WHATSAPP-BAILEYS"}
-            )
-            assert r.status_code == 201, r.text
-            hook = {
-                "enabled": True,
-                "url": f"{receiver.url}/{name}",
-                "events": ["CONNECTION_UPDATE", "QRCODE_UPDATED"],
-            }
-            r = await c.post(f"/webhook/set/{name}", json={"webhook": hook})
-            assert r.status_code == 201, r.text
+            await create_hooked(c, name, receiver, ["CONNECTION_UPDATE", "QRCODE_UPDATED"])
 
     produced = 0  # estimate: 4 events per cycle
     up = asyncio.Event()

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx2
 
 from tests.events.receiver import Receiver
-from tests.integration.durability import Server
+from tests.integration.durability import FAST_RETRY, Server, create_hooked
 
 
 @dataclass
@@ -99,32 +99,14 @@ async def run(
     rng = random.Random(seed)
     rep = Report(messages=messages, instances=instances)
     receiver = await Receiver().start()
-    server = Server(
-        data_dir,
-        {
-            "WEBHOOK_RETRY_INITIAL_DELAY_SECONDS": "0.2",
-            "WEBHOOK_RETRY_MAX_DELAY_SECONDS": "1",
-            "WEBHOOK_RETRY_MAX_ATTEMPTS": "1000",
-            **(env or {}),
-        },
-    )
+    server = Server(data_dir, {**FAST_RETRY, **(env or {})})
     began = time.monotonic()
     await server.start()
     names = [f"in-{i}" for i in range(instances)]
     headers = {"apikey": server.key}
     async with httpx2.AsyncClient(base_url=server.url, headers=headers, timeout=30) as c:
         for name in names:
-            r = await c.post(
-                "/instance/create", json={"instanceName": name, "integration": "WHATSAPP-BAILEYS"}
-            )
-            assert r.status_code == 201, r.text
-            hook = {
-                "enabled": True,
-                "url": f"{receiver.url}/{name}",
-                "events": ["MESSAGES_UPSERT"],
-            }
-            r = await c.post(f"/webhook/set/{name}", json={"webhook": hook})
-            assert r.status_code == 201, r.text
+            await create_hooked(c, name, receiver, ["MESSAGES_UPSERT"])
             assert (await c.get(f"/instance/connect/{name}")).status_code == 200
             r = await c.post(f"/sim/{name}/scan", json={"number": f"55119{i_of(name):07d}"})
             assert r.status_code == 200, r.text
