@@ -5,13 +5,10 @@ are told apart in the additive `lifecycle` block while `statusReason` stays 428.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from tests.conftest import Harness, make_settings, start_harness, stop_harness
+from tests.conftest import Harness
 from tests.integration.lifecycle_support import (
     connection_state,
     pair,
@@ -21,21 +18,6 @@ from tests.integration.lifecycle_support import (
     stored,
     updates,
 )
-
-
-@pytest.fixture
-async def make_harness(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    started: list[tuple[Harness, Any]] = []
-
-    async def make(**extra: Any) -> Harness:
-        settings = make_settings(tmp_path / str(len(started)), reconnect_jitter=0.0, **extra)
-        h, ctx = await start_harness(settings, virtual=True)
-        started.append((h, ctx))
-        return h
-
-    yield make
-    for h, ctx in started:
-        await stop_harness(h, ctx)
 
 
 async def test_a_405_leaves_the_instance_closed_with_a_permanent_reason(

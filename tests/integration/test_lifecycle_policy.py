@@ -5,13 +5,10 @@ N consecutive failures and silence until a new connect; every number configurabl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from tests.conftest import Harness, make_settings, start_harness, stop_harness
+from tests.conftest import Harness
 from tests.integration.lifecycle_support import (
     connection_state,
     pair,
@@ -87,22 +84,6 @@ async def test_a_stable_open_resets_the_backoff(virtual_harness: Harness) -> Non
     await run_for(h, 60.0)  # open and stable for a minute
     assert (await connection_state(h, "flaky"))["lifecycle"]["failures"] == 0
     assert await drop_and_time() == 1.0
-
-
-@pytest.fixture
-async def make_harness(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    """A virtual-clock harness with the caller's settings."""
-    started: list[tuple[Harness, Any]] = []
-
-    async def make(**extra: Any) -> Harness:
-        settings = make_settings(tmp_path / str(len(started)), **extra)
-        h, ctx = await start_harness(settings, virtual=True)
-        started.append((h, ctx))
-        return h
-
-    yield make
-    for h, ctx in started:
-        await stop_harness(h, ctx)
 
 
 async def test_every_number_of_the_policy_is_configurable(
