@@ -5,6 +5,8 @@ the names refused at start-up (CACHE_REDIS_ENABLED, NATS_EXCHANGE_NAME)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +18,14 @@ from wagate.config import SettingsError, load_settings
 from wagate.store.tokens import TokenBox
 
 
-async def _started(tmp_path: Path, **extra: Any) -> tuple[Harness, Any]:
-    return await start_harness(make_settings(tmp_path, **extra))
+@asynccontextmanager
+async def _running(tmp_path: Path, **extra: Any) -> AsyncIterator[Harness]:
+    """The app on `tmp_path`'s database with these settings, stopped on the way out."""
+    h, ctx = await start_harness(make_settings(tmp_path, **extra))
+    try:
+        yield h
+    finally:
+        await stop_harness(h, ctx)
 
 
 async def _rows(h: Harness, apikey: str | None = None) -> list[dict[str, Any]]:
@@ -39,8 +47,7 @@ async def _sealed(h: Harness, name: str) -> str | None:
 
 
 async def test_tokens_are_left_out_unless_exposed(tmp_path: Path) -> None:
-    h, ctx = await _started(tmp_path)
-    try:
+    async with _running(tmp_path) as h:
         token = (await h.create("quiet"))["hash"]
         for rows in (await _rows(h), await _rows(h, token)):
             assert [r["name"] for r in rows] == ["quiet"]
@@ -49,13 +56,10 @@ async def test_tokens_are_left_out_unless_exposed(tmp_path: Path) -> None:
         assert h.events and all(e["apikey"] is None for e in h.events)
         sealed = await _sealed(h, "quiet")
         assert sealed is not None and token not in sealed, "kept sealed, never in clear"
-    finally:
-        await stop_harness(h, ctx)
 
 
 async def test_exposed_tokens_are_shown_and_survive_a_restart(tmp_path: Path) -> None:
-    h, ctx = await _started(tmp_path, expose_in_fetch=True)
-    try:
+    async with _running(tmp_path, expose_in_fetch=True) as h:
         made = (await h.create("shown"))["hash"]
         custom = (await h.create("custom", token="my-own-token-0001"))["hash"]
         assert custom == "my-own-token-0001"
@@ -66,10 +70,7 @@ async def test_exposed_tokens_are_shown_and_survive_a_restart(tmp_path: Path) ->
         created = h.events_of("custom", "instance.create")
         assert created and created[0]["apikey"] == custom, "events carry the instance token"
         assert (await _sealed(h, "shown")) not in (None, made)
-    finally:
-        await stop_harness(h, ctx)
-    h, ctx = await _started(tmp_path, expose_in_fetch=True)  # same database, same key
-    try:
+    async with _running(tmp_path, expose_in_fetch=True) as h:  # same database, same key
         rows = {r["name"]: r for r in await _rows(h)}
         assert (rows["shown"]["token"], rows["custom"]["token"]) == (made, custom)
         await h.client.get("/instance/connect/shown")  # events after the restart
@@ -77,27 +78,23 @@ async def test_exposed_tokens_are_shown_and_survive_a_restart(tmp_path: Path) ->
         assert updates and all(e["apikey"] == made for e in updates)
         r = await h.client.get("/instance/connectionState/shown", headers={"apikey": made})
         assert r.status_code == 200
-    finally:
-        await stop_harness(h, ctx)
 
 
 async def test_tokens_sealed_under_another_key_or_never_sealed_show_null_until_used(
     tmp_path: Path,
 ) -> None:
-    h, ctx = await _started(tmp_path, expose_in_fetch=True, token_key="first-token-key-0123456789")
-    try:
+    async with _running(
+        tmp_path, expose_in_fetch=True, token_key="first-token-key-0123456789"
+    ) as h:
         token = (await h.create("rotated"))["hash"]
         old = (await h.create("legacy"))["hash"]
         async with h.app.state.db.begin() as conn:  # as a row from before tokens were sealed
             await conn.execute(
                 text("UPDATE instances SET token_sealed = NULL WHERE name = 'legacy'")
             )
-    finally:
-        await stop_harness(h, ctx)
-    h, ctx = await _started(
+    async with _running(
         tmp_path, expose_in_fetch=True, token_key="second-token-key-0123456789"
-    )
-    try:
+    ) as h:
         rows = {r["name"]: r for r in await _rows(h)}
         assert rows["rotated"]["token"] is None, "sealed under another key: cannot be shown"
         assert rows["legacy"]["token"] is None, "stored as a digest only: cannot be shown"
@@ -114,17 +111,12 @@ async def test_tokens_sealed_under_another_key_or_never_sealed_show_null_until_u
             await asyncio.sleep(0.02)
         assert (shown["rotated"], shown["legacy"]) == (token, old)
         before = {r["name"]: r["updatedAt"] for r in await _rows(h)}
-    finally:
-        await stop_harness(h, ctx)
-    h, ctx = await _started(
+    async with _running(
         tmp_path, expose_in_fetch=True, token_key="second-token-key-0123456789"
-    )
-    try:
+    ) as h:
         rows = {r["name"]: r for r in await _rows(h)}
         assert (rows["rotated"]["token"], rows["legacy"]["token"]) == (token, old)
         assert {n: r["updatedAt"] for n, r in rows.items()} == before, "not a change of theirs"
-    finally:
-        await stop_harness(h, ctx)
 
 
 def test_token_box_round_trip_and_refusals() -> None:
@@ -176,13 +168,12 @@ def test_bad_phone_names_cors_methods_and_token_keys_are_refused(tmp_path: Path)
 
 
 async def test_cors_answers_only_the_origins_named(tmp_path: Path) -> None:
-    h, ctx = await _started(
+    async with _running(
         tmp_path,
         cors_origin="https://app.example, https://ops.example",
         cors_methods="GET,POST",
         cors_credentials=True,
-    )
-    try:
+    ) as h:
         pre = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "apikey"}
         r = await h.client.options(
             "/instance/fetchInstances", headers={"Origin": "https://ops.example", **pre}
@@ -218,40 +209,31 @@ async def test_cors_answers_only_the_origins_named(tmp_path: Path) -> None:
             r.status_code == 404
             and r.headers["access-control-allow-origin"] == "https://app.example"
         )
-    finally:
-        await stop_harness(h, ctx)
 
 
 async def test_without_cors_origin_no_cors_headers_and_docs_on(tmp_path: Path) -> None:
-    h, ctx = await _started(tmp_path)
-    try:
+    async with _running(tmp_path) as h:
         r = await h.client.get("/", headers={"Origin": "https://app.example"})
         assert "access-control-allow-origin" not in r.headers
         assert r.json()["documentation"].endswith("/docs")
         assert (await h.client.get("/docs")).status_code == 200
         assert (await h.client.get("/openapi.json")).status_code == 200
-    finally:
-        await stop_harness(h, ctx)
 
 
 async def test_server_disable_docs_removes_the_docs(tmp_path: Path) -> None:
-    h, ctx = await _started(tmp_path, disable_docs=True)
-    try:
+    async with _running(tmp_path, disable_docs=True) as h:
         for path in ("/docs", "/redoc", "/openapi.json"):
             assert (await h.client.get(path)).status_code == 404, path
         assert (await h.client.get("/")).json()["documentation"] is None
-    finally:
-        await stop_harness(h, ctx)
 
 
 # --- the linked device's name, DEL_TEMP_INSTANCES ------------------------------------------
 
 
 async def test_phone_shows_the_configured_device_name(tmp_path: Path) -> None:
-    h, ctx = await _started(
+    async with _running(
         tmp_path, session_phone_client="Acme Support", session_phone_name="Firefox"
-    )
-    try:
+    ) as h:
         await h.create("dev")
         await h.client.get("/instance/connect/dev")
         r = await h.client.post("/sim/dev/scan", json={"number": "5511988880001"})
@@ -263,29 +245,18 @@ async def test_phone_shows_the_configured_device_name(tmp_path: Path) -> None:
         await h.client.delete("/instance/logout/dev")
         r = await h.client.get("/sim/dev/devices")
         assert r.status_code == 409, "not open: no phone to ask"
-    finally:
-        await stop_harness(h, ctx)
 
 
 async def test_del_temp_instances_deletes_never_paired_instances_at_start(tmp_path: Path) -> None:
-    h, ctx = await _started(tmp_path)
-    try:
+    async with _running(tmp_path) as h:
         await h.create("paired")
         await h.client.get("/instance/connect/paired")
         await h.client.post("/sim/paired/scan", json={"number": "5511988880002"})
         await h.create("never")
         await h.create("tried")
         await h.client.get("/instance/connect/tried")
-    finally:
-        await stop_harness(h, ctx)
-    h, ctx = await _started(tmp_path)  # off: every instance comes back
-    try:
+    async with _running(tmp_path) as h:  # off: every instance comes back
         assert sorted(r["name"] for r in await _rows(h)) == ["never", "paired", "tried"]
-    finally:
-        await stop_harness(h, ctx)
-    h, ctx = await _started(tmp_path, del_temp_instances=True)
-    try:
+    async with _running(tmp_path, del_temp_instances=True) as h:
         assert [r["name"] for r in await _rows(h)] == ["paired"]
         assert (await h.client.get("/instance/connectionState/never")).status_code == 404
-    finally:
-        await stop_harness(h, ctx)
