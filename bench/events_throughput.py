@@ -61,13 +61,9 @@ async def measure(provider: str, uri: str | None, args: argparse.Namespace) -> d
 async def _run(app: Any, port: int, args: argparse.Namespace) -> dict[str, Any]:
     gw = app.state.gateway
     names = [f"tp-{i}" for i in range(args.instances)]
-    ids: dict[str, str] = {}
     async with loopback.api_client(app) as c:
+        ids = await loopback.create_instances(c, names)
         for name in names:
-            r = await c.post(
-                "/instance/create", json={"instanceName": name, "integration": "WHATSAPP-BAILEYS"}
-            )
-            ids[name] = r.json()["instance"]["instanceId"]
             hook = {"enabled": True, "url": f"http://127.0.0.1:{port}/h", "events": ["CALL"]}
             await c.post(f"/webhook/set/{name}", json={"webhook": hook})
 

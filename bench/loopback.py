@@ -105,6 +105,17 @@ async def api_client(app: Any, **options: Any) -> AsyncIterator[Any]:
         yield c
 
 
+async def create_instances(c: Any, names: list[str]) -> dict[str, str]:
+    """Create a sim instance of each name; their instance ids by name."""
+    ids: dict[str, str] = {}
+    for name in names:
+        r = await c.post(
+            "/instance/create", json={"instanceName": name, "integration": "WHATSAPP-BAILEYS"}
+        )
+        ids[name] = r.json()["instance"]["instanceId"]
+    return ids
+
+
 async def open_instance(c: Any, name: str, number: str, **create: Any) -> None:
     """Create a sim instance (with the `create` body's extra fields), connect it and pair it
     with the account `number`."""

@@ -97,13 +97,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 async def _measure(app: Any, url: str, args: argparse.Namespace) -> dict[str, Any]:
     gw = app.state.gateway
     names = [f"sq{i}" for i in range(args.instances)]
-    ids: dict[str, str] = {}
     async with loopback.api_client(app) as c:
+        ids = await loopback.create_instances(c, names)
         for name in names:
-            r = await c.post(
-                "/instance/create", json={"instanceName": name, "integration": "WHATSAPP-BAILEYS"}
-            )
-            ids[name] = r.json()["instance"]["instanceId"]
             r = await c.post(
                 f"/sqs/set/{name}", json={"sqs": {"enabled": True, "events": ["CALL"]}}
             )
