@@ -194,22 +194,24 @@ def _services(settings: Settings) -> list[Finding]:
         port = parts.port or DEFAULT_PORTS.get(parts.scheme, 0)
         if not port:
             continue
-        try:
-            with socket.create_connection((host, port), timeout=2):
-                found.append(Finding(OK, label, f"{host}:{port} answers"))
-        except OSError as exc:
-            env = name.upper()
-            found.append(
-                Finding(
-                    FAIL,
-                    label,
-                    f"{host}:{port} does not answer ({exc.strerror or exc})",
-                    f"start that service or correct {env}",
-                )
-            )
+        found.append(_answers(label, host, port, name.upper()))
     if not found:
         found.append(Finding(OK, "services", "none configured besides the database"))
     return found
+
+
+def _answers(label: str, host: str, port: int, env: str) -> Finding:
+    """Whether `host:port` accepts a TCP connection; if not, `env` names what to correct."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return Finding(OK, label, f"{host}:{port} answers")
+    except OSError as exc:
+        return Finding(
+            FAIL,
+            label,
+            f"{host}:{port} does not answer ({exc.strerror or exc})",
+            f"start that service or correct {env}",
+        )
 
 
 def cloud_endpoints(settings: Settings) -> list[tuple[str, str, str]]:
@@ -235,18 +237,7 @@ def _cloud(settings: Settings) -> list[Finding]:
         parts = urlsplit(url)
         host = parts.hostname or "127.0.0.1"
         port = parts.port or DEFAULT_PORTS.get(parts.scheme, 443)
-        try:
-            with socket.create_connection((host, port), timeout=2):
-                found.append(Finding(OK, label, f"{host}:{port} answers"))
-        except OSError as exc:
-            found.append(
-                Finding(
-                    FAIL,
-                    label,
-                    f"{host}:{port} does not answer ({exc.strerror or exc})",
-                    f"start that service or correct {env}",
-                )
-            )
+        found.append(_answers(label, host, port, env))
     return found
 
 
