@@ -211,6 +211,12 @@ def check_request_limits(report: Any, _: Path) -> None:
         assert slow["slow_clients"] == slow["slow_cut"] == 5 and slow["slow_held_open"] == 0
 
 
+def check_sqs(report: Any, _: Path) -> None:
+    assert report["events"] == report["arrived"] == 20 and report["instances"] == 2
+    assert report["delivered_per_s"] > 0 and report["cpu_us_per_event"] > 0
+    assert report["failed_attempts"] == 0
+
+
 def json_lines(stdout: str) -> Any:
     """neonize_rss prints one JSON row per measurement, then a table."""
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
@@ -252,6 +258,7 @@ PROFILES: dict[str, tuple[str, Callable[[Any, Path], None]]] = {
         "--clients 1 --seconds 0.5 --slow 5 --deadline 0.5",
         check_request_limits,
     ),
+    "sqs_throughput.py": ("--events 20 --instances 2", check_sqs),
     "webhook_client.py": ("--posts 40 --concurrency 1,2 --runs 1", check_webhook_client),
 }
 """Each bench's tiny profile (a few seconds) and what its figures must say."""
@@ -296,6 +303,7 @@ NONSENSE = [
     ("network_down.py", ["--minutes", "0"], "--instances and --minutes must be at least 1"),
     ("neonize_rss.py", ["--shards", "0"], "--counts and --shards must be at least 1"),
     ("webhook_client.py", ["--concurrency", "0"], "must be positive"),
+    ("sqs_throughput.py", ["--events", "0"], "--events and --instances must be at least 1"),
     ("container_image.py", ["--startup-runs", "0"], "--startup-runs must be at least 1"),
 ]
 
