@@ -4,12 +4,15 @@ never says the phone unlinked a device it never paired."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import make_settings, start_harness, stop_harness
-from wagate.api.explain import explained, no_route
+from wagate.core import lifecycle as lc
+from wagate.core.status import lifecycle_view, no_route
+from wagate.domain.close import Cause
 
 DIAL = "no route to WhatsApp: failed to dial whatsapp web websocket: "
 DNS, PROXY = "DNS lookup failed", "proxy unreachable"
@@ -35,25 +38,23 @@ def test_no_route_names_the_cause(detail: str | None, cause: str | None) -> None
 
 
 def test_a_reconnecting_instance_with_no_route_says_so_and_what_to_do() -> None:
-    view = explained(
-        {
-            "state": "reconnecting",
-            "reason": 428,
-            "message": "Connection lost (428); reconnecting with backoff (attempt 3).",
-            "action": "wait",
-            "detail": DIAL + "lookup web.whatsapp.com: no such host",
-            "failures": 3,
-        }
+    inst = lc.Instance(
+        state=lc.State.RECONNECTING,
+        reason=428,
+        cause=Cause.NO_ROUTE,
+        detail=DIAL + "lookup web.whatsapp.com: no such host",
+        failures=3,
     )
+    view = lifecycle_view(inst)
     assert view["message"] == (
         "No route to WhatsApp: DNS lookup failed (failed to dial whatsapp web websocket: "
         "lookup web.whatsapp.com: no such host). wagate retries with backoff (attempt 3)."
     )
     assert view["action"] == "check_network"
-    failed = explained({**view, "state": "failed", "message": "x", "action": "connect"})
+    failed = lifecycle_view(dataclasses.replace(inst, state=lc.State.FAILED))
     assert "stopped retrying" in failed["message"] and failed["action"] == "check_network"
-    opened = {"state": "open", "message": "Connected.", "action": "none", "detail": None}
-    assert explained(dict(opened)) == opened
+    opened = lifecycle_view(lc.Instance(state=lc.State.OPEN))
+    assert (opened["message"], opened["action"]) == ("Connected.", "none")
 
 
 async def test_logout_of_a_never_paired_instance_does_not_speak_of_unlinking(

@@ -129,4 +129,5 @@ async def test_connection_update_carries_the_lifecycle(virtual_harness: Harness)
         assert {"instance", "state", "statusReason", "lifecycle"} <= set(e["data"])
         assert set(e["data"]["lifecycle"]) == LIFECYCLE_KEYS
     assert events[-1]["data"]["lifecycle"]["state"] == "logged_out"
-    assert events[-1]["data"]["lifecycle"]["action"] == "scan"
+    # the event words a logout asked through the API as connectionState does
+    assert events[-1]["data"]["lifecycle"]["action"] == "connect"

@@ -12,8 +12,8 @@ from typing import Any, TextIO
 
 import segno
 
-from wagate.api.explain import CHECK_NETWORK, explained
 from wagate.console.client import ClientError, EventFeed, Server, say
+from wagate.core.status import Action
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 ACTIONS = {
@@ -22,7 +22,7 @@ ACTIONS = {
     "wait": "wait: wagate is working on it",
     "check_phone": "check the phone (the account may be banned or used elsewhere), then connect",
     "upgrade": "upgrade wagate (WhatsApp rejected this client version), then connect",
-    CHECK_NETWORK: (
+    Action.CHECK_NETWORK: (
         "check that this machine reaches web.whatsapp.com (DNS, firewall, the instance's "
         "proxy); `wagate doctor` tests it. To try wagate without WhatsApp, run the server "
         "with WAGATE_ENGINE=sim"
@@ -188,7 +188,7 @@ def connect_instance(
             if exc.status != 503:  # 503: WhatsApp cannot be reached from the server
                 raise
             say(f"{name} cannot connect: {exc}", file=out)
-            say(f"What to do: {ACTIONS[CHECK_NETWORK]}", file=out)
+            say(f"What to do: {ACTIONS[Action.CHECK_NETWORK]}", file=out)
             return 1
         if (body.get("instance") or {}).get("state") == "open":
             say(f"{name} is already connected.", file=out)
@@ -219,7 +219,11 @@ def connect_instance(
 
 def _stopped(lc: dict[str, Any]) -> bool:
     """Whether a connect attempt is over (closed, or WhatsApp unreachable), not still going."""
-    return lc.get("action") == CHECK_NETWORK or lc.get("state") in ("idle", "failed", "logged_out")
+    return lc.get("action") == Action.CHECK_NETWORK or lc.get("state") in (
+        "idle",
+        "failed",
+        "logged_out",
+    )
 
 
 def _wait_open(
@@ -274,8 +278,6 @@ def _poll(server: Server, name: str) -> dict[str, Any]:
 def _on_event(name: str, env: dict[str, Any], waiting: Waiting) -> int | None:
     """React to one event; an exit code when the wait is over."""
     data = env.get("data") or {}
-    if isinstance(data.get("lifecycle"), dict):
-        data["lifecycle"] = explained(data["lifecycle"])
     if env.get("event") == "qrcode.updated":
         qr = data.get("qrcode")
         shown = (qr or {}).get("code") or (qr or {}).get("pairingCode")
@@ -298,7 +300,7 @@ def _on_event(name: str, env: dict[str, Any], waiting: Waiting) -> int | None:
         who = (data.get("wuid") or "").split("@")[0]
         waiting.say(f"✓ {name} is connected" + (f" as {who}." if who else "."))
         return 0
-    if state in ("close", "refused") or lc.get("action") == CHECK_NETWORK:
+    if state in ("close", "refused") or lc.get("action") == Action.CHECK_NETWORK:
         if env.get("polled") and lc.get("state") in ("idle",) and lc.get("reason") == 200:
             return None  # nothing started yet
         waiting.say(f"✗ {name} is {state}: {lc.get('message') or data.get('statusReason')}")

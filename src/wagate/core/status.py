@@ -32,6 +32,8 @@ class Action(StrEnum):
     """Look at the phone (the account may be banned or used elsewhere), then connect."""
     UPGRADE = "upgrade"
     """Upgrade wagate's WhatsApp engine (WhatsApp rejected this client version), then connect."""
+    CHECK_NETWORK = "check_network"
+    """Check this machine's DNS, firewall or proxy: WhatsApp cannot be reached from it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +63,52 @@ CAUSES: dict[Cause, str] = {
 }
 
 
+NO_ROUTE = "no route to WhatsApp"
+"""How an engine's detail begins when WhatsApp could not be reached at all."""
+OWN_LOGOUT = "logged out"
+"""The lifecycle's detail for a logout asked through the API (not the phone unlinking)."""
+_ROUTE_CAUSES = (
+    (("proxyconnect", "proxy"), "proxy unreachable"),
+    (("no such host", "name resolution", "name or service not known", "nodename nor servname",
+      "server misbehaving", "lookup "), "DNS lookup failed"),
+    (("connection refused",), "connection refused"),
+    (("network is unreachable", "no route to host"), "network unreachable"),
+    (("i/o timeout", "timed out", "deadline exceeded"), "connection timed out"),
+)  # fmt: skip
+_UNROUTED = (lc.State.CONNECTING, lc.State.RECONNECTING, lc.State.FAILED, lc.State.IDLE)
+
+
+def no_route(detail: str | None, cause: Cause | str | None = None) -> str | None:
+    """The short cause when WhatsApp could not be reached (the cause is no_route, or the
+    engine's detail says so), else None."""
+    if not detail or (cause != Cause.NO_ROUTE and NO_ROUTE.lower() not in detail.lower()):
+        return None
+    low = detail.lower()
+    for markers, named in _ROUTE_CAUSES:
+        if any(m in low for m in markers):
+            return named
+    return "WhatsApp's servers did not answer"
+
+
+def _unrouted(inst: lc.Instance, cause: str) -> str:
+    underlying = (
+        inst.detail.split(":", 1)[1].strip() if inst.detail.startswith(NO_ROUTE) else inst.detail
+    )
+    retry = {
+        lc.State.RECONNECTING: f" wagate retries with backoff (attempt {inst.failures}).",
+        lc.State.FAILED: " wagate stopped retrying; connect again once the network is back.",
+    }.get(inst.state, "")
+    return f"No route to WhatsApp: {cause} ({underlying}).{retry}"
+
+
 def explain(inst: lc.Instance) -> tuple[str, Action]:
     """A human message and the action a user should take, for the instance's state."""
     s = lc.State
+    route = no_route(inst.detail, inst.cause)
+    if route is not None and inst.state in _UNROUTED:
+        return _unrouted(inst, route), Action.CHECK_NETWORK
+    if inst.state is s.LOGGED_OUT and inst.detail == OWN_LOGOUT:
+        return "Logged out; connect again to pair a phone.", Action.CONNECT
     match inst.state:
         case s.IDLE if inst.cause is Cause.QR_LIMIT:
             return "The QR code limit was reached before a phone scanned it.", Action.CONNECT

@@ -96,28 +96,34 @@ def test_405_is_permanent_and_says_to_upgrade() -> None:
 
 
 @pytest.mark.parametrize(
-    ("cause", "words"),
+    ("cause", "words", "waiting", "stopped"),
     [
-        (Cause.NO_ROUTE, "no route to WhatsApp"),
-        (Cause.CONNECT_DEADLINE, "did not answer the connect in time"),
-        (None, "428"),
+        # no route: the machine's network is what to check, while retrying and after
+        (Cause.NO_ROUTE, "No route to WhatsApp", Action.CHECK_NETWORK, Action.CHECK_NETWORK),
+        (
+            Cause.CONNECT_DEADLINE,
+            "did not answer the connect in time",
+            Action.WAIT,
+            Action.CONNECT,
+        ),
+        (None, "428", Action.WAIT, Action.CONNECT),
     ],
 )
 def test_a_transient_428_keeps_its_cause_while_reconnecting_and_after_giving_up(
-    cause: Cause | None, words: str
+    cause: Cause | None, words: str, waiting: Action, stopped: Action
 ) -> None:
     inst = replace(_open(), state=S.CONNECTING)
     d = lc.decide(inst, Closed(3, 428, "x", cause), lc.Policy(max_failures=2))
     assert (d.instance.state, d.instance.reason, d.instance.cause) == (S.RECONNECTING, 428, cause)
     message, action = explain(d.instance)
-    assert words in message and action is Action.WAIT
+    assert words in message and action is waiting
     assert not any(isinstance(e, lc.Persist) and e.announce for e in d.effects)  # connecting
 
     again = lc.decide(replace(d.instance, state=S.CONNECTING), Closed(4, 428, "y", cause),
                       lc.Policy(max_failures=2))  # fmt: skip
     assert again.instance.state is S.FAILED
     message, action = explain(again.instance)
-    assert words in message and action is Action.CONNECT
+    assert words in message and action is stopped
     assert lc.Persist((lc.Announce("close", 428),)) in again.effects  # the wire code: 428
 
 

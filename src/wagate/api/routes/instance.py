@@ -15,7 +15,7 @@ from wagate.api.deps import (
     instance_guard,
     is_global_key,
 )
-from wagate.api.explain import CHECK_NETWORK, lifecycle_view
+from wagate.api.explain import lifecycle_view
 from wagate.api.json import JSONResponse
 from wagate.api.routes.events import (
     TRANSPORTS,
@@ -32,6 +32,7 @@ from wagate.api.routes.settings import refuse_wavoip
 from wagate.api.schemas.events import ProxyBody
 from wagate.api.schemas.instance import INTEGRATIONS, CreateInstance, SetPresence
 from wagate.core.lifecycle import Reply
+from wagate.core.status import Action
 from wagate.domain.errors import BadRequest, NotFound, Unauthorized
 from wagate.domain.names import name_problem
 from wagate.gateway import Gateway, Registered
@@ -211,7 +212,9 @@ async def connect(
     body = _code_body(reg)
     if not (body["code"] or body["pairingCode"]):  # no code to show: say why
         view = lifecycle_view(reg.supervisor, history=False)
-        if view["action"] == CHECK_NETWORK:  # WhatsApp cannot be reached: not a 200 of nulls
+        if (
+            view["action"] == Action.CHECK_NETWORK
+        ):  # WhatsApp cannot be reached: not a 200 of nulls
             failed = {"status": 503, "error": "Service Unavailable"}
             body = {**failed, "response": {"message": [view["message"]]}, "lifecycle": view}
             return JSONResponse(body, status_code=503)
