@@ -176,3 +176,46 @@ async def test_evolutions_global_proxy_is_the_fallback(tmp_path: Path) -> None:
     finally:
         await stop_harness(h, ctx)
         await proxy.stop()
+
+
+async def test_a_proxy_on_a_private_address_is_refused_under_the_guard(tmp_path: Path) -> None:
+    """With WAGATE_PRIVATE_ADDRESSES=false the proxy is one more connection a client aims: a
+    loopback proxy is refused before it is dialled or stored, unless it is allowed."""
+    proxy = await ForwardProxy().start()
+    settings = make_settings(tmp_path, engine="sim", fetch_private_addresses=False)
+    h, ctx = await start_harness(settings)
+    try:
+        await h.create("guarded")
+        body = {"enabled": True, "host": "127.0.0.1", "port": str(proxy.port), "protocol": "http"}
+        r = await h.client.post("/proxy/set/guarded", json=body)
+        assert r.status_code == 400, r.text
+        assert "does not resolve to a public address" in r.text
+        assert (await h.client.get("/proxy/find/guarded")).json() is None
+        assert proxy.connections == 0
+        create = {
+            "instanceName": "guarded2",
+            "integration": "WHATSAPP-BAILEYS",
+            "proxyHost": "127.0.0.1",
+            "proxyPort": str(proxy.port),
+            "proxyProtocol": "http",
+        }
+        r = await h.client.post("/instance/create", json=create)
+        assert r.status_code == 400 and "public address" in r.text
+        assert (await h.client.get("/instance/connectionState/guarded2")).status_code == 404
+    finally:
+        await stop_harness(h, ctx)
+
+    allowed = make_settings(
+        tmp_path,
+        engine="sim",
+        fetch_private_addresses=False,
+        private_addresses_allowed=f"127.0.0.1:{proxy.port}",
+    )
+    h, ctx = await start_harness(allowed)
+    try:
+        await h.create("allowed")
+        r = await h.client.post("/proxy/set/allowed", json=body)
+        assert r.status_code == 201, r.text
+    finally:
+        await stop_harness(h, ctx)
+        await proxy.stop()

@@ -98,7 +98,8 @@ async def create(
                 protocol=body.proxyProtocol or "",
                 username=body.proxyUsername,
                 password=body.proxyPassword,
-            )
+            ),
+            gw.settings.reach,
         )
     elif body.proxyHost or body.proxyPort or body.proxyProtocol:
         raise BadRequest(

@@ -15,6 +15,7 @@ from wagate.api.deps import GatewayDep, InstanceDep
 from wagate.api.json import JSONResponse
 from wagate.api.schemas.events import ProxyBody
 from wagate.domain.errors import BadRequest
+from wagate.egress import OPEN, Reach, resolve
 from wagate.runtime.dial import dial
 from wagate.store.models import Proxy
 
@@ -44,11 +45,24 @@ def proxy_view(row: Proxy) -> dict[str, Any]:
 PROXY_DIAL_SECONDS = 5.0
 
 
-async def validated(body: ProxyBody) -> dict[str, Any]:
-    """The proxy row to store, or a 400 `Invalid proxy` naming what is wrong."""
+async def validated(body: ProxyBody, reach: Reach = OPEN) -> dict[str, Any]:
+    """The proxy row to store, or a 400 `Invalid proxy` naming what is wrong. The proxy is a
+    connection the client aims, so it passes the private-address guard (`reach`) first."""
     values = _checked(body)
     if values["enabled"]:
-        problem = await dial(values["host"], int(values["port"]), PROXY_DIAL_SECONDS)
+        host, port = values["host"], int(values["port"])
+        if not reach.names(host, port):
+            try:
+                addresses = await resolve(host, port)
+            except OSError as exc:
+                raise BadRequest("Invalid proxy", f"{host} does not resolve: {exc}") from exc
+            if not reach.permits(host, port, addresses):
+                raise BadRequest(
+                    "Invalid proxy",
+                    f"{host} does not resolve to a public address "
+                    "(WAGATE_PRIVATE_ADDRESSES=false)",
+                )
+        problem = await dial(host, port, PROXY_DIAL_SECONDS)
         if problem is not None:
             raise BadRequest("Invalid proxy", f"the proxy cannot be reached: {problem}")
     return values
@@ -79,7 +93,7 @@ def _checked(body: ProxyBody) -> dict[str, Any]:
 
 @router.post("/set/{instanceName}", status_code=201)
 async def set_proxy(gw: GatewayDep, reg: InstanceDep, body: ProxyBody) -> dict[str, Any]:
-    values = await validated(body)
+    values = await validated(body, gw.settings.reach)
     await gw.store.set_proxy(reg.id, values)
     return {"proxy": {"instanceName": reg.name, "proxy": values}}
 
